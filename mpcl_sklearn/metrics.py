@@ -1,0 +1,184 @@
+"""The six label-distribution metrics and their scikit-learn scorers.
+
+Conventions follow PyLDL (``pyldl.metrics``) so numbers are comparable with published LDL tables:
+
+* Chebyshev, Clark, Canberra and KL are distances (lower is better); Cosine and Intersection are
+  similarities (higher is better).
+* Clark, Canberra and KL clip both inputs to ``[EPS, 1]`` with ``EPS = np.finfo(np.float64).eps``
+  before computing, so zeros in either input give finite values and a perfect prediction scores
+  exactly 0.
+* Intersection is ``1 - 0.5 * sum(|p - q|)``, equal to ``sum(min(p, q))`` for distributions.
+* Each metric is computed per sample and averaged over samples (optionally weighted).
+
+All functions validate their inputs: both arrays 2-D with the same shape, finite, non-negative,
+rows summing to 1 within :data:`SUM_TOLERANCE`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from sklearn.metrics import make_scorer
+
+from ._validation import SUM_TOLERANCE, check_distributions
+
+__all__ = [
+    "EPS",
+    "SUM_TOLERANCE",
+    "METRICS",
+    "chebyshev",
+    "clark",
+    "canberra",
+    "kl_divergence",
+    "cosine_similarity",
+    "intersection_similarity",
+    "distribution_report",
+    "distribution_scorers",
+    "per_sample_scores",
+]
+
+#: Clipping floor for Clark, Canberra and KL (PyLDL's convention).
+EPS = float(np.finfo(np.float64).eps)
+
+
+def _check_pair(y_true, y_pred, sample_weight):
+    t = check_distributions(y_true, name="y_true")
+    p = check_distributions(y_pred, name="y_pred")
+    if t.shape != p.shape:
+        raise ValueError(f"y_true has shape {t.shape} but y_pred has shape {p.shape}")
+    w = None
+    if sample_weight is not None:
+        w = np.asarray(sample_weight, dtype=np.float64)
+        if w.shape != (t.shape[0],):
+            raise ValueError(f"sample_weight must have shape ({t.shape[0]},), got {w.shape}")
+        if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+            raise ValueError("sample_weight must be finite, non-negative and not all zero")
+    return t, p, w
+
+
+def _chebyshev_rows(t, p):
+    return np.max(np.abs(t - p), axis=1)
+
+
+def _clark_rows(t, p):
+    t, p = np.clip(t, EPS, 1.0), np.clip(p, EPS, 1.0)
+    return np.sqrt(np.sum(((t - p) / (t + p)) ** 2, axis=1))
+
+
+def _canberra_rows(t, p):
+    t, p = np.clip(t, EPS, 1.0), np.clip(p, EPS, 1.0)
+    return np.sum(np.abs(t - p) / (t + p), axis=1)
+
+
+def _kl_rows(t, p):
+    t, p = np.clip(t, EPS, 1.0), np.clip(p, EPS, 1.0)
+    return np.sum(t * (np.log(t) - np.log(p)), axis=1)
+
+
+def _cosine_rows(t, p):
+    dot = np.sum(t * p, axis=1)
+    # sqrt(a * b) rather than sqrt(a) * sqrt(b): identical rows then give exactly 1.
+    return np.clip(dot / np.sqrt(np.sum(t * t, axis=1) * np.sum(p * p, axis=1)), 0.0, 1.0)
+
+
+def _intersection_rows(t, p):
+    return np.clip(1.0 - 0.5 * np.sum(np.abs(t - p), axis=1), 0.0, 1.0)
+
+
+#: name -> (per-row function, greater_is_better)
+METRICS: dict[str, tuple[Callable[[np.ndarray, np.ndarray], np.ndarray], bool]] = {
+    "chebyshev": (_chebyshev_rows, False),
+    "clark": (_clark_rows, False),
+    "canberra": (_canberra_rows, False),
+    "kl_divergence": (_kl_rows, False),
+    "cosine": (_cosine_rows, True),
+    "intersection": (_intersection_rows, True),
+}
+
+
+def _mean(name: str, y_true, y_pred, sample_weight) -> float:
+    t, p, w = _check_pair(y_true, y_pred, sample_weight)
+    return float(np.average(METRICS[name][0](t, p), weights=w))
+
+
+def chebyshev(y_true, y_pred, *, sample_weight=None) -> float:
+    """Mean Chebyshev distance ``max_j |p_j - q_j|`` (lower is better, in [0, 1])."""
+    return _mean("chebyshev", y_true, y_pred, sample_weight)
+
+
+def clark(y_true, y_pred, *, sample_weight=None) -> float:
+    """Mean Clark distance ``sqrt(sum_j ((p_j - q_j) / (p_j + q_j))^2)`` (lower is better).
+
+    Bounded by ``sqrt(C)`` for C emotions. Inputs are clipped to ``[EPS, 1]``.
+    """
+    return _mean("clark", y_true, y_pred, sample_weight)
+
+
+def canberra(y_true, y_pred, *, sample_weight=None) -> float:
+    """Mean Canberra distance ``sum_j |p_j - q_j| / (p_j + q_j)`` (lower is better, <= C).
+
+    Inputs are clipped to ``[EPS, 1]``.
+    """
+    return _mean("canberra", y_true, y_pred, sample_weight)
+
+
+def kl_divergence(y_true, y_pred, *, sample_weight=None) -> float:
+    """Mean Kullback-Leibler divergence ``sum_j p_j log(p_j / q_j)`` of the prediction q from
+    the truth p (lower is better). Inputs are clipped to ``[EPS, 1]``."""
+    return _mean("kl_divergence", y_true, y_pred, sample_weight)
+
+
+def cosine_similarity(y_true, y_pred, *, sample_weight=None) -> float:
+    """Mean cosine similarity of the two distributions (higher is better, in [0, 1])."""
+    return _mean("cosine", y_true, y_pred, sample_weight)
+
+
+def intersection_similarity(y_true, y_pred, *, sample_weight=None) -> float:
+    """Mean intersection ``sum_j min(p_j, q_j) = 1 - 0.5 sum_j |p_j - q_j|`` (higher is better)."""
+    return _mean("intersection", y_true, y_pred, sample_weight)
+
+
+def per_sample_scores(y_true, y_pred) -> dict[str, np.ndarray]:
+    """All six metrics for every sample (no averaging): name -> array of shape (n_samples,)."""
+    t, p, _ = _check_pair(y_true, y_pred, None)
+    return {name: fn(t, p) for name, (fn, _) in METRICS.items()}
+
+
+def distribution_report(y_true, y_pred, *, sample_weight=None) -> dict[str, float]:
+    """All six metrics, averaged over samples: ``{"chebyshev": ..., ..., "intersection": ...}``."""
+    t, p, w = _check_pair(y_true, y_pred, sample_weight)
+    return {name: float(np.average(fn(t, p), weights=w)) for name, (fn, _) in METRICS.items()}
+
+
+_PUBLIC_FUNCTIONS = {
+    "chebyshev": chebyshev,
+    "clark": clark,
+    "canberra": canberra,
+    "kl_divergence": kl_divergence,
+    "cosine": cosine_similarity,
+    "intersection": intersection_similarity,
+}
+
+
+def scorer_name(metric: str) -> str:
+    """The scorer name of a metric, following scikit-learn's sign convention."""
+    return metric if METRICS[metric][1] else f"neg_{metric}"
+
+
+def distribution_scorers() -> dict:
+    """The six metrics as scikit-learn scorers, for ``cross_validate(scoring=...)``.
+
+    Distances are negated (``neg_chebyshev``, ``neg_clark``, ``neg_canberra``,
+    ``neg_kl_divergence``) so that greater is better for every scorer, as scikit-learn expects;
+    ``cosine`` and ``intersection`` are reported as they are. The scorers call the estimator's
+    ``predict`` (a ``predict_proba`` scorer breaks for regressors on scikit-learn < 1.9).
+    """
+    return {
+        scorer_name(name): make_scorer(
+            _PUBLIC_FUNCTIONS[name],
+            greater_is_better=METRICS[name][1],
+            response_method="predict",
+        )
+        for name in METRICS
+    }
