@@ -1,0 +1,366 @@
+"""Evaluation protocols: subject-independent and subject-dependent, with tidy result tables.
+
+* :func:`subject_independent_evaluate` trains on some subjects and tests on others
+  (``GroupKFold`` or leave-one-subject-out).
+* :func:`subject_dependent_evaluate` trains one model per subject. Inside a subject, windows are
+  split by trial (no trial in both train and test), temporally within each trial (first 80% of
+  each trial's windows train, last 20% test), or at random. Neighbouring windows share signal
+  and label, so the random split leaks; it is offered only for comparison with published numbers
+  and warns with :class:`LeakageWarning`.
+
+Metrics are averaged per sample over each test set and then reported as mean and standard
+deviation over folds (subject-independent) or subjects (subject-dependent).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from sklearn.base import clone
+from sklearn.model_selection import GroupKFold, LeaveOneGroupOut
+
+from .metrics import METRICS, distribution_report
+
+__all__ = [
+    "EvaluationResult",
+    "LeakageWarning",
+    "SubjectDependentSplitter",
+    "subject_dependent_evaluate",
+    "subject_independent_evaluate",
+]
+
+METRIC_NAMES = list(METRICS)
+
+
+class LeakageWarning(UserWarning):
+    """A split that puts windows of one trial in both train and test."""
+
+
+@dataclass
+class EvaluationResult:
+    """Scores of one protocol run.
+
+    Attributes
+    ----------
+    scores : pandas.DataFrame
+        One row per fold (subject-independent) or per subject and fold (subject-dependent), with
+        the six metrics as columns plus ``n_train``, ``n_test`` and who was tested.
+    summary : pandas.DataFrame
+        One row per metric with ``mean`` and ``std`` over folds or subjects, and whether higher
+        is better.
+    protocol : str
+        Description of the protocol that produced the scores.
+    """
+
+    scores: pd.DataFrame
+    summary: pd.DataFrame
+    protocol: str
+
+    def format_summary(self, digits: int = 4) -> str:
+        """The summary as text, one ``metric  mean ± std`` line per metric."""
+        lines = [self.protocol]
+        for name, row in self.summary.iterrows():
+            arrow = "higher is better" if row["higher_is_better"] else "lower is better"
+            lines.append(
+                f"  {name:<14s} {row['mean']:.{digits}f} ± {row['std']:.{digits}f}   ({arrow})"
+            )
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.format_summary()
+
+
+def _take(data, idx: np.ndarray):
+    """Rows ``idx`` of an array or DataFrame (attrs kept)."""
+    if hasattr(data, "iloc"):
+        return data.iloc[idx]
+    return np.asarray(data)[idx] if not isinstance(data, np.ndarray) else data[idx]
+
+
+def _check_lengths(X, y, **named) -> int:
+    n = len(X)
+    if len(y) != n:
+        raise ValueError(f"X has {n} rows but y has {len(y)}")
+    for name, arr in named.items():
+        if arr is not None and len(arr) != n:
+            raise ValueError(f"X has {n} rows but {name} has {len(arr)}")
+    if n == 0:
+        raise ValueError("X is empty")
+    return n
+
+
+def _fit_and_score(estimator, X, y, train, test, fit_params) -> dict:
+    est = clone(estimator)
+    est.fit(_take(X, train), _take(y, train), **(fit_params or {}))
+    pred = est.predict(_take(X, test))
+    return distribution_report(_take(y, test), pred)
+
+
+def _run_parallel(tasks: list, n_jobs, progress: bool, desc: str) -> list:
+    parallel = Parallel(n_jobs=n_jobs, return_as="generator")
+    results = parallel(delayed(_fit_and_score)(*task) for task in tasks)
+    if progress:
+        from tqdm.auto import tqdm
+
+        results = tqdm(results, total=len(tasks), desc=desc)
+    return list(results)
+
+
+def _summarise(per_unit: pd.DataFrame, protocol: str, scores: pd.DataFrame) -> EvaluationResult:
+    summary = pd.DataFrame(
+        {
+            "mean": per_unit[METRIC_NAMES].mean(),
+            "std": per_unit[METRIC_NAMES].std(ddof=0),
+            "higher_is_better": [METRICS[m][1] for m in METRIC_NAMES],
+        }
+    )
+    summary.index.name = "metric"
+    return EvaluationResult(scores=scores, summary=summary, protocol=protocol)
+
+
+def subject_independent_evaluate(
+    estimator,
+    X,
+    y,
+    groups,
+    *,
+    cv: int | str | object = 5,
+    n_jobs: int | None = None,
+    progress: bool = False,
+    fit_params: dict | None = None,
+) -> EvaluationResult:
+    """Cross-validate across subjects: no subject is in both train and test.
+
+    Parameters
+    ----------
+    estimator : estimator
+        Any estimator whose ``predict`` returns distributions (a Pipeline is fine).
+    X : array-like or DataFrame of shape (n_samples, ...)
+    y : array-like of shape (n_samples, n_emotions)
+    groups : array-like of shape (n_samples,)
+        Subject id of every row.
+    cv : int, "loso" or splitter, default=5
+        Number of ``GroupKFold`` folds, ``"loso"`` for leave-one-subject-out, or any splitter
+        whose ``split(X, y, groups)`` keeps groups apart.
+    n_jobs : int, optional
+        Folds run in parallel with joblib (``None`` = 1, ``-1`` = all cores).
+    progress : bool
+        Show a progress bar over folds.
+    fit_params : dict, optional
+        Extra keyword arguments for ``fit``.
+
+    Returns
+    -------
+    EvaluationResult
+        ``scores`` has one row per fold; ``summary`` the mean ± std over folds.
+    """
+    groups = np.asarray(groups)
+    _check_lengths(X, y, groups=groups)
+    n_subjects = len(np.unique(groups))
+    if cv == "loso":
+        splitter, label = LeaveOneGroupOut(), "leave-one-subject-out"
+    elif isinstance(cv, (int, np.integer)):
+        if n_subjects < cv:
+            raise ValueError(
+                f"cv={cv} folds need at least {cv} subjects, but groups has {n_subjects}"
+            )
+        splitter, label = GroupKFold(n_splits=int(cv)), f"GroupKFold({int(cv)})"
+    else:
+        splitter, label = cv, type(cv).__name__
+    splits = list(splitter.split(X, y, groups))
+    for train, test in splits:
+        shared = set(groups[train]).intersection(groups[test])
+        if shared:
+            raise ValueError(f"splitter {label} put subjects {sorted(shared)} in train and test")
+    tasks = [(estimator, X, y, tr, te, fit_params) for tr, te in splits]
+    reports = _run_parallel(tasks, n_jobs, progress, "folds")
+    rows = []
+    for i, ((train, test), rep) in enumerate(zip(splits, reports, strict=True)):
+        rows.append(
+            {
+                "fold": i,
+                "test_subjects": ",".join(map(str, np.unique(groups[test]))),
+                "n_train": len(train),
+                "n_test": len(test),
+            }
+            | rep
+        )
+    scores = pd.DataFrame(rows)
+    protocol = f"subject-independent, {label} over {n_subjects} subjects"
+    return _summarise(scores, protocol, scores)
+
+
+class SubjectDependentSplitter:
+    """Splits within each subject: by trial, temporally within each trial, or at random.
+
+    Parameters
+    ----------
+    split : {"trial", "temporal", "random"}, default="trial"
+        ``"trial"``: ``GroupKFold`` over the subject's trials, so no trial is in both train and
+        test. ``"temporal"``: in every trial, the first ``1 - test_size`` of its windows (row
+        order, or ``times``) train and the rest test; one split per subject. ``"random"``:
+        shuffled windows, which leaks (neighbouring windows share signal and label); warns.
+    n_splits : int, default=5
+        Folds per subject for ``"trial"`` (capped at the subject's number of trials) and
+        ``"random"``.
+    test_size : float, default=0.2
+        Test fraction for ``"temporal"``.
+    random_state : int, optional
+        Seed for ``"random"``.
+    """
+
+    def __init__(
+        self,
+        split: str = "trial",
+        n_splits: int = 5,
+        test_size: float = 0.2,
+        random_state: int | None = None,
+    ):
+        self.split_kind = split
+        self.n_splits = n_splits
+        self.test_size = test_size
+        self.random_state = random_state
+
+    def _validate(self) -> None:
+        if self.split_kind not in ("trial", "temporal", "random"):
+            raise ValueError(
+                f"split must be 'trial', 'temporal' or 'random', got {self.split_kind!r}"
+            )
+        if not 0.0 < self.test_size < 1.0:
+            raise ValueError(f"test_size must be in (0, 1), got {self.test_size!r}")
+        if self.n_splits < 2:
+            raise ValueError(f"n_splits must be >= 2, got {self.n_splits!r}")
+
+    def split(
+        self, groups: Sequence, trials: Sequence | None = None, times: Sequence | None = None
+    ) -> Iterator[tuple[object, int, np.ndarray, np.ndarray]]:
+        """Yield ``(subject, fold, train_indices, test_indices)`` with indices into all rows.
+
+        Parameters
+        ----------
+        groups : array-like of shape (n_samples,)
+            Subject id per row.
+        trials : array-like of shape (n_samples,), optional
+            Trial id per row (needed for ``"trial"`` and ``"temporal"``).
+        times : array-like of shape (n_samples,), optional
+            Time of each row within its trial; row order is used when omitted.
+        """
+        self._validate()
+        groups = np.asarray(groups)
+        if self.split_kind != "random" and trials is None:
+            raise ValueError(f"split={self.split_kind!r} needs the trial id of every row")
+        if self.split_kind == "random":
+            warnings.warn(
+                "split='random' puts windows of the same trial in train and test; neighbouring "
+                "windows share signal and label, so scores are optimistic. Use it only to "
+                "compare with published numbers; prefer split='trial' or 'temporal'.",
+                LeakageWarning,
+                stacklevel=2,
+            )
+        trials = None if trials is None else np.asarray(trials)
+        times = np.arange(len(groups)) if times is None else np.asarray(times)
+        rng = np.random.default_rng(self.random_state)
+        for subject in pd.unique(groups):
+            rows = np.flatnonzero(groups == subject)
+            if self.split_kind == "trial":
+                yield from self._by_trial(subject, rows, trials)
+            elif self.split_kind == "temporal":
+                yield self._temporal(subject, rows, trials, times)
+            else:
+                yield from self._random(subject, rows, rng)
+
+    def _by_trial(self, subject, rows, trials):
+        sub_trials = trials[rows]
+        n_trials = len(np.unique(sub_trials))
+        if n_trials < 2:
+            raise ValueError(
+                f"subject {subject!r} has {n_trials} trial; split='trial' needs at least 2"
+            )
+        k = min(self.n_splits, n_trials)
+        for fold, (tr, te) in enumerate(GroupKFold(n_splits=k).split(rows, groups=sub_trials)):
+            yield subject, fold, rows[tr], rows[te]
+
+    def _temporal(self, subject, rows, trials, times):
+        train, test = [], []
+        for trial in pd.unique(trials[rows]):
+            trial_rows = rows[trials[rows] == trial]
+            ordered = trial_rows[np.argsort(times[trial_rows], kind="stable")]
+            n_test = int(round(len(ordered) * self.test_size))
+            if n_test == 0 or n_test == len(ordered):
+                raise ValueError(
+                    f"trial {trial!r} of subject {subject!r} has {len(ordered)} windows: too "
+                    f"few to split temporally with test_size={self.test_size}"
+                )
+            train.append(ordered[:-n_test])
+            test.append(ordered[-n_test:])
+        return subject, 0, np.concatenate(train), np.concatenate(test)
+
+    def _random(self, subject, rows, rng):
+        if len(rows) < self.n_splits:
+            raise ValueError(
+                f"subject {subject!r} has {len(rows)} rows, fewer than n_splits={self.n_splits}"
+            )
+        perm = rng.permutation(rows)
+        for fold, test in enumerate(np.array_split(perm, self.n_splits)):
+            yield subject, fold, np.setdiff1d(perm, test), np.sort(test)
+
+
+def subject_dependent_evaluate(
+    estimator,
+    X,
+    y,
+    groups,
+    trials=None,
+    *,
+    split: str = "trial",
+    n_splits: int = 5,
+    test_size: float = 0.2,
+    times=None,
+    random_state: int | None = None,
+    n_jobs: int | None = None,
+    progress: bool = False,
+    fit_params: dict | None = None,
+) -> EvaluationResult:
+    """Train and test one model per subject (see :class:`SubjectDependentSplitter`).
+
+    Parameters
+    ----------
+    estimator : estimator
+        Any estimator whose ``predict`` returns distributions.
+    X, y : the windows and their distributions.
+    groups : array-like of shape (n_samples,)
+        Subject id of every row.
+    trials : array-like of shape (n_samples,), optional
+        Trial id of every row (required unless ``split="random"``).
+    split, n_splits, test_size, random_state :
+        Passed to :class:`SubjectDependentSplitter`.
+    times : array-like, optional
+        Time of each row within its trial (for ``split="temporal"``); row order otherwise.
+    n_jobs, progress, fit_params :
+        As in :func:`subject_independent_evaluate`.
+
+    Returns
+    -------
+    EvaluationResult
+        ``scores`` has one row per subject and fold; the summary averages each subject's folds
+        first and then gives the mean ± std over subjects.
+    """
+    groups = np.asarray(groups)
+    _check_lengths(X, y, groups=groups, trials=trials, times=times)
+    splitter = SubjectDependentSplitter(split, n_splits, test_size, random_state)
+    splits = list(splitter.split(groups, trials, times))
+    tasks = [(estimator, X, y, tr, te, fit_params) for _, _, tr, te in splits]
+    reports = _run_parallel(tasks, n_jobs, progress, "subject folds")
+    rows = [
+        {"subject": s, "fold": f, "n_train": len(tr), "n_test": len(te)} | rep
+        for (s, f, tr, te), rep in zip(splits, reports, strict=True)
+    ]
+    scores = pd.DataFrame(rows)
+    per_subject = scores.groupby("subject", sort=False)[METRIC_NAMES].mean()
+    protocol = f"subject-dependent, split={split!r} within each of {len(per_subject)} subjects"
+    return _summarise(per_subject, protocol, scores)
