@@ -1,0 +1,147 @@
+"""Tests of the synthetic mixed-emotion generator."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from sklearn.linear_model import Ridge
+from sklearn.model_selection import GroupKFold, cross_val_predict
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from mpcl_sklearn import Recordings
+from mpcl_sklearn.baselines import MeanDistributionRegressor
+from mpcl_sklearn.datasets import DMER_EMOTIONS, make_mixed_emotion_recordings
+from mpcl_sklearn.datasets.synthetic import SYNTHETIC_SFREQ
+
+
+@pytest.fixture(scope="module")
+def rec() -> Recordings:
+    return make_mixed_emotion_recordings(
+        n_subjects=10, trials_per_subject=12, duration_s=30, random_state=1
+    )
+
+
+def test_structure(rec):
+    assert len(rec) == 120
+    assert rec.emotions == list(DMER_EMOTIONS)
+    assert set(rec.behavioural) == {"acc", "face"}
+    assert rec.subjects == [f"sub{i:02d}" for i in range(1, 11)]
+    for t in rec:
+        for m, x in t.signals.items():
+            assert x.dtype == np.float64
+            assert x.shape == (len(rec.channel_names[m]), int(30 * rec.sfreq[m]))
+            assert np.all(np.isfinite(x))
+        assert np.isclose(t.label.sum(), 1.0)
+        assert np.all(t.label >= 1 / 50 - 1e-12)  # ratings are 1..5: no zeros
+    assert list(rec.info.index) == rec.subjects
+    assert rec.report
+
+
+def test_deterministic_and_seed_dependent():
+    a = make_mixed_emotion_recordings(2, 3, duration_s=5, random_state=7)
+    b = make_mixed_emotion_recordings(2, 3, duration_s=5, random_state=7)
+    c = make_mixed_emotion_recordings(2, 3, duration_s=5, random_state=8)
+    for ta, tb in zip(a, b):
+        assert np.array_equal(ta.label, tb.label)
+        for m in ta.signals:
+            assert np.array_equal(ta.signals[m], tb.signals[m])
+    assert not np.array_equal(a.trials[0].signals["eeg"], c.trials[0].signals["eeg"])
+
+
+def test_modality_subset():
+    r = make_mixed_emotion_recordings(
+        2, 2, duration_s=4, modalities=["eda", "face"], random_state=0
+    )
+    assert r.modalities == ["eda", "face"]
+    assert r.behavioural == ("face",)
+    with pytest.raises(ValueError, match="unknown modalities"):
+        make_mixed_emotion_recordings(2, 2, modalities=["eeg", "ecg"])
+    with pytest.raises(ValueError, match="duration_s"):
+        make_mixed_emotion_recordings(2, 2, duration_s=1)
+
+
+def test_label_cooccurrence_follows_valence(rec):
+    Y = np.array([t.label for t in rec])
+    kind = np.array([t.meta["kind"] for t in rec])
+    pos_share = Y[:, :5].sum(axis=1)
+    assert set(kind) == {"positive", "negative", "mixed"}
+    assert np.mean(pos_share[kind == "positive"] > 0.5) > 0.9
+    assert np.mean(pos_share[kind == "negative"] < 0.5) > 0.9
+    assert pos_share[kind == "positive"].mean() > 0.6 > 0.4 > pos_share[kind == "negative"].mean()
+    mixed = pos_share[kind == "mixed"]
+    assert 0.35 < mixed.mean() < 0.65
+    # items of the same valence co-occur, opposite valences anti-co-occur
+    C = np.corrcoef(Y.T)
+    assert C[:5, :5][np.triu_indices(5, 1)].mean() > 0.3
+    assert C[5:, 5:][np.triu_indices(5, 1)].mean() > 0.3
+    assert C[:5, 5:].mean() < -0.3
+
+
+def test_physiology_follows_arousal(rec):
+    s = rec.summary()
+    s["eda"] = [t.signals["eda"].mean() for t in rec]
+    # within each subject, more aroused trials have faster heart and breathing and more
+    # skin conductance (across subjects the baselines dominate)
+    for col in ["heart_rate", "breathing_rate", "eda"]:
+        r = [np.corrcoef(g["arousal"], g[col])[0, 1] for _, g in s.groupby("subject")]
+        assert np.median(r) > 0.5, (col, r)
+    # subjects differ in baseline much more than the within-subject spread of trials
+    eda_means = s.groupby("subject")["eda"]
+    assert eda_means.mean().std() > eda_means.std().mean()
+
+
+def test_default_size_is_fast():
+    t0 = time.perf_counter()
+    r = make_mixed_emotion_recordings(random_state=0)
+    elapsed = time.perf_counter() - t0
+    assert len(r) == 12 * 12
+    assert set(r.modalities) == set(SYNTHETIC_SFREQ)
+    assert elapsed < 30.0, f"default demo data took {elapsed:.1f} s"
+
+
+# ---------------------------------------------------------------- end-to-end learnability ---
+
+
+def _simple_features(trial, sfreq):
+    out = []
+    for m, x in trial.signals.items():
+        d = np.diff(x, axis=1)
+        out += [x.mean(1), np.log(x.std(1) + 1e-9), np.log(np.abs(d).mean(1) + 1e-9)]
+        if m == "eeg":
+            f = np.fft.rfftfreq(x.shape[1], 1 / sfreq[m])
+            p = np.abs(np.fft.rfft(x, axis=1)) ** 2
+            for lo, hi in [(4, 8), (8, 13), (13, 30), (30, 45)]:
+                out.append(np.log(p[:, (f >= lo) & (f < hi)].mean(1)))
+    return np.concatenate(out)
+
+
+def _kl(Y, P):
+    P = np.clip(P, 1e-3, None)
+    P = P / P.sum(1, keepdims=True)
+    return float(np.mean(np.sum(Y * np.log(Y / P), axis=1)))
+
+
+def _cv_kl(X, Y, groups):
+    cv = GroupKFold(n_splits=5)
+    out = {}
+    for name, est in [
+        ("mean", MeanDistributionRegressor()),
+        ("ridge", make_pipeline(StandardScaler(), Ridge(alpha=10.0))),
+    ]:
+        out[name] = _kl(Y, cross_val_predict(est, X, Y, groups=groups, cv=cv))
+    return out
+
+
+def test_subject_independent_signal_is_real(rec):
+    X = np.array([_simple_features(t, rec.sfreq) for t in rec])
+    Y = np.array([t.label for t in rec])
+    groups = np.array([t.subject for t in rec])
+    real = _cv_kl(X, Y, groups)
+    assert real["ridge"] < 0.8 * real["mean"], real
+    # shuffling labels across trials (destroying the signal-label link) removes the advantage
+    rng = np.random.default_rng(0)
+    shuffled = _cv_kl(X, Y[rng.permutation(len(Y))], groups)
+    assert shuffled["ridge"] > 0.95 * shuffled["mean"], shuffled
