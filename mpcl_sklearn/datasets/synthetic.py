@@ -360,9 +360,7 @@ def make_mixed_emotion_recordings(
                 elif m == "eda":
                     sig[m] = _eda(n, sf, p, arousal, neg, duration_s, rng)
                 elif m == "rsp":
-                    sig[m], meta["breathing_rate"] = _rsp(
-                        n, sf, p, arousal, duration_s, seed_rsp, rng
-                    )
+                    sig[m], meta["breathing_rate"] = _rsp(n, sf, p, arousal, duration_s, seed_rsp)
                 elif m == "temp":
                     sig[m] = _temp(n, sf, p, arousal, neg, rng)
                 elif m == "acc":
