@@ -94,9 +94,12 @@ def _check_lengths(X, y, **named) -> int:
     return n
 
 
-def _fit_and_score(estimator, X, y, train, test, fit_params) -> dict:
+def _fit_and_score(estimator, X, y, train, test, fit_params, fit_groups=None) -> dict:
     est = clone(estimator)
-    est.fit(_take(X, train), _take(y, train), **(fit_params or {}))
+    params = dict(fit_params or {})
+    if fit_groups is not None:
+        params["groups"] = fit_groups[train]
+    est.fit(_take(X, train), _take(y, train), **params)
     pred = est.predict(_take(X, test))
     return distribution_report(_take(y, test), pred)
 
@@ -133,6 +136,7 @@ def subject_independent_evaluate(
     n_jobs: int | None = None,
     progress: bool = False,
     fit_params: dict | None = None,
+    fit_groups: bool = False,
 ) -> EvaluationResult:
     """Cross-validate across subjects: no subject is in both train and test.
 
@@ -153,6 +157,10 @@ def subject_independent_evaluate(
         Show a progress bar over folds.
     fit_params : dict, optional
         Extra keyword arguments for ``fit``.
+    fit_groups : bool, default=False
+        Pass the training rows' subject ids to ``fit`` as ``groups``, for nested
+        hyper-parameter searches such as ``GridSearchCV(..., cv=GroupKFold(3))`` that must
+        keep subjects apart inside the training folds too.
 
     Returns
     -------
@@ -177,7 +185,8 @@ def subject_independent_evaluate(
         shared = set(groups[train]).intersection(groups[test])
         if shared:
             raise ValueError(f"splitter {label} put subjects {sorted(shared)} in train and test")
-    tasks = [(estimator, X, y, tr, te, fit_params) for tr, te in splits]
+    inner = groups if fit_groups else None
+    tasks = [(estimator, X, y, tr, te, fit_params, inner) for tr, te in splits]
     reports = _run_parallel(tasks, n_jobs, progress, "folds")
     rows = []
     for i, ((train, test), rep) in enumerate(zip(splits, reports, strict=True)):
@@ -325,6 +334,7 @@ def subject_dependent_evaluate(
     n_jobs: int | None = None,
     progress: bool = False,
     fit_params: dict | None = None,
+    fit_groups: bool = False,
 ) -> EvaluationResult:
     """Train and test one model per subject (see :class:`SubjectDependentSplitter`).
 
@@ -343,6 +353,9 @@ def subject_dependent_evaluate(
         Time of each row within its trial (for ``split="temporal"``); row order otherwise.
     n_jobs, progress, fit_params :
         As in :func:`subject_independent_evaluate`.
+    fit_groups : bool, default=False
+        Pass the training rows' trial ids to ``fit`` as ``groups`` (for nested searches that
+        must keep trials apart).
 
     Returns
     -------
@@ -354,7 +367,10 @@ def subject_dependent_evaluate(
     _check_lengths(X, y, groups=groups, trials=trials, times=times)
     splitter = SubjectDependentSplitter(split, n_splits, test_size, random_state)
     splits = list(splitter.split(groups, trials, times))
-    tasks = [(estimator, X, y, tr, te, fit_params) for _, _, tr, te in splits]
+    if fit_groups and trials is None:
+        raise ValueError("fit_groups=True needs the trial id of every row")
+    inner = np.asarray(trials) if fit_groups else None
+    tasks = [(estimator, X, y, tr, te, fit_params, inner) for _, _, tr, te in splits]
     reports = _run_parallel(tasks, n_jobs, progress, "subject folds")
     rows = [
         {"subject": s, "fold": f, "n_train": len(tr), "n_test": len(te)} | rep

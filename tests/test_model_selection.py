@@ -117,3 +117,30 @@ def test_subject_dependent_errors(data):
     one_trial = np.array([f"{g}/only" for g in groups])
     with pytest.raises(ValueError, match="needs at least 2"):
         subject_dependent_evaluate(MeanDistributionRegressor(), X, y, groups, one_trial)
+
+
+def test_nested_search_gets_only_training_subjects(data):
+    from sklearn.model_selection import GridSearchCV, GroupKFold
+
+    from mpcl_sklearn.metrics import distribution_scorers
+
+    X, y, groups, _ = data
+    seen = []
+
+    class Recorder(MeanDistributionRegressor):
+        def fit(self, X, y, groups=None):
+            seen.append(set(groups))
+            return super().fit(X, y)
+
+    search = GridSearchCV(
+        MeanDistributionRegressor(),
+        {"normalize_y": [False, True]},
+        cv=GroupKFold(2),
+        scoring=distribution_scorers()["neg_kl_divergence"],
+    )
+    res = subject_independent_evaluate(search, X, y, groups, cv=3, fit_groups=True)
+    assert len(res.scores) == 3
+    subject_independent_evaluate(Recorder(), X, y, groups, cv=3, fit_groups=True)
+    for fold_groups, tested in zip(seen, res.scores["test_subjects"]):
+        assert not fold_groups & set(tested.split(","))
+        assert len(fold_groups) == 4

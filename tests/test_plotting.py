@@ -1,0 +1,79 @@
+"""Figures render with titles, labels and emotion names; bad input is refused."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mpcl_sklearn.metrics import METRICS
+from mpcl_sklearn.plotting import (
+    emotion_correlation,
+    plot_cooccurrence,
+    plot_distributions,
+    plot_learned_cooccurrence,
+    plot_metric_comparison,
+)
+
+NAMES = ["Happy", "Excited", "Sad", "Afraid"]
+
+
+@pytest.fixture
+def dists():
+    rng = np.random.default_rng(0)
+    return rng.dirichlet(np.ones(4), 50), rng.dirichlet(np.ones(4), 50)
+
+
+def test_emotion_correlation_matches_numpy(dists):
+    t, _ = dists
+    np.testing.assert_allclose(emotion_correlation(t), np.corrcoef(t.T), atol=1e-12)
+
+
+def test_emotion_correlation_constant_emotion_is_nan_off_diagonal():
+    y = np.array([[0.5, 0.5, 0.0], [0.5, 0.0, 0.5], [0.5, 0.25, 0.25]])
+    corr = emotion_correlation(y)
+    assert corr[0, 0] == 1.0 and np.isnan(corr[0, 1])
+    assert corr[1, 2] == pytest.approx(-1.0)
+
+
+def test_cooccurrence_figure_has_names_and_titles(dists):
+    fig = plot_cooccurrence(*dists, NAMES)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert "true distributions" in titles and "predicted distributions" in titles
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert labels == NAMES
+    assert fig._suptitle.get_text()
+
+
+def test_learned_cooccurrence_accepts_estimator_like(dists):
+    class Fitted:
+        cooccurrence_ = np.eye(4) * 0.7 + 0.1
+
+    fig = plot_learned_cooccurrence(Fitted(), NAMES)
+    assert "co-occurrence" in fig.axes[0].get_title()
+    with pytest.raises(ValueError, match="square"):
+        plot_learned_cooccurrence(np.ones((2, 3)))
+
+
+def test_distributions_and_comparison(dists):
+    fig = plot_distributions(*dists, NAMES, indices=[0, 5])
+    assert len([ax for ax in fig.axes if ax.get_title()]) == 2
+    rows = [
+        {"model": m, "metric": k, "mean": 0.5, "std": 0.1}
+        for m in ["mpcl", "mean"]
+        for k in METRICS
+    ]
+    fig = plot_metric_comparison(pd.DataFrame(rows))
+    assert {ax.get_title() for ax in fig.axes} >= {"kl_divergence (lower is better)"}
+    with pytest.raises(ValueError, match="lacks columns"):
+        plot_metric_comparison(pd.DataFrame({"model": ["a"]}))
+
+
+def test_wrong_names_and_shapes(dists):
+    t, p = dists
+    with pytest.raises(ValueError, match="3 emotion names for 4"):
+        plot_cooccurrence(t, p, NAMES[:3])
+    with pytest.raises(ValueError, match="shape"):
+        plot_distributions(t, p[:10])
