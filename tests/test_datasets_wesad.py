@@ -274,6 +274,8 @@ def test_real_wesad_all_subjects(capsys):
     assert any(line.startswith("S5 Medi 1: rating of ['Nervous'] missing") for line in rec.report)
     info = rec.info
     assert info["offset_s"].between(15 * 60, 31 * 60).all(), info["offset_s"]
+    assert set(info["offset_method"]) <= {"tap", "end-heuristic"}
+    assert info["age"].between(18, 60).all() and set(info["gender"]) == {"male", "female"}
     for t in rec:
         # every condition lies inside the E4 recording and is fully covered
         assert 0 <= t.meta["e4_start_s"] < t.meta["e4_end_s"] <= info.loc[t.subject, "duration_s"]

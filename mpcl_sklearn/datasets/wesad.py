@@ -582,7 +582,8 @@ def load_wesad(
         ``chest_*`` at 700 Hz from the pickle. Trial ids are the condition names; ``meta`` holds
         ``condition``, ``label_code``, SAM ``valence``/``arousal``, ``stai_*``, ``sssq_*`` (TSST),
         the full ``panas`` dict and the protocol times. ``info`` has one row per subject with
-        the source, E4 duration, estimated and used offsets and the method.
+        the source, E4 duration, estimated and used offsets and the method, the time the E4
+        recorded after the last condition, and the demographics and notes of ``SX_readme.txt``.
 
     Raises
     ------
@@ -637,6 +638,9 @@ def load_wesad(
         if source == "pickle" and not pkl.is_file():
             raise FileNotFoundError(f"{subject}: source='pickle' but {pkl} does not exist")
         row: dict[str, Any] = {"subject": subject}
+        readme = read_wesad_readme(sdir / f"{subject}_readme.txt")
+        if not readme:
+            report.append(f"{subject}: no {subject}_readme.txt (demographics unknown)")
         cut: dict[str, tuple[dict[str, np.ndarray], dict]] = {}
         if use_pickle:
             data = _load_pickle(pkl)
@@ -695,7 +699,13 @@ def load_wesad(
                 off, method = float(offsets[subject]), "user"
             else:
                 off, method = est["offset_s"], est["method"]
-            row |= {"offset_s": off, "offset_method": method}
+            row |= {
+                "offset_s": off,
+                "offset_method": method,
+                "first_start_s": first,
+                "last_end_s": last,
+                "e4_after_last_end_s": dur - (off + last),
+            }
             report.append(
                 f"{subject}: E4 offset {off:.1f} s ({method}; end-heuristic "
                 f"{est['offset_heuristic_s']:.1f} s"
@@ -727,7 +737,7 @@ def load_wesad(
                 }
                 cut[cond] = (sigs, {"e4_start_s": t0, "e4_end_s": t1})
             sfreq_subject = sf
-        info_rows.append(row)
+        info_rows.append(row | readme)
         modal_sets.append(set(sfreq_subject))
         for m, f in sfreq_subject.items():
             if m in sfreq_all and not np.isclose(sfreq_all[m], f):
@@ -799,6 +809,68 @@ def load_wesad(
         report=report,
         info=pd.DataFrame(info_rows).set_index("subject"),
     )
+
+
+_README_FIELDS = {
+    "age": "age",
+    "height (cm)": "height_cm",
+    "weight (kg)": "weight_kg",
+    "gender": "gender",
+    "dominant hand": "dominant_hand",
+    "did you drink coffee today?": "coffee_today",
+    "did you drink coffee within the last hour?": "coffee_last_hour",
+    "did you do any sports today?": "sport_today",
+    "are you a smoker?": "smoker",
+    "did you smoke within the last hour?": "smoked_last_hour",
+    "do you feel ill today?": "ill_today",
+}
+
+
+def read_wesad_readme(path: str | Path) -> dict[str, Any]:
+    """Parse a subject's ``SX_readme.txt`` (demographics, pre-requisites, notes).
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    dict
+        ``age``, ``height_cm``, ``weight_kg`` (floats), ``gender``, ``dominant_hand``,
+        yes/no answers as booleans, and ``notes`` (the free-text notes joined by " | ").
+        Missing fields are absent; an absent file gives an empty dict.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    out: dict[str, Any] = {}
+    notes: list[str] = []
+    in_notes = False
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        text = line.strip()
+        if not text:
+            continue
+        if text.startswith("###"):
+            in_notes = "note" in text.lower()
+            continue
+        if in_notes:
+            notes.append(text.lstrip("- "))
+            continue
+        for key, name in _README_FIELDS.items():
+            if text.lower().startswith(key):
+                value = text[len(key) :].lstrip(":").strip()
+                if name in ("age", "height_cm", "weight_kg"):
+                    try:
+                        out[name] = float(value)
+                    except ValueError:
+                        out[name] = np.nan
+                elif value.upper() in ("YES", "NO"):
+                    out[name] = value.upper() == "YES"
+                else:
+                    out[name] = value
+                break
+    out["notes"] = " | ".join(notes)
+    return out
 
 
 def q_path(sdir: Path, subject: str) -> Path:
