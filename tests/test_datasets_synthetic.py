@@ -15,6 +15,7 @@ from mpcl_sklearn import Recordings
 from mpcl_sklearn.baselines import MeanDistributionRegressor
 from mpcl_sklearn.datasets import DMER_EMOTIONS, make_mixed_emotion_recordings
 from mpcl_sklearn.datasets.synthetic import SYNTHETIC_SFREQ
+from mpcl_sklearn.metrics import chebyshev, kl_divergence
 
 
 @pytest.fixture(scope="module")
@@ -118,20 +119,17 @@ def _simple_features(trial, sfreq):
     return np.concatenate(out)
 
 
-def _kl(Y, P):
-    P = np.clip(P, 1e-3, None)
-    P = P / P.sum(1, keepdims=True)
-    return float(np.mean(np.sum(Y * np.log(Y / P), axis=1)))
-
-
-def _cv_kl(X, Y, groups):
+def _cv_scores(X, Y, groups):
+    """Out-of-fold KL and Chebyshev of the mean baseline and a ridge model (GroupKFold)."""
     cv = GroupKFold(n_splits=5)
     out = {}
     for name, est in [
         ("mean", MeanDistributionRegressor()),
-        ("ridge", make_pipeline(StandardScaler(), Ridge(alpha=10.0))),
+        ("ridge", make_pipeline(StandardScaler(), Ridge(alpha=100.0))),
     ]:
-        out[name] = _kl(Y, cross_val_predict(est, X, Y, groups=groups, cv=cv))
+        P = np.clip(cross_val_predict(est, X, Y, groups=groups, cv=cv), 1e-3, None)
+        P /= P.sum(axis=1, keepdims=True)
+        out[name] = {"kl": kl_divergence(Y, P), "chebyshev": chebyshev(Y, P)}
     return out
 
 
@@ -139,9 +137,12 @@ def test_subject_independent_signal_is_real(rec):
     X = np.array([_simple_features(t, rec.sfreq) for t in rec])
     Y = np.array([t.label for t in rec])
     groups = np.array([t.subject for t in rec])
-    real = _cv_kl(X, Y, groups)
-    assert real["ridge"] < 0.8 * real["mean"], real
+    real = _cv_scores(X, Y, groups)
+    limit = {"kl": 0.75, "chebyshev": 0.85}  # measured: about 0.49 and 0.77
+    for metric in ("kl", "chebyshev"):
+        assert real["ridge"][metric] < limit[metric] * real["mean"][metric], real
     # shuffling labels across trials (destroying the signal-label link) removes the advantage
     rng = np.random.default_rng(0)
-    shuffled = _cv_kl(X, Y[rng.permutation(len(Y))], groups)
-    assert shuffled["ridge"] > 0.95 * shuffled["mean"], shuffled
+    shuffled = _cv_scores(X, Y[rng.permutation(len(Y))], groups)
+    for metric in ("kl", "chebyshev"):
+        assert shuffled["ridge"][metric] > 0.95 * shuffled["mean"][metric], shuffled

@@ -257,6 +257,9 @@ def test_pickle_source(tmp_path):
     assert tr["TSST"].signals["eda"].mean() == pytest.approx(7.0)
     assert tr["Base"].signals["eda"].mean() == pytest.approx(2.0)
     assert tr["Medi 2"].signals["chest_ecg"].shape == (1, 30 * 700)
+    dec = load_wesad(tmp_path, chest_decimate=7)
+    assert dec.sfreq["chest_ecg"] == 100.0 and dec.sfreq["bvp"] == 64.0
+    assert {t.trial: t for t in dec}["Medi 2"].signals["chest_ecg"].shape == (1, 30 * 100)
     assert load_wesad(tmp_path, chest=False).modalities == ["bvp", "eda", "temp", "acc"]
     assert load_wesad(tmp_path, source="e4").info.loc["S2", "offset_method"] == "tap"
 
