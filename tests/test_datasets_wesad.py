@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mpcl_sklearn.datasets import DMER_EMOTIONS, WESAD_PANAS_ITEMS
 from mpcl_sklearn.datasets.wesad import (
@@ -300,3 +302,29 @@ def test_real_wesad_all_subjects(capsys):
             )
         )
     assert len(fails) <= 3, fails
+
+
+@given(st.integers(0, 300), st.integers(0, 59))
+def test_minutes_seconds_roundtrip(minutes, seconds):
+    token = f"{minutes}.{seconds:02d}"
+    assert parse_minutes_seconds(token) == 60 * minutes + seconds
+    # spreadsheets drop trailing zeros: 50.30 -> 50.3, 22.00 -> 22
+    short = token.rstrip("0").rstrip(".")
+    assert parse_minutes_seconds(short) == 60 * minutes + seconds
+
+
+def test_malformed_e4_and_times(tmp_path):
+    sdir = make_subject(tmp_path, "S2")
+    eda = sdir / "S2_E4_Data" / "EDA.csv"
+    lines = eda.read_text().splitlines()
+    lines[10] = "abc"
+    eda.write_text("\n".join(lines) + "\n")
+    with pytest.raises(WESADFormatError, match=r"EDA.csv:11: expected 1 number\(s\), got 'abc'"):
+        load_wesad(tmp_path)
+    eda.write_text("1500000000.0\n")
+    with pytest.raises(WESADFormatError, match=r"EDA.csv: fewer than 3 lines"):
+        load_wesad(tmp_path)
+    quest = sdir / "S2_quest.csv"
+    quest.write_text(quest.read_text().replace("# START;1;4;", "# START;1.75;4;"))
+    with pytest.raises(WESADFormatError, match=r"S2_quest.csv:3: '1.75' has 75 seconds"):
+        load_wesad(tmp_path)

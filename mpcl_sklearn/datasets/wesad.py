@@ -326,6 +326,15 @@ def _read_e4_csv(raw: bytes, where: str, n_channels: int) -> tuple[float, float,
     try:
         data = pd.read_csv(io.BytesIO(head[2]), header=None, engine="c", dtype=float).to_numpy()
     except (ValueError, pd.errors.ParserError) as exc:
+        for lineno, line in enumerate(head[2].decode(errors="replace").splitlines(), start=3):
+            try:
+                vals = [float(v) for v in line.split(",")]
+            except ValueError:
+                vals = []
+            if len(vals) != n_channels:
+                raise WESADFormatError(
+                    f"{where}:{lineno}: expected {n_channels} number(s), got {line[:40]!r}"
+                ) from None
         raise WESADFormatError(f"{where}: unparsable samples ({exc})") from None
     if data.ndim != 2 or data.shape[1] != n_channels:
         raise WESADFormatError(f"{where}: expected {n_channels} columns, got {data.shape[1]}")
