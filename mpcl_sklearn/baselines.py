@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
+from numbers import Integral
 
 import numpy as np
 from scipy.optimize import minimize
@@ -12,6 +14,7 @@ from sklearn.neighbors import KNeighborsRegressor
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import _check_sample_weight
 
+from ._columns import group_columns
 from .base import BaseDistributionRegressor
 
 __all__ = [
@@ -282,3 +285,68 @@ class AAKNNRegressor(BaseDistributionRegressor):
         if self.scaler_ is not None:
             X = self.scaler_.transform(X)
         return self.knn_.predict(X)
+
+
+# ------------------------------------------------------------------------------------------------
+# helpers of the neural baselines
+
+
+def _resolve_modalities(
+    modalities,
+    feature_names,
+    n_features: int,
+) -> dict[str, list[int]]:
+    """Column indices of each modality, in order.
+
+    ``modalities`` maps a name to column indices or column names; without it, the columns are
+    grouped by the ``<modality>__`` prefix of their names (all scales of a modality together,
+    see :func:`mpcl_sklearn._columns.group_columns`). Without usable names, all columns form one
+    modality called ``"x"``.
+    """
+    names = None if feature_names is None else [str(n) for n in feature_names]
+    if modalities is not None:
+        if not isinstance(modalities, Mapping) or not modalities:
+            raise ValueError("modalities must be a non-empty dict {name: column indices or names}")
+        lookup = {n: i for i, n in enumerate(names)} if names is not None else {}
+        out: dict[str, list[int]] = {}
+        for name, cols in modalities.items():
+            idx = []
+            for c in np.atleast_1d(np.asarray(cols, dtype=object)):
+                if isinstance(c, str):
+                    if c not in lookup:
+                        raise ValueError(f"modality {name!r}: unknown column {c!r}")
+                    idx.append(lookup[c])
+                elif isinstance(c, Integral | np.integer) and 0 <= int(c) < n_features:
+                    idx.append(int(c))
+                else:
+                    raise ValueError(
+                        f"modality {name!r}: column {c!r} is not a name or an index < {n_features}"
+                    )
+            if not idx:
+                raise ValueError(f"modality {name!r} has no columns")
+            out[str(name)] = idx
+        return out
+    if names is not None:
+        try:
+            groups = group_columns(names)
+        except ValueError:
+            groups = None
+        if groups is not None:
+            out = {}
+            for (modality, _scale), idx in groups.items():
+                out.setdefault(modality, []).extend(idx)
+            return out
+    return {"x": list(range(n_features))}
+
+
+def _label_correlation(Y: np.ndarray) -> np.ndarray:
+    """Pearson correlation between the emotion columns of ``Y`` (constant columns: 0, diag 1)."""
+    centred = Y - Y.mean(axis=0)
+    norm = np.sqrt((centred**2).sum(axis=0))
+    safe = np.where(norm > 1e-12, norm, 1.0)
+    unit = centred / safe
+    corr = unit.T @ unit
+    corr[:, norm <= 1e-12] = 0.0
+    corr[norm <= 1e-12, :] = 0.0
+    np.fill_diagonal(corr, 1.0)
+    return np.clip(corr, -1.0, 1.0)
