@@ -7,6 +7,7 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from scipy.optimize import check_grad
 from scipy.special import softmax
 from sklearn.base import clone
@@ -15,6 +16,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mpcl_sklearn.baselines import AAKNNRegressor, MeanDistributionRegressor, SABFGSRegressor
 from mpcl_sklearn.metrics import intersection_similarity, kl_divergence
+from mpcl_sklearn.nn.helo import HeLoModule, gromov_wasserstein_ipot, thresholded_cosine_cost
 
 # --------------------------------------------------------------------------------------------
 # a small learnable problem with subjects
@@ -227,3 +229,68 @@ def test_aaknn_contract_and_learns(problem):
     est = AAKNNRegressor(n_neighbors=15)
     _assert_contract(est, problem)
     _assert_beats_mean(est, problem, factor=0.4)
+
+
+# --------------------------------------------------------------------------------------------
+# HeLo's torch module
+
+
+def test_gromov_wasserstein_plan_marginals_and_permutation_recovery():
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(3, 8, 16, generator=gen)
+    b = torch.randn(3, 6, 16, generator=gen)
+    plan = gromov_wasserstein_ipot(thresholded_cosine_cost(a), thresholded_cosine_cost(b))
+    assert plan.shape == (3, 8, 6) and (plan >= 0).all()
+    torch.testing.assert_close(plan.sum(1), torch.full((3, 6), 1 / 6), atol=1e-5, rtol=0)
+    assert torch.allclose(plan.sum((1, 2)), torch.ones(3), atol=1e-4)
+    # a permuted copy of a token set is matched token to token (GW is rotation invariant)
+    perm = torch.randperm(8, generator=gen)
+    plan = gromov_wasserstein_ipot(
+        thresholded_cosine_cost(a), thresholded_cosine_cost(a[:, perm]), beta=0.05, n_outer=10
+    )
+    assert torch.equal(plan.argmax(2), torch.argsort(perm).expand(3, -1))
+
+
+def _module(beh=([8, 9],), **kw):
+    torch.manual_seed(0)
+    return HeLoModule([[0, 1, 2], [3, 4], [5, 6, 7]], list(beh), 5, **kw)
+
+
+def test_helo_module_learns_its_label_embedding_and_is_deterministic_in_eval():
+    m = _module()
+    names = dict(m.named_parameters())
+    assert "label_embedding" in names and names["label_embedding"].shape == (5, 32)
+    X = torch.randn(16, 10)
+    out = m(X)
+    assert out.shape == (16, 5)
+    torch.testing.assert_close(out.exp().sum(1), torch.ones(16))
+    (-(out.mean()) + m.correlation_loss()).backward()
+    for p in ("label_embedding", "phys_encoders.1.weight", "beh_encoders.0.weight"):
+        assert names[p].grad is not None and names[p].grad.abs().sum() > 0, p
+    m.eval()
+    assert torch.equal(m(X), m(X))  # no DropKey / dropout at evaluation
+    m.train()
+    assert not torch.equal(m(X), m(X))  # ... but active in training
+
+
+def test_helo_module_correlation_loss_pulls_towards_target():
+    target = torch.tensor([[1.0, -0.5, 0.2], [-0.5, 1.0, 0.0], [0.2, 0.0, 1.0]])
+    m = HeLoModule([[0, 1]], [], 3, label_corr=target)
+    opt = torch.optim.Adam([m.label_embedding], lr=0.05)
+    start = m.correlation_loss().item()
+    for _ in range(300):
+        opt.zero_grad()
+        m.correlation_loss().backward()
+        opt.step()
+    assert m.correlation_loss().item() < 0.05 * start
+    torch.testing.assert_close(m.label_correlation(), target, atol=0.05, rtol=0)
+
+
+@pytest.mark.parametrize(
+    "phys, beh, use_ot",
+    [([[0, 1, 2]], [], True), ([[0, 1, 2], [3, 4]], [[8, 9], [5, 6]], False)],
+)
+def test_helo_module_without_behaviour_or_ot(phys, beh, use_ot):
+    m = HeLoModule(phys, beh, 4, use_ot=use_ot).eval()
+    out = m(torch.randn(7, 10))
+    assert out.shape == (7, 4) and torch.isfinite(out).all()
