@@ -671,7 +671,7 @@ def load_wesad(
             for cond in conditions:
                 if cond not in q.start_s:
                     raise WESADFormatError(
-                        f"{q_path(sdir, subject)}: condition {cond!r} not in ORDER"
+                        f"{_quest_path(sdir, subject)}: condition {cond!r} not in ORDER"
                     )
                 code = _CONDITION_INFO[cond][1]
                 runs = _label_runs(label, code)
@@ -688,7 +688,10 @@ def load_wesad(
                         f"{subject} {cond}: pickle label stretch {t0:.0f}-{t1:.0f} s differs from "
                         f"quest START/END {qs:.0f}-{qe:.0f} s by more than 90 s; using the labels"
                     )
-                sigs = {m: _slice(x, sf[m], t0, t1) for m, x in sig_all.items()}
+                sigs = {
+                    m: _slice(x, sf[m], t0, t1, f"{pkl} {m!r} for {cond!r}")
+                    for m, x in sig_all.items()
+                }
                 if chest_decimate > 1:
                     sigs = {
                         m: _decimate(x, chest_decimate) if m.startswith("chest_") else x
@@ -745,7 +748,7 @@ def load_wesad(
             for cond in conditions:
                 if cond not in q.start_s:
                     raise WESADFormatError(
-                        f"{q_path(sdir, subject)}: condition {cond!r} not in ORDER {q.order}"
+                        f"{_quest_path(sdir, subject)}: condition {cond!r} not in ORDER {q.order}"
                     )
                 t0, t1 = q.start_s[cond] + off, q.end_s[cond] + off
                 if t0 < 0 or t1 > dur:
@@ -757,7 +760,11 @@ def load_wesad(
                     )
                 sigs = {
                     m: _slice(
-                        x, sf[m], t0 - (e4["start"][m] - t_ref), t1 - (e4["start"][m] - t_ref)
+                        x,
+                        sf[m],
+                        t0 - (e4["start"][m] - t_ref),
+                        t1 - (e4["start"][m] - t_ref),
+                        f"{subject} E4 {m!r} for {cond!r}",
                     )
                     for m, x in e4["signals"].items()
                 }
@@ -773,7 +780,7 @@ def load_wesad(
             sfreq_all.setdefault(m, f)
         for cond in conditions:
             if cond not in q.panas:
-                msg = f"{subject} {cond}: no PANAS row in {q_path(sdir, subject)}"
+                msg = f"{subject} {cond}: no PANAS row in {_quest_path(sdir, subject)}"
                 if on_missing_rating == "raise":
                     raise WESADFormatError(msg + " (on_missing_rating='drop' drops such trials)")
                 report.append(msg + "; trial dropped")
@@ -785,7 +792,7 @@ def load_wesad(
                 missing = [n for n, r in zip(names, ratings) if np.isnan(r)]
                 msg = (
                     f"{subject} {cond}: rating of {missing} missing in "
-                    f"{q_path(sdir, subject)}:{q.lines[cond]}"
+                    f"{_quest_path(sdir, subject)}:{q.lines[cond]}"
                 )
                 if on_missing_rating == "raise":
                     raise WESADFormatError(msg + " (on_missing_rating='drop' drops such trials)")
@@ -899,15 +906,22 @@ def read_wesad_readme(path: str | Path) -> dict[str, Any]:
     return out
 
 
-def q_path(sdir: Path, subject: str) -> Path:
+def _quest_path(sdir: Path, subject: str) -> Path:
     """Path of a subject's questionnaire file."""
     return sdir / f"{subject}_quest.csv"
 
 
-def _slice(x: np.ndarray, fs: float, t0: float, t1: float) -> np.ndarray:
+def _slice(x: np.ndarray, fs: float, t0: float, t1: float, where: str = "") -> np.ndarray:
+    """Samples of ``x`` in [t0, t1) seconds; raises if the recording misses more than 1 s."""
     i0 = int(round(t0 * fs))
     n = int(round((t1 - t0) * fs))
-    return np.ascontiguousarray(x[:, i0 : i0 + n], dtype=np.float64)
+    out = x[:, max(i0, 0) : i0 + n]
+    if i0 < 0 or out.shape[1] < n - max(1.0, fs):
+        raise WESADFormatError(
+            f"{where}: the recording ({x.shape[1] / fs:.1f} s at {fs:g} Hz) does not cover "
+            f"{t0:.1f}-{t1:.1f} s"
+        )
+    return np.ascontiguousarray(out, dtype=np.float64)
 
 
 def _decimate(x: np.ndarray, q: int) -> np.ndarray:
