@@ -223,9 +223,7 @@ def test_missing_rating_drop_or_raise(tmp_path):
     assert len(rec) == 5 and any("missing value" in line for line in rec.report)
 
 
-def test_pickle_source(tmp_path):
-    sdir = make_subject(tmp_path, "S2")
-    dur = 620.0
+def write_pickle(sdir, *, dur=620.0, wrist_dur=620.0):
     label = np.zeros(int(dur * 700), dtype=int)
     for cond, code in [("Base", 1), ("TSST", 2), ("Medi 1", 4), ("Fun", 3), ("Medi 2", 4)]:
         i = ORDER.index(cond)
@@ -233,7 +231,7 @@ def test_pickle_source(tmp_path):
             int(parse_minutes_seconds(START[i]) * 700) : int(parse_minutes_seconds(END[i]) * 700)
         ] = code
     wrist = {
-        k: np.full((int(dur * fs), n), v, dtype=float)
+        k: np.full((int(wrist_dur * fs), n), v, dtype=float)
         for k, fs, n, v in [
             ("BVP", 64, 1, 0.5),
             ("EDA", 4, 1, 2.0),
@@ -252,6 +250,10 @@ def test_pickle_source(tmp_path):
             fh,
             protocol=2,
         )
+
+
+def test_pickle_source(tmp_path):
+    write_pickle(make_subject(tmp_path, "S2"))
     rec = load_wesad(tmp_path)
     assert rec.info.loc["S2", "offset_method"].startswith("pickle")
     assert rec.sfreq["chest_ecg"] == 700.0 and set(rec.behavioural) == {"acc", "chest_acc"}
@@ -327,4 +329,10 @@ def test_malformed_e4_and_times(tmp_path):
     quest = sdir / "S2_quest.csv"
     quest.write_text(quest.read_text().replace("# START;1;4;", "# START;1.75;4;"))
     with pytest.raises(WESADFormatError, match=r"S2_quest.csv:3: '1.75' has 75 seconds"):
+        load_wesad(tmp_path)
+
+
+def test_pickle_wrist_shorter_than_condition(tmp_path):
+    write_pickle(make_subject(tmp_path, "S2"), wrist_dur=500.0)  # Fun ends at 510 s
+    with pytest.raises(WESADFormatError, match=r"S2.pkl 'bvp' for 'Fun'.*does not cover"):
         load_wesad(tmp_path)
