@@ -41,6 +41,17 @@ def test_structure(rec):
     assert rec.report
 
 
+def test_windows(rec):
+    from mpcl_sklearn.windowing import make_windows
+
+    X, y, groups, trials = make_windows(rec, window_s=10, step_s=5, return_trials=True)
+    assert len(X) == len(rec) * 5  # 30-s trials: starts 0, 5, ..., 20
+    assert X.iloc[0]["eeg"].shape == (8, 1280) and X.iloc[0]["face"].shape == (6, 100)
+    assert set(X.attrs["behavioural"]) == {"acc", "face"}
+    np.testing.assert_allclose(y[:5], np.tile(rec.trials[0].label, (5, 1)))
+    assert len(set(trials)) == len(rec) and len(set(groups)) == 10
+
+
 def test_deterministic_and_seed_dependent():
     a = make_mixed_emotion_recordings(2, 3, duration_s=5, random_state=7)
     b = make_mixed_emotion_recordings(2, 3, duration_s=5, random_state=7)

@@ -304,6 +304,14 @@ def test_real_wesad_all_subjects(capsys):
             )
         )
     assert len(fails) <= 3, fails
+    # the one-liner: the recordings go straight into make_windows
+    from mpcl_sklearn.windowing import make_windows
+
+    X, y, groups = make_windows(rec, window_s=60, step_s=30)
+    assert len(X) == len(y) == len(groups) > 1000
+    assert set(groups) == set(rec.subjects)
+    assert X.attrs["sfreq"] == {"bvp": 64.0, "eda": 4.0, "temp": 4.0, "acc": 32.0}
+    assert X.iloc[0]["bvp"].shape == (1, 60 * 64)
 
 
 @given(st.integers(0, 300), st.integers(0, 59))
