@@ -1,0 +1,352 @@
+"""Cut recordings into labelled windows (:func:`make_windows`) and windows into frames
+(:class:`SignalWindower`).
+
+See ``docs/data_model.md`` for the data layout.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from ._columns import SEP, format_scale
+from .recordings import Recordings
+
+__all__ = ["make_windows", "SignalWindower", "check_signal_frame"]
+
+
+def _n_windows(n_times: dict[str, int], sfreq: dict[str, float], window_s, step_s) -> int:
+    """Number of windows k = 0, 1, ... whose samples lie inside every modality's signal."""
+    duration = min(n_times[m] / sfreq[m] for m in n_times)
+    if duration + 1e-9 < window_s:
+        return 0
+    k = int(np.floor((duration - window_s) / step_s + 1e-9)) + 1
+    # guard against rounding of start/length in samples
+    while k > 0:
+        start = (k - 1) * step_s
+        ok = all(
+            int(round(start * sfreq[m])) + int(round(window_s * sfreq[m])) <= n_times[m]
+            for m in n_times
+        )
+        if ok:
+            break
+        k -= 1
+    return k
+
+
+def make_windows(
+    recordings: Recordings,
+    window_s: float,
+    step_s: float | None = None,
+    *,
+    return_trials: bool = False,
+    min_coverage: float = 1.0,
+    modalities: Sequence[str] | None = None,
+):
+    """Cut continuous trials into time-aligned labelled windows.
+
+    Parameters
+    ----------
+    recordings : Recordings
+        Trials with one signal per modality (``(n_channels, n_times)`` at ``recordings.sfreq``)
+        and one emotion distribution per trial.
+    window_s : float
+        Window length in seconds. Each modality's window has ``round(window_s * sfreq)`` samples.
+    step_s : float, optional
+        Distance between window starts in seconds (default: ``window_s``, no overlap).
+    return_trials : bool, default=False
+        Also return the trial id (``"<subject>/<trial>"``) of each window.
+    min_coverage : float in (0, 1], default=1.0
+        Minimal fraction of finite (non-NaN) samples a window needs in every modality. Windows
+        below it are dropped and counted in ``X.attrs["report"]``. Windows that are kept may
+        still hold NaN when ``min_coverage < 1`` (see the extractor's ``nan_policy``).
+    modalities : sequence of str, optional
+        Modalities to keep (default: all, in ``recordings.sfreq`` order).
+
+    Returns
+    -------
+    X : pandas.DataFrame
+        One row per window, one column per modality; each cell a float array
+        ``(n_channels, n_times)``. Index: MultiIndex ``(subject, trial, start_s)``, in time
+        order within each trial. ``X.attrs`` holds ``"sfreq"`` (dict), ``"behavioural"``
+        (tuple), ``"emotions"`` (list), ``"channel_names"`` (dict) and ``"report"`` (list of
+        str: trials too short for one window, dropped windows).
+    y : ndarray of shape (n_windows, n_emotions)
+        The label of each window's trial (rows sum to 1).
+    groups : ndarray of shape (n_windows,)
+        Subject id of each window.
+    trials : ndarray of shape (n_windows,)
+        Only with ``return_trials=True``: trial id ``"<subject>/<trial>"`` of each window.
+
+    Raises
+    ------
+    ValueError
+        For a non-positive ``window_s``/``step_s``, an unknown modality, or when no window
+        results at all.
+
+    Warns
+    -----
+    UserWarning
+        For each trial shorter than one window (named by subject and trial).
+    """
+    if not isinstance(recordings, Recordings):
+        raise ValueError(
+            f"make_windows expects a Recordings object, got {type(recordings).__name__}"
+        )
+    window_s = float(window_s)
+    step_s = window_s if step_s is None else float(step_s)
+    if not np.isfinite(window_s) or window_s <= 0:
+        raise ValueError(f"window_s must be > 0, got {window_s!r}")
+    if not np.isfinite(step_s) or step_s <= 0:
+        raise ValueError(f"step_s must be > 0, got {step_s!r}")
+    if not 0 < min_coverage <= 1:
+        raise ValueError(f"min_coverage must be in (0, 1], got {min_coverage!r}")
+    mods = list(recordings.sfreq) if modalities is None else list(modalities)
+    unknown = [m for m in mods if m not in recordings.sfreq]
+    if unknown or not mods:
+        raise ValueError(
+            f"unknown modalities {unknown}; recordings have {list(recordings.sfreq)}"
+            if unknown
+            else "modalities is empty"
+        )
+    sfreq = {m: float(recordings.sfreq[m]) for m in mods}
+    length = {m: int(round(window_s * sfreq[m])) for m in mods}
+    for m, n in length.items():
+        if n < 1:
+            raise ValueError(
+                f"window_s={window_s} s is shorter than one sample of {m!r} at {sfreq[m]} Hz"
+            )
+
+    report: list[str] = []
+    cells: dict[str, list[np.ndarray]] = {m: [] for m in mods}
+    index: list[tuple[str, str, float]] = []
+    labels: list[np.ndarray] = []
+    trial_ids: list[str] = []
+    for trial in recordings.trials:
+        n_times = {m: trial.signals[m].shape[-1] for m in mods}
+        k = _n_windows(n_times, sfreq, window_s, step_s)
+        if k == 0:
+            duration = min(n_times[m] / sfreq[m] for m in mods)
+            msg = (
+                f"trial {trial.trial!r} of subject {trial.subject!r} lasts {duration:.3f} s, "
+                f"shorter than one {window_s:g} s window: no window taken"
+            )
+            warnings.warn(msg, UserWarning, stacklevel=2)
+            report.append(msg)
+            continue
+        dropped = 0
+        label = np.asarray(trial.label, dtype=np.float64)
+        for i in range(k):
+            start = i * step_s
+            pieces = {}
+            for m in mods:
+                a = int(round(start * sfreq[m]))
+                pieces[m] = trial.signals[m][:, a : a + length[m]]
+            if min_coverage < 1 or any(not np.isfinite(p).all() for p in pieces.values()):
+                cover = min(np.isfinite(p).mean() if p.size else 0.0 for p in pieces.values())
+                if cover < min_coverage:
+                    dropped += 1
+                    continue
+            for m in mods:
+                cells[m].append(np.asarray(pieces[m], dtype=np.float64))
+            index.append((str(trial.subject), str(trial.trial), round(start, 9)))
+            labels.append(label)
+            trial_ids.append(f"{trial.subject}/{trial.trial}")
+        if dropped:
+            report.append(
+                f"trial {trial.trial!r} of subject {trial.subject!r}: {dropped} of {k} windows "
+                f"dropped (finite-sample coverage below min_coverage={min_coverage:g})"
+            )
+    if not index:
+        raise ValueError(
+            f"no window of {window_s:g} s could be cut from {len(recordings.trials)} trials; "
+            + ("; ".join(report) if report else "the recordings hold no trial")
+        )
+    data = {}
+    for m in mods:
+        col = np.empty(len(index), dtype=object)
+        for i, a in enumerate(cells[m]):
+            col[i] = a
+        data[m] = col
+    mi = pd.MultiIndex.from_tuples(index, names=["subject", "trial", "start_s"])
+    X = pd.DataFrame(data, index=mi, columns=mods)
+    X.attrs["sfreq"] = dict(sfreq)
+    X.attrs["behavioural"] = tuple(b for b in recordings.behavioural if b in mods)
+    X.attrs["emotions"] = list(recordings.emotions)
+    X.attrs["channel_names"] = {
+        m: list(recordings.channel_names[m]) for m in mods if m in recordings.channel_names
+    }
+    X.attrs["report"] = report
+    y = np.vstack(labels)
+    groups = np.asarray([s for s, _, _ in index], dtype=object)
+    if return_trials:
+        return X, y, groups, np.asarray(trial_ids, dtype=object)
+    return X, y, groups
+
+
+def check_signal_frame(X, *, modalities: Sequence[str] | None = None) -> dict[str, float]:
+    """Validate a raw window table (as returned by :func:`make_windows`).
+
+    Returns the sampling rates of the checked modalities.
+
+    Raises
+    ------
+    ValueError
+        If X is not a DataFrame, has no ``attrs["sfreq"]`` (unknown sampling rate), lacks a
+        modality, holds a cell that is not a 2-D array, or a modality's shape changes between
+        rows.
+    """
+    if not isinstance(X, pd.DataFrame):
+        raise ValueError(
+            "expected a pandas DataFrame of signal windows (one column per modality, cells "
+            f"(n_channels, n_times) arrays) as made by make_windows, got {type(X).__name__}"
+        )
+    sfreq = X.attrs.get("sfreq")
+    if not sfreq:
+        raise ValueError(
+            "unknown sampling rate: X.attrs['sfreq'] is missing; set X.attrs['sfreq'] = "
+            "{modality: Hz} (make_windows does)"
+        )
+    mods = list(X.columns) if modalities is None else list(modalities)
+    missing = [m for m in mods if m not in X.columns]
+    if missing:
+        raise ValueError(f"modality columns {missing} are missing from X (has {list(X.columns)})")
+    no_rate = [m for m in mods if m not in sfreq]
+    if no_rate:
+        raise ValueError(f"unknown sampling rate of modalities {no_rate}: not in X.attrs['sfreq']")
+    if len(X) == 0:
+        raise ValueError("X has no rows")
+    for m in mods:
+        shape = None
+        for i, cell in enumerate(X[m].to_numpy()):
+            if not isinstance(cell, np.ndarray) or cell.ndim != 2:
+                raise ValueError(
+                    f"cell at row {i} of modality {m!r} must be a 2-D array (n_channels, "
+                    f"n_times), got {type(cell).__name__} with shape {getattr(cell, 'shape', None)}"
+                )
+            if shape is None:
+                shape = cell.shape
+            elif cell.shape[0] != shape[0]:
+                raise ValueError(
+                    f"modality {m!r}: channel count changes between rows ({shape[0]} in row 0, "
+                    f"{cell.shape[0]} in row {i})"
+                )
+            elif cell.shape != shape:
+                raise ValueError(
+                    f"modality {m!r}: window length changes between rows ({shape[1]} samples in "
+                    f"row 0, {cell.shape[1]} in row {i})"
+                )
+    return {m: float(sfreq[m]) for m in mods}
+
+
+class SignalWindower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
+    """Frame each window into sub-windows at one or more temporal scales.
+
+    Row count is unchanged. Each modality is framed at its own sampling rate: a scale of
+    ``s`` seconds gives frames of ``round(s * sfreq)`` samples, stepping by
+    ``max(1, round(frame_len * (1 - overlap)))`` samples; frames that would run past the end
+    of the window are not taken.
+
+    Parameters
+    ----------
+    scales_s : sequence of float, default=(1.0, 4.0)
+        Frame lengths in seconds.
+    overlap : float in [0, 1), default=0.5
+        Fraction of overlap between consecutive frames.
+    modalities : sequence of str, optional
+        Modalities to frame (default: every column of X).
+
+    Notes
+    -----
+    Output: a DataFrame with X's index and one column per (modality, scale) named
+    ``"<modality>__<scale>"`` (scale as :func:`mpcl_sklearn._columns.format_scale`, e.g.
+    ``"bvp__4s"``). Each cell is a read-only float array ``(n_frames, n_channels, frame_len)``
+    (a strided view of the window, no copy). ``attrs`` keep ``"sfreq"`` and the other
+    attrs of X and add ``"frames"``: ``{column: {"modality": m, "scale": "4s",
+    "scale_s": 4.0}}``. :class:`~mpcl_sklearn.features.ModalityFeatureExtractor` reads this.
+    """
+
+    def __init__(
+        self,
+        scales_s: Sequence[float] = (1.0, 4.0),
+        overlap: float = 0.5,
+        modalities: Sequence[str] | None = None,
+    ):
+        self.scales_s = scales_s
+        self.overlap = overlap
+        self.modalities = modalities
+
+    def _check_params(self) -> list[float]:
+        scales = np.atleast_1d(np.asarray(self.scales_s, dtype=float)).tolist()
+        if not scales or any((not np.isfinite(s)) or s <= 0 for s in scales):
+            raise ValueError(f"scales_s must be positive durations, got {self.scales_s!r}")
+        if not 0 <= float(self.overlap) < 1:
+            raise ValueError(f"overlap must be in [0, 1), got {self.overlap!r}")
+        return scales
+
+    def fit(self, X, y=None):
+        """Validate parameters and X; stateless (nothing is learned)."""
+        self._check_params()
+        check_signal_frame(X, modalities=self.modalities)
+        return self
+
+    def _layout(self, X) -> list[tuple[str, str, float, int, int]]:
+        scales = self._check_params()
+        sfreq = check_signal_frame(X, modalities=self.modalities)
+        out = []
+        for m, f in sfreq.items():
+            n_times = X[m].iloc[0].shape[1]
+            for s in scales:
+                flen = int(round(s * f))
+                if flen < 1:
+                    raise ValueError(f"scale {s} s is shorter than one sample of {m!r} ({f} Hz)")
+                if flen > n_times:
+                    raise ValueError(
+                        f"scale {s:g} s ({flen} samples of {m!r} at {f:g} Hz) is longer than the "
+                        f"signal window ({n_times} samples = {n_times / f:g} s)"
+                    )
+                step = max(1, int(round(flen * (1 - float(self.overlap)))))
+                out.append((m, format_scale(s), s, flen, step))
+        return out
+
+    def transform(self, X):
+        """Frame every window; see the class Notes for the output format."""
+        layout = self._layout(X)
+        data = {}
+        frames_info = {}
+        for m, label, s, flen, step in layout:
+            col_name = f"{m}{SEP}{label}"
+            col = np.empty(len(X), dtype=object)
+            for i, cell in enumerate(X[m].to_numpy()):
+                v = np.lib.stride_tricks.sliding_window_view(
+                    np.asarray(cell, dtype=np.float64), flen, axis=1
+                )[:, ::step]  # (C, n_frames, flen)
+                col[i] = v.transpose(1, 0, 2)
+            data[col_name] = col
+            frames_info[col_name] = {"modality": m, "scale": label, "scale_s": float(s)}
+        out = pd.DataFrame(data, index=X.index)
+        out.attrs.update({k: v for k, v in X.attrs.items()})
+        out.attrs["frames"] = frames_info
+        return out
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """Names of the output columns: ``"<modality>__<scale>"``."""
+        scales = self._check_params()
+        mods = (
+            list(self.modalities)
+            if self.modalities is not None
+            else list(input_features if input_features is not None else [])
+        )
+        return np.asarray(
+            [f"{m}{SEP}{format_scale(s)}" for m in mods for s in scales], dtype=object
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.input_tags.two_d_array = False
+        return tags
