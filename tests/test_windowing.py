@@ -1,0 +1,167 @@
+"""make_windows and SignalWindower: alignment, traceability, reports and bad input."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+
+from mpcl_sklearn.recordings import Recordings, Trial
+from mpcl_sklearn.windowing import SignalWindower, make_windows
+
+SFREQ = {"bvp": 64.0, "eda": 4.0, "acc": 32.0}
+N_CH = {"bvp": 1, "eda": 1, "acc": 3}
+
+
+def _ramp_trial(subject, trial, duration_s, label):
+    """Signals whose sample value is its time in seconds (so alignment is checkable)."""
+    signals = {}
+    for m, f in SFREQ.items():
+        t = np.arange(int(round(duration_s * f))) / f
+        signals[m] = np.tile(t, (N_CH[m], 1))
+    return Trial(subject, trial, signals, np.asarray(label, dtype=float))
+
+
+def _recordings(durations=None):
+    durations = durations or {("S1", "A"): 30.0, ("S1", "B"): 21.0, ("S2", "A"): 25.0}
+    labels = {"A": [0.6, 0.3, 0.1], "B": [0.2, 0.2, 0.6]}
+    trials = [_ramp_trial(s, t, d, labels.get(t, [1 / 3] * 3)) for (s, t), d in durations.items()]
+    return Recordings(trials, dict(SFREQ), ["joy", "fear", "calm"], behavioural=("acc",))
+
+
+def test_make_windows_shapes_alignment_and_labels():
+    rec = _recordings()
+    X, y, groups, trials = make_windows(rec, 8.0, 4.0, return_trials=True)
+    # 30 s -> starts 0,4,..,20 (6); 21 s -> 0,4,8,12 (4); 25 s -> 0..16 (5)
+    assert len(X) == 15
+    assert list(X.columns) == ["bvp", "eda", "acc"]
+    assert X.attrs["sfreq"] == SFREQ
+    assert X.attrs["behavioural"] == ("acc",)
+    assert X.attrs["emotions"] == ["joy", "fear", "calm"]
+    assert X.index.names == ["subject", "trial", "start_s"]
+    for (subject, trial, start), row in X.iterrows():
+        for m, f in SFREQ.items():
+            cell = row[m]
+            assert cell.shape == (N_CH[m], round(8 * f))
+            # the first sample of every modality is the window's start time: aligned
+            assert cell[0, 0] == pytest.approx(start)
+            assert cell[0, -1] == pytest.approx(start + 8 - 1 / f)
+    starts = X.loc[("S1", "A")].index.to_numpy()
+    np.testing.assert_allclose(starts, [0, 4, 8, 12, 16, 20])
+    assert y.shape == (15, 3)
+    np.testing.assert_allclose(y.sum(1), 1.0)
+    np.testing.assert_allclose(y[X.index.get_level_values("trial") == "B"], [[0.2, 0.2, 0.6]] * 4)
+    assert list(groups) == list(X.index.get_level_values("subject"))
+    assert trials[0] == "S1/A" and trials[-1] == "S2/A"
+    X2, y2, g2 = make_windows(rec, 8.0, 4.0)
+    assert len(X2) == len(X)
+
+
+def test_default_step_is_window_and_modality_subset():
+    X, y, g = make_windows(_recordings(), 10.0, modalities=["eda"])
+    assert list(X.columns) == ["eda"]
+    assert X.attrs["sfreq"] == {"eda": 4.0}
+    assert X.attrs["behavioural"] == ()
+    np.testing.assert_allclose(X.loc[("S1", "A")].index.to_numpy(), [0, 10, 20])
+
+
+def test_short_trial_is_reported_not_silently_dropped():
+    rec = _recordings({("S1", "A"): 30.0, ("S3", "tiny"): 5.0})
+    with pytest.warns(UserWarning, match=r"'tiny' of subject 'S3'"):
+        X, y, g = make_windows(rec, 8.0, 4.0)
+    assert "S3" not in set(g)
+    assert any("tiny" in line for line in X.attrs["report"])
+
+
+def test_no_window_at_all_raises():
+    rec = _recordings({("S1", "A"): 5.0})
+    with pytest.warns(UserWarning), pytest.raises(ValueError, match="no window"):
+        make_windows(rec, 8.0)
+
+
+def test_min_coverage_drops_nan_windows_and_reports():
+    rec = _recordings({("S1", "A"): 30.0})
+    rec.trials[0].signals["eda"][0, :20] = np.nan  # first 5 s missing
+    X, _, _ = make_windows(rec, 10.0, min_coverage=0.9)
+    np.testing.assert_allclose(X.index.get_level_values("start_s"), [10, 20])
+    assert any("dropped" in line for line in X.attrs["report"])
+    X, _, _ = make_windows(rec, 10.0, min_coverage=0.5)
+    assert len(X) == 3 and np.isnan(X["eda"].iloc[0]).sum() == 20
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"window_s": 0}, "window_s"),
+        ({"window_s": 4, "step_s": -1}, "step_s"),
+        ({"window_s": 4, "modalities": ["eeg"]}, "unknown modalities"),
+        ({"window_s": 0.01}, "shorter than one sample"),
+        ({"window_s": 4, "min_coverage": 0}, "min_coverage"),
+    ],
+)
+def test_make_windows_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make_windows(_recordings(), **kwargs)
+
+
+def test_make_windows_rejects_non_recordings():
+    with pytest.raises(ValueError, match="Recordings"):
+        make_windows({"bvp": np.zeros((1, 10))}, 1.0)
+
+
+def test_signal_windower_frames_each_modality_at_its_rate():
+    X, _, _ = make_windows(_recordings(), 8.0, 4.0)
+    sw = SignalWindower(scales_s=(1.0, 4.0), overlap=0.5)
+    F = sw.fit_transform(X)
+    assert len(F) == len(X)
+    assert F.index.equals(X.index)
+    assert list(F.columns) == [f"{m}__{s}" for m in SFREQ for s in ("1s", "4s")]
+    assert F.attrs["sfreq"] == SFREQ
+    assert F.attrs["frames"]["acc__4s"] == {"modality": "acc", "scale": "4s", "scale_s": 4.0}
+    for m, f in SFREQ.items():
+        for s in (1.0, 4.0):
+            cell = F[f"{m}__{s:g}s"].iloc[3]
+            flen = round(s * f)
+            step = max(1, round(flen * 0.5))
+            n_frames = (round(8 * f) - flen) // step + 1
+            assert cell.shape == (n_frames, N_CH[m], flen)
+            raw = X[m].iloc[3]
+            np.testing.assert_array_equal(cell[1], raw[:, step : step + flen])
+            # frame k starts k * step samples = k * s * 0.5 seconds after the window start
+            assert cell[-1, 0, 0] == pytest.approx(raw[0, 0] + (n_frames - 1) * step / f)
+
+
+def test_signal_windower_errors_and_sklearn_contract():
+    X, _, _ = make_windows(_recordings(), 8.0, 4.0)
+    with pytest.raises(ValueError, match="longer than the signal window"):
+        SignalWindower(scales_s=(10.0,)).fit_transform(X)
+    with pytest.raises(ValueError, match="overlap"):
+        SignalWindower(overlap=1.0).fit(X)
+    with pytest.raises(ValueError, match="scales_s"):
+        SignalWindower(scales_s=(0,)).fit(X)
+    bare = X.copy()
+    bare.attrs = {}
+    with pytest.raises(ValueError, match="sampling rate"):
+        SignalWindower().fit(bare)
+    with pytest.raises(ValueError, match="missing"):
+        SignalWindower(modalities=["eeg"]).fit(X)
+    bad = X.copy()
+    bad.iat[2, 0] = np.zeros(5)
+    with pytest.raises(ValueError, match="2-D"):
+        SignalWindower().fit(bad)
+    bad = X.copy()
+    bad.iat[2, 2] = np.zeros((2, bad.iat[2, 2].shape[1]))
+    with pytest.raises(ValueError, match="channel count"):
+        SignalWindower().fit(bad)
+    with pytest.raises(ValueError, match="DataFrame"):
+        SignalWindower().fit(np.zeros((3, 3)))
+    sw = SignalWindower(scales_s=(2.0,), overlap=0.25)
+    assert clone(sw).get_params() == sw.get_params()
+    restored = pickle.loads(pickle.dumps(sw))
+    out = restored.fit_transform(X)
+    assert isinstance(out, pd.DataFrame) and out.shape == (len(X), 3)
+    # sklearn's row indexing keeps attrs, so framing works on a CV split
+    assert SignalWindower().fit_transform(X.iloc[[0, 5]]).shape[0] == 2
