@@ -345,6 +345,10 @@ class SignalWindower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
             [f"{m}{SEP}{format_scale(s)}" for m in mods for s in scales], dtype=object
         )
 
+    def set_output(self, *, transform: str | None = None) -> SignalWindower:
+        """No-op (the output is always a DataFrame of frames); lets ``Pipeline.set_output`` run."""
+        return self
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.requires_fit = False
