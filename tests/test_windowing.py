@@ -42,7 +42,7 @@ def test_make_windows_shapes_alignment_and_labels():
     assert X.attrs["behavioural"] == ("acc",)
     assert X.attrs["emotions"] == ["joy", "fear", "calm"]
     assert X.index.names == ["subject", "trial", "start_s"]
-    for (subject, trial, start), row in X.iterrows():
+    for (_subject, _trial, start), row in X.iterrows():
         for m, f in SFREQ.items():
             cell = row[m]
             assert cell.shape == (N_CH[m], round(8 * f))

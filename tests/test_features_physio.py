@@ -1,0 +1,115 @@
+"""The physio backend on signals with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mpcl_sklearn.features import ModalityFeatureExtractor
+from mpcl_sklearn.features.physio import EEG_BANDS, infer_kind, physio_features
+
+nk = pytest.importorskip("neurokit2")
+
+
+def _frame(x):
+    return np.asarray(x, dtype=float)[None, None, :]
+
+
+def _pulse_train(bpm, fs, duration_s, width_s=0.05):
+    t = np.arange(int(duration_s * fs)) / fs
+    out = np.zeros_like(t)
+    for c in np.arange(0.3, duration_s, 60.0 / bpm):
+        out += np.exp(-0.5 * ((t - c) / width_s) ** 2)
+    return out
+
+
+@pytest.mark.parametrize("bpm", [72, 90])
+def test_pulse_train_gives_its_heart_rate(bpm):
+    v, names = physio_features(_frame(_pulse_train(bpm, 64.0, 30.0)), 64.0, "bvp", {})
+    res = dict(zip(names, v[0], strict=True))
+    assert res["heart_rate"] == pytest.approx(bpm, abs=0.5)
+    assert res["hrv_rmssd"] < 20 and res["hrv_sdnn"] < 20  # a regular train: little variability
+    assert np.isnan(res["hrv_lf_hf"])  # 30 s is too short for LF/HF
+
+
+def test_simulated_ecg_heart_rate_and_lf_hf_on_long_ppg():
+    ecg = nk.ecg_simulate(duration=30, sampling_rate=256, heart_rate=72, random_state=0)
+    v, names = physio_features(_frame(ecg), 256.0, "ecg", {})
+    assert dict(zip(names, v[0], strict=True))["heart_rate"] == pytest.approx(72, abs=1.5)
+    ppg = nk.ppg_simulate(duration=70, sampling_rate=64, heart_rate=72, random_state=0)
+    v, names = physio_features(_frame(ppg), 64.0, "ppg", {})
+    res = dict(zip(names, v[0], strict=True))
+    assert res["heart_rate"] == pytest.approx(72, abs=2)
+    assert np.isfinite(res["hrv_lf_hf"]) and res["hrv_lf_hf"] > 0
+
+
+def test_ten_hz_sine_puts_its_power_in_alpha():
+    fs, amp = 128.0, 2.0
+    t = np.arange(512) / fs
+    v, names = physio_features(_frame(amp * np.sin(2 * np.pi * 10 * t)), fs, "eeg", {})
+    res = dict(zip(names, v[0], strict=True))
+    # sine power = amp^2 / 2, all of it in alpha (8-14 Hz)
+    assert res["ch0__band_power_alpha"] == pytest.approx(amp**2 / 2, rel=1e-3)
+    others = [res[f"ch0__band_power_{b}"] for b in EEG_BANDS if b != "alpha"]
+    assert max(others) < 1e-6 * res["ch0__band_power_alpha"]
+    de = {b: res[f"ch0__de_{b}"] for b in EEG_BANDS}
+    assert max(de, key=de.get) == "alpha"
+
+
+def test_differential_entropy_follows_dmer_formula():
+    rng = np.random.default_rng(0)
+    fs = 300.0
+    x = rng.standard_normal(300)
+    v, names = physio_features(_frame(x), fs, "eeg", {})
+    spec = np.abs(np.fft.rfft(x * np.hanning(300), n=300)) ** 2
+    freqs = np.fft.rfftfreq(300, 1 / fs)
+    sel = (freqs >= 8) & (freqs < 14)
+    expected = 0.5 * np.log(spec[sel].mean()) + 0.5 * np.log(2 * np.pi * np.e / 1)
+    assert dict(zip(names, v[0], strict=True))["ch0__de_alpha"] == pytest.approx(expected)
+    # scaling the signal by k adds ln(k) to every band's DE
+    v2, _ = physio_features(_frame(3 * x), fs, "eeg", {})
+    np.testing.assert_allclose(v2[0, :5] - v[0, :5], np.log(3))
+
+
+def test_eda_resp_temp_acc_known_answers():
+    eda = nk.eda_simulate(duration=30, sampling_rate=4, scr_number=3, random_state=0)
+    v, names = physio_features(_frame(eda), 4.0, "eda", {})
+    res = dict(zip(names, v[0], strict=True))
+    assert res["scr_count"] == 3 and res["scr_amplitude_mean"] > 0
+    assert res["tonic_mean"] == pytest.approx(np.median(eda), rel=0.5)
+
+    resp = np.sin(2 * np.pi * 0.25 * np.arange(240) / 4.0)  # 15 breaths per minute
+    v, names = physio_features(_frame(resp), 4.0, "resp", {})
+    assert names == ["resp_rate"] and v[0, 0] == pytest.approx(15, abs=0.5)
+
+    temp = 33.0 + 0.01 * np.arange(120) / 4.0  # 0.01 degree per second
+    v, names = physio_features(_frame(temp), 4.0, "temp", {})
+    assert dict(zip(names, v[0], strict=True))["temp_slope"] == pytest.approx(0.01)
+
+    acc = np.zeros((1, 3, 64))
+    acc[0, 0], acc[0, 1] = 3.0, 4.0  # magnitude 5 everywhere
+    v, names = physio_features(acc, 32.0, "acc", {})
+    res = dict(zip(names, v[0], strict=True))
+    assert res["magnitude_mean"] == pytest.approx(5) and res["magnitude_std"] == pytest.approx(0)
+
+
+def test_kind_mapping():
+    assert infer_kind("GSR") == "eda" and infer_kind("bvp") == "ppg" and infer_kind("rsp") == "resp"
+    with pytest.raises(ValueError, match="physio_kinds"):
+        infer_kind("video")
+
+
+def test_extractor_physio_backend_with_mapping():
+    fs = 64.0
+    cells = [np.vstack([_pulse_train(72, fs, 20.0)]) for _ in range(2)]
+    X = pd.DataFrame({"wrist": pd.Series(cells, dtype=object)})
+    X.attrs["sfreq"] = {"wrist": fs}
+    with pytest.raises(ValueError, match="physio_kinds"):
+        ModalityFeatureExtractor(backend="physio").fit(X)
+    with pytest.raises(ValueError, match="unknown physio kinds"):
+        ModalityFeatureExtractor(backend="physio", physio_kinds={"wrist": "heart"}).fit(X)
+    ext = ModalityFeatureExtractor(backend="physio", physio_kinds={"wrist": "ppg"})
+    Z = ext.set_output(transform="pandas").fit_transform(X)
+    assert Z["wrist__20s__heart_rate"].to_numpy() == pytest.approx([72, 72], abs=0.5)
+    assert (Z["wrist__20s__hrv_lf_hf"] == 0).all()  # undefined -> imputed 0 (policy "zero")
