@@ -16,7 +16,7 @@ from copy import deepcopy
 from typing import Any
 
 import numpy as np
-from scipy import signal, special
+from scipy import ndimage, signal, special
 
 Settings = Mapping[str, list[dict[str, Any]] | None]
 
@@ -58,8 +58,9 @@ def _skewness(x: np.ndarray) -> np.ndarray:
         return np.full(x.shape[0], np.nan)
     mean = x.mean(axis=1)
     d = x - mean[:, None]
-    m2 = (d**2).sum(axis=1)
-    m3 = (d**3).sum(axis=1)
+    d2 = d * d
+    m2 = d2.sum(axis=1)
+    m3 = np.einsum("ij,ij->i", d2, d)
     m2 = np.where(np.abs(m2) < 1e-14, 0.0, m2)
     m3 = np.where(np.abs(m3) < 1e-14, 0.0, m3)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -100,27 +101,30 @@ def _mean_abs_change(x: np.ndarray) -> np.ndarray:
     return np.abs(np.diff(x, axis=1)).mean(axis=1)
 
 
-def _sample_entropy(x: np.ndarray, *, block: int = 64) -> np.ndarray:
-    """tsfresh's ``sample_entropy`` (m=2, r=0.2*std, Chebyshev distance, n-m+1 templates)."""
+def _sample_entropy(x: np.ndarray, *, block: int = 256) -> np.ndarray:
+    """tsfresh's ``sample_entropy`` (m=2, r=0.2*std, Chebyshev distance, n-m+1 templates).
+
+    Counts template pairs lag by lag (pairs (i, i+k) for k >= 1; ordered pairs are twice
+    those), which needs O(n) memory per series instead of tsfresh's O(n^2) loop.
+    """
     n_series, n = x.shape
-    out = np.empty(n_series)
+    out = np.full(n_series, np.nan)
     if n < 3:
-        out[:] = np.nan
         return out
     tol = 0.2 * x.std(axis=1)
     for start in range(0, n_series, block):
         xb = x[start : start + block]
-        tb = tol[start : start + block]
-        # close[s, i, j] = |x_i - x_j| <= tol  (templates of length 1)
-        close = np.abs(xb[:, :, None] - xb[:, None, :]) <= tb[:, None, None]
-        b_mask = close[:, :-1, :-1] & close[:, 1:, 1:]  # templates of length 2: n-1 of them
-        B = b_mask.sum(axis=(1, 2)) - (n - 1)
-        a_mask = b_mask[:, :-1, :-1] & close[:, 2:, 2:]  # length 3: n-2 of them
-        A = a_mask.sum(axis=(1, 2)) - (n - 2)
+        r = tol[start : start + block, None]
+        A = np.zeros(len(xb), dtype=np.int64)
+        B = np.zeros(len(xb), dtype=np.int64)
+        for k in range(1, n - 1):
+            close = np.abs(xb[:, k:] - xb[:, :-k]) <= r  # |x_i - x_(i+k)| <= r
+            both = close[:, :-1] & close[:, 1:]  # templates of length 2 match
+            B += np.count_nonzero(both, axis=1)
+            A += np.count_nonzero(both[:, :-1] & close[:, 2:], axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
-            out[start : start + block] = -np.log(A / B)
-    nan_rows = np.isnan(x).any(axis=1)
-    out[nan_rows] = np.nan
+            out[start : start + block] = -np.log(A / B)  # (2A) / (2B)
+    out[np.isnan(x).any(axis=1)] = np.nan
     return out
 
 
@@ -209,6 +213,7 @@ def _linear_trend(x: np.ndarray, params: list[dict]) -> list[tuple[str, np.ndarr
 
 
 def _number_peaks(x: np.ndarray, params: list[dict]) -> list[tuple[str, np.ndarray]]:
+    # a peak of support n at c: x[c] > max(x[c-n:c]) and x[c] > max(x[c+1:c+n+1])
     n_t = x.shape[1]
     out = []
     for p in params:
@@ -216,11 +221,13 @@ def _number_peaks(x: np.ndarray, params: list[dict]) -> list[tuple[str, np.ndarr
         if n_t - 2 * n <= 0:
             out.append((feature_name("number_peaks", p), np.zeros(x.shape[0])))
             continue
+        # run_max[:, s] = max(x[:, s : s + n])
+        run_max = ndimage.maximum_filter1d(x, size=n, axis=1, mode="nearest")
+        run_max = run_max[:, n // 2 : n // 2 + n_t - n + 1]
         centre = x[:, n : n_t - n]
-        res = np.ones(centre.shape, dtype=bool)
-        for i in range(1, n + 1):
-            res &= centre > x[:, n - i : n_t - n - i]
-            res &= centre > x[:, n + i : n_t - n + i]
+        left = run_max[:, : n_t - 2 * n]  # windows starting at c - n
+        right = run_max[:, n + 1 : n_t - n + 1]  # windows starting at c + 1
+        res = (centre > left) & (centre > right)
         out.append((feature_name("number_peaks", p), res.sum(axis=1).astype(float)))
     return out
 
