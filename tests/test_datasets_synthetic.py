@@ -157,3 +157,45 @@ def test_subject_independent_signal_is_real(rec):
     shuffled = _cv_scores(X, Y[rng.permutation(len(Y))], groups)
     for metric in ("kl", "chebyshev"):
         assert shuffled["ridge"][metric] > 0.95 * shuffled["mean"][metric], shuffled
+
+
+def test_windowed_feature_pipeline_beats_mean(rec):
+    """The package's own pipeline (windows -> frames -> fast features -> ridge), by subject."""
+    from sklearn.pipeline import Pipeline
+
+    from mpcl_sklearn.features import ModalityFeatureExtractor
+    from mpcl_sklearn.windowing import SignalWindower, make_windows
+
+    X, y, groups, trials = make_windows(rec, window_s=10, return_trials=True)
+    pipe = Pipeline(
+        [
+            ("frames", SignalWindower(scales_s=(10.0,))),
+            ("features", ModalityFeatureExtractor(backend="fast", feature_set="minimal")),
+            ("scale", StandardScaler()),
+            ("ridge", Ridge(alpha=300.0)),
+        ]
+    )
+
+    def scores(Y):
+        out = {}
+        for name, est, XX in [
+            ("mean", MeanDistributionRegressor(), np.zeros((len(Y), 1))),
+            ("pipe", pipe, X),
+        ]:
+            P = cross_val_predict(est, XX, Y, groups=groups, cv=GroupKFold(n_splits=5))
+            P = np.clip(P, 1e-3, None)
+            P /= P.sum(axis=1, keepdims=True)
+            out[name] = {"kl": kl_divergence(Y, P), "chebyshev": chebyshev(Y, P)}
+        return out
+
+    real = scores(y)
+    # measured: KL 0.036 vs 0.053, Chebyshev 0.041 vs 0.047
+    assert real["pipe"]["kl"] < 0.8 * real["mean"]["kl"], real
+    assert real["pipe"]["chebyshev"] < 0.95 * real["mean"]["chebyshev"], real
+    # shuffle the labels across trials (all windows of a trial keep one, wrong, label)
+    ids = np.unique(trials)
+    perm = dict(zip(ids, np.random.default_rng(0).permutation(ids)))
+    label_of = {t: y[trials == t][0] for t in ids}
+    shuffled = scores(np.array([label_of[perm[t]] for t in trials]))
+    for metric in ("kl", "chebyshev"):
+        assert shuffled["pipe"][metric] > 0.95 * shuffled["mean"][metric], shuffled
