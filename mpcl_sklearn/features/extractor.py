@@ -145,7 +145,8 @@ class ModalityFeatureExtractor(TransformerMixin, BaseEstimator):
         if still undefined (NaN or inf) after pooling: replace by 0, keep NaN, or raise a
         ValueError listing the columns.
     n_jobs : int, optional
-        joblib workers over chunks of rows (None: sequential).
+        joblib workers over chunks of rows (None: sequential). Threads for the fast backend
+        (numpy releases the GIL), processes for the others.
     chunk_size : int, default=1024
         Rows per chunk; bounds memory (the fast backend holds one chunk's frames at a time).
     progress : bool, default=False
@@ -311,7 +312,9 @@ class ModalityFeatureExtractor(TransformerMixin, BaseEstimator):
         if self.n_jobs in (None, 1):
             results = (self._extract_chunk(c, blocks, settings) for c in chunks)
         else:
-            results = Parallel(n_jobs=self.n_jobs, return_as="generator")(
+            # numpy releases the GIL: threads suffice for the fast backend (no pickling)
+            prefer = "threads" if self.backend == "fast" else "processes"
+            results = Parallel(n_jobs=self.n_jobs, return_as="generator", prefer=prefer)(
                 delayed(self._extract_chunk)(c, blocks, settings) for c in chunks
             )
         if self.progress:

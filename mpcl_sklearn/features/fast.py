@@ -16,7 +16,7 @@ from copy import deepcopy
 from typing import Any
 
 import numpy as np
-from scipy import ndimage, signal, special
+from scipy import signal, special
 
 Settings = Mapping[str, list[dict[str, Any]] | None]
 
@@ -130,7 +130,7 @@ def _sample_entropy(x: np.ndarray, *, block: int = 256) -> np.ndarray:
 
 _SIMPLE: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "sum_values": lambda x: x.sum(axis=1),
-    "median": lambda x: np.median(x, axis=1),
+    "median": lambda x: _sorted_median(np.sort(x, axis=1)),
     "mean": lambda x: x.mean(axis=1),
     "length": lambda x: np.full(x.shape[0], float(x.shape[1])),
     "standard_deviation": lambda x: x.std(axis=1),
@@ -168,10 +168,30 @@ def _autocorrelation(x: np.ndarray, params: list[dict]) -> list[tuple[str, np.nd
     return out
 
 
+def _sorted_quantile(xs: np.ndarray, q: float) -> np.ndarray:
+    """numpy's default ("linear") quantile of each row of the row-sorted array ``xs``."""
+    n = xs.shape[1]
+    if n == 0:
+        return np.full(xs.shape[0], np.nan)
+    idx = q * (n - 1)
+    lo = int(np.floor(idx))
+    hi = min(lo + 1, n - 1)
+    gamma = idx - lo
+    a, b = xs[:, lo], xs[:, hi]
+    # numpy's _lerp: a + (b - a) * g, computed from the nearer end
+    return np.where(gamma >= 0.5, b - (b - a) * (1 - gamma), a + (b - a) * gamma)
+
+
+def _sorted_median(xs: np.ndarray) -> np.ndarray:
+    n = xs.shape[1]
+    if n == 0:
+        return np.full(xs.shape[0], np.nan)
+    return (xs[:, (n - 1) // 2] + xs[:, n // 2]) / 2.0
+
+
 def _quantile(x: np.ndarray, params: list[dict]) -> list[tuple[str, np.ndarray]]:
-    qs = [float(p["q"]) for p in params]
-    values = np.quantile(x, qs, axis=1)
-    return [(feature_name("quantile", p), values[i]) for i, p in enumerate(params)]
+    xs = np.sort(x, axis=1)
+    return [(feature_name("quantile", p), _sorted_quantile(xs, float(p["q"]))) for p in params]
 
 
 def _linear_trend(x: np.ndarray, params: list[dict]) -> list[tuple[str, np.ndarray]]:
@@ -212,23 +232,37 @@ def _linear_trend(x: np.ndarray, params: list[dict]) -> list[tuple[str, np.ndarr
     return [(feature_name("linear_trend", p), attrs[p["attr"]]) for p in params]
 
 
+def _window_max(xt: np.ndarray, n: int, table: dict[int, np.ndarray]) -> np.ndarray:
+    """``out[s] = max(xt[s : s + n])`` along axis 0 via a sparse table of power-of-two maxima.
+
+    ``xt`` is time-major ``(n_times, n_series)`` so every slice is contiguous.
+    """
+    p = 1
+    while 2 * p <= n:
+        if 2 * p not in table:
+            prev = table[p]
+            table[2 * p] = np.maximum(prev[:-p], prev[p:])
+        p *= 2
+    m = table[p]
+    width = xt.shape[0] - n + 1
+    return np.maximum(m[:width], m[n - p : n - p + width])
+
+
 def _number_peaks(x: np.ndarray, params: list[dict]) -> list[tuple[str, np.ndarray]]:
     # a peak of support n at c: x[c] > max(x[c-n:c]) and x[c] > max(x[c+1:c+n+1])
     n_t = x.shape[1]
+    xt = np.ascontiguousarray(x.T)
+    table = {1: xt}
     out = []
     for p in params:
         n = int(p["n"])
         if n_t - 2 * n <= 0:
             out.append((feature_name("number_peaks", p), np.zeros(x.shape[0])))
             continue
-        # run_max[:, s] = max(x[:, s : s + n])
-        run_max = ndimage.maximum_filter1d(x, size=n, axis=1, mode="nearest")
-        run_max = run_max[:, n // 2 : n // 2 + n_t - n + 1]
-        centre = x[:, n : n_t - n]
-        left = run_max[:, : n_t - 2 * n]  # windows starting at c - n
-        right = run_max[:, n + 1 : n_t - n + 1]  # windows starting at c + 1
-        res = (centre > left) & (centre > right)
-        out.append((feature_name("number_peaks", p), res.sum(axis=1).astype(float)))
+        run_max = _window_max(xt, n, table)  # windows of length n, by start
+        centre = xt[n : n_t - n]
+        res = (centre > run_max[: n_t - 2 * n]) & (centre > run_max[n + 1 : n_t - n + 1])
+        out.append((feature_name("number_peaks", p), np.count_nonzero(res, axis=0).astype(float)))
     return out
 
 
@@ -236,13 +270,30 @@ def _number_crossing_m(x: np.ndarray, params: list[dict]) -> list[tuple[str, np.
     out = []
     for p in params:
         positive = x > p["m"]
-        values = (positive[:, 1:] != positive[:, :-1]).sum(axis=1).astype(float)
+        values = np.count_nonzero(positive[:, 1:] != positive[:, :-1], axis=1).astype(float)
         out.append((feature_name("number_crossing_m", p), values))
     return out
 
 
+def welch_density(x: np.ndarray, nperseg: int) -> np.ndarray:
+    """``scipy.signal.welch(x, nperseg=nperseg, axis=1)[1]`` (fs=1, Hann, 50% overlap,
+    constant detrend, one-sided density, mean over segments), vectorised without padding."""
+    n = x.shape[1]
+    nperseg = min(nperseg, n)
+    step = nperseg - nperseg // 2
+    win = signal.get_window("hann", nperseg)
+    segs = np.lib.stride_tricks.sliding_window_view(x, nperseg, axis=1)[:, ::step]
+    segs = segs - segs.mean(axis=2, keepdims=True)
+    spec = np.abs(np.fft.rfft(segs * win, axis=2)) ** 2 / (win**2).sum()
+    if nperseg % 2:
+        spec[..., 1:] *= 2
+    else:
+        spec[..., 1:-1] *= 2
+    return spec.mean(axis=1)
+
+
 def _spkt_welch_density(x: np.ndarray, params: list[dict]) -> list[tuple[str, np.ndarray]]:
-    _, pxx = signal.welch(x, nperseg=min(x.shape[1], 256), axis=1)
+    pxx = welch_density(x, 256)
     out = []
     for p in params:
         c = int(p["coeff"])
@@ -362,7 +413,7 @@ def feature_names(settings: Settings) -> list[str]:
     return names
 
 
-def compute_features(x: np.ndarray, settings: Settings) -> np.ndarray:
+def compute_features(x: np.ndarray, settings: Settings, *, block: int = 256) -> np.ndarray:
     """Compute the features of every row of ``x``.
 
     Parameters
@@ -371,6 +422,8 @@ def compute_features(x: np.ndarray, settings: Settings) -> np.ndarray:
         One time series per row.
     settings : dict
         A settings dict accepted by :func:`resolve_settings`.
+    block : int, default=256
+        Series computed together (bounds the temporaries).
 
     Returns
     -------
@@ -379,6 +432,11 @@ def compute_features(x: np.ndarray, settings: Settings) -> np.ndarray:
     x = np.ascontiguousarray(x, dtype=np.float64)
     if x.ndim != 2:
         raise ValueError(f"expected a 2-D (n_series, n_times) array, got shape {x.shape}")
+    if x.shape[0] > block:
+        # blocks of series keep temporaries small (cache-resident, no page faults)
+        return np.vstack(
+            [compute_features(x[i : i + block], settings) for i in range(0, x.shape[0], block)]
+        )
     cols = []
     for calc, params in settings.items():
         if calc in _SIMPLE:
