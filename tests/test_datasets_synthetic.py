@@ -149,7 +149,7 @@ def test_subject_independent_signal_is_real(rec):
     Y = np.array([t.label for t in rec])
     groups = np.array([t.subject for t in rec])
     real = _cv_scores(X, Y, groups)
-    limit = {"kl": 0.75, "chebyshev": 0.85}  # measured: about 0.49 and 0.77
+    limit = {"kl": 0.75, "chebyshev": 0.85}  # measured: about 0.52 and 0.77
     for metric in ("kl", "chebyshev"):
         assert real["ridge"][metric] < limit[metric] * real["mean"][metric], real
     # shuffling labels across trials (destroying the signal-label link) removes the advantage
@@ -157,6 +157,20 @@ def test_subject_independent_signal_is_real(rec):
     shuffled = _cv_scores(X, Y[rng.permutation(len(Y))], groups)
     for metric in ("kl", "chebyshev"):
         assert shuffled["ridge"][metric] > 0.95 * shuffled["mean"][metric], shuffled
+
+
+def test_subject_baselines_are_a_nuisance(rec):
+    """Unseen subjects are harder: removing each subject's own feature baseline helps."""
+    X = np.array([_simple_features(t, rec.sfreq) for t in rec])
+    Y = np.array([t.label for t in rec])
+    groups = np.array([t.subject for t in rec])
+    Xc = X.copy()
+    for s in np.unique(groups):
+        m = groups == s
+        Xc[m] = (X[m] - X[m].mean(0)) / (X[m].std(0) + 1e-9)
+    raw = _cv_scores(X, Y, groups)["ridge"]["kl"]
+    calibrated = _cv_scores(Xc, Y, groups)["ridge"]["kl"]
+    assert calibrated < 0.9 * raw, (calibrated, raw)  # measured: 0.022 vs 0.029
 
 
 def test_windowed_feature_pipeline_beats_mean(rec):
@@ -189,7 +203,7 @@ def test_windowed_feature_pipeline_beats_mean(rec):
         return out
 
     real = scores(y)
-    # measured: KL 0.036 vs 0.053, Chebyshev 0.041 vs 0.047
+    # measured: KL 0.038 vs 0.056, Chebyshev 0.041 vs 0.048
     assert real["pipe"]["kl"] < 0.8 * real["mean"]["kl"], real
     assert real["pipe"]["chebyshev"] < 0.95 * real["mean"]["chebyshev"], real
     # shuffle the labels across trials (all windows of a trial keep one, wrong, label)

@@ -114,6 +114,8 @@ def _subject_params(rng: np.random.Generator) -> dict[str, float]:
         "gain": rng.lognormal(0.0, 0.3),  # autonomic responsiveness
         "face_gain": rng.lognormal(0.0, 0.4),  # facial expressiveness
         "move0": rng.uniform(0.5, 2.0),  # fidgeting bursts per minute at rest
+        "asym0": rng.normal(0.0, 0.2),  # trait frontal alpha asymmetry
+        "face_rest": rng.uniform(0.0, 0.8),  # resting facial-muscle tone (AU baseline)
         "style": rng.normal(0.0, 0.06),  # rating style (shifts every item)
         "noise": rng.uniform(0.5, 1.5),  # sensor noise multiplier
     }
@@ -132,9 +134,9 @@ def _eeg(n, sf, p, arousal, valence, rng):
     for c, name in enumerate(SYNTHETIC_CHANNELS["eeg"]):
         a = alpha * (1.6 if name[0] in "PO" else 1.0)
         if name == "F3":  # approach/positive valence -> less left-frontal alpha
-            a *= 1.0 - 0.3 * valence
+            a *= np.exp(-p["asym0"]) * (1.0 - 0.3 * valence)
         elif name == "F4":
-            a *= 1.0 + 0.3 * valence
+            a *= np.exp(p["asym0"]) * (1.0 + 0.3 * valence)
         psd[c] = (
             30.0 / (1.0 + f) ** p["eeg_exp"]
             + theta * bump(6.0, 1.2)
@@ -249,7 +251,7 @@ def _face(n, sf, p, pos, neg, arousal, duration, rng):
     for c, au in enumerate(SYNTHETIC_CHANNELS["face"]):
         d = drive[au] * p["face_gain"]
         n_ev = rng.poisson((0.5 + 6.0 * d) * duration / 60.0)
-        x = np.full(n, 0.1)
+        x = np.full(n, 0.1 + p["face_rest"] * (1.0 if au in ("AU4", "AU6") else 0.5))
         for _ in range(n_ev):
             t0, width = rng.uniform(0, duration), rng.uniform(0.5, 3.0)
             x += rng.uniform(0.5, 1.5) * (0.5 + 2.0 * d) * np.exp(-0.5 * ((t - t0) / width) ** 2)
