@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pickle
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.base import clone
 
 from mpcl_sklearn.recordings import Recordings, Trial
@@ -165,3 +168,31 @@ def test_signal_windower_errors_and_sklearn_contract():
     assert isinstance(out, pd.DataFrame) and out.shape == (len(X), 3)
     # sklearn's row indexing keeps attrs, so framing works on a CV split
     assert SignalWindower().fit_transform(X.iloc[[0, 5]]).shape[0] == 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    duration=st.floats(1.0, 40.0),
+    window=st.floats(0.5, 12.0),
+    step=st.floats(0.25, 12.0),
+)
+def test_window_count_and_bounds_property(duration, window, step):
+    rec = _recordings({("S1", "A"): duration})
+    n_samples = {m: rec.trials[0].signals[m].shape[1] for m in SFREQ}
+    shortest = min(n_samples[m] / f for m, f in SFREQ.items())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            X, y, _ = make_windows(rec, window, step)
+        except ValueError as exc:
+            assert "no window" in str(exc) or "shorter than one sample" in str(exc)
+            return
+    starts = X.index.get_level_values("start_s").to_numpy()
+    np.testing.assert_allclose(starts, np.arange(len(X)) * step, atol=1e-6)
+    # every window lies inside the signal and has the same length
+    for m, f in SFREQ.items():
+        lengths = {cell.shape[1] for cell in X[m]}
+        assert lengths == {round(window * f)}
+    assert starts[-1] + window <= shortest + 1e-6 + 1.0 / min(SFREQ.values())
+    # one more window would run past the shortest modality's end (in time)
+    assert len(X) * step + window > shortest + 1e-9

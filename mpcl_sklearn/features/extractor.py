@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -264,8 +265,6 @@ class ModalityFeatureExtractor(TransformerMixin, BaseEstimator):
                 names.extend(prefix + f for f in feat)
             else:
                 v = values.reshape(n_rows, b.n_frames, -1)
-                import warnings
-
                 with warnings.catch_warnings(), np.errstate(all="ignore"):
                     warnings.simplefilter("ignore", RuntimeWarning)
                     pooled = [_POOLS[p](v, axis=1) for p in pools]
@@ -323,10 +322,10 @@ class ModalityFeatureExtractor(TransformerMixin, BaseEstimator):
             results = tqdm(results, total=len(starts), desc=f"features ({self.backend})")
         out = np.empty((len(X), self.n_features_out_), dtype=np.float64)
         for s, (values, names) in zip(starts, results, strict=True):
-            if len(names) != self.n_features_out_:
+            if list(names) != list(self.feature_names_out_):
                 raise ValueError(
-                    f"the backend returned {len(names)} features on rows {s}.., "
-                    f"{self.n_features_out_} in fit"
+                    f"the {self.backend} backend returned other features on rows {s}.. "
+                    f"({len(names)}) than in fit ({self.n_features_out_})"
                 )
             out[s : s + len(values)] = values
         bad = ~np.isfinite(out)
