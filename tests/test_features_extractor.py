@@ -214,3 +214,16 @@ def test_pipeline_under_grouped_cross_validation(windows):
     pipe.fit(X, y)
     names = pipe[:-1].get_feature_names_out()
     assert "acc__2s__ch0__mean__pool_mean" in names
+
+
+def test_tsfresh_efficient_preset_all_nan_columns_imputed(windows):
+    X, _, _ = windows
+    X = X[["eda"]].iloc[:2]  # 1 channel x 32 samples: cheap even with 700+ calculators
+    ext = ModalityFeatureExtractor(backend="tsfresh", feature_set="efficient")
+    Z = ext.set_output(transform="pandas").fit_transform(X)
+    assert Z.shape[1] > 500 and np.isfinite(Z.to_numpy()).all()
+    # tsfresh leaves some features undefined (e.g. query_similarity_count): imputed as 0
+    raw = ModalityFeatureExtractor(backend="tsfresh", feature_set="efficient", undefined="nan")
+    Zn = raw.set_output(transform="pandas").fit_transform(X)
+    all_nan = Zn.columns[Zn.isna().all()]
+    assert len(all_nan) > 0 and (Z[all_nan] == 0).all().all()
