@@ -1,0 +1,269 @@
+"""Safe model files: mpcl_sklearn.io.save_model / load_model on skops."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import skops.io as sio
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+from mpcl_sklearn.baselines import AAKNNRegressor, MeanDistributionRegressor, SABFGSRegressor
+from mpcl_sklearn.io import (
+    UntrustedModelError,
+    UntrustedModelWarning,
+    load_model,
+    save_model,
+    untrusted_types,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _data(n=40, d=5, c=4, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    y = rng.dirichlet(np.ones(c), size=n)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def fitted_pipeline():
+    X, y = _data()
+    return make_pipeline(StandardScaler(), MeanDistributionRegressor()).fit(X, y), X
+
+
+# --------------------------------------------------------------------------------------------
+# round trips
+
+
+@pytest.mark.parametrize(
+    "final", [MeanDistributionRegressor(), SABFGSRegressor(max_iter=20), AAKNNRegressor()]
+)
+def test_roundtrip_baselines_predict_identically(tmp_path, final):
+    X, y = _data()
+    pipe = make_pipeline(StandardScaler(), final).fit(X, y)
+    path = save_model(pipe, tmp_path / "model.skops")
+    assert untrusted_types(path) == []
+    loaded = load_model(path)
+    assert type(loaded) is type(pipe)
+    np.testing.assert_array_equal(loaded.predict(X), pipe.predict(X))
+
+
+def test_roundtrip_in_a_fresh_process(tmp_path, fitted_pipeline):
+    pipe, X = fitted_pipeline
+    path = save_model(pipe, tmp_path / "model.skops")
+    np.save(tmp_path / "X.npy", X)
+    code = textwrap.dedent(
+        f"""
+        import numpy as np
+        from mpcl_sklearn.io import load_model
+        est = load_model({str(path)!r})
+        np.save({str(tmp_path / "pred.npy")!r}, est.predict(np.load({str(tmp_path / "X.npy")!r})))
+        """
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, timeout=120)
+    np.testing.assert_array_equal(np.load(tmp_path / "pred.npy"), pipe.predict(X))
+
+
+def test_save_is_atomic_and_leaves_no_temp_files(tmp_path, fitted_pipeline):
+    pipe, _ = fitted_pipeline
+    save_model(pipe, tmp_path / "m.skops")
+    save_model(pipe, tmp_path / "m.skops")  # overwrite
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.skops"]
+
+
+def test_save_warns_for_types_outside_the_allowlist(tmp_path):
+    X, y = _data()
+    pipe = make_pipeline(FunctionTransformer(np.abs), MeanDistributionRegressor()).fit(X, y)
+    # np.abs is a ufunc: allowed, no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        save_model(pipe, tmp_path / "ufunc.skops")
+    np.testing.assert_array_equal(load_model(tmp_path / "ufunc.skops").predict(X), pipe.predict(X))
+
+    pipe2 = make_pipeline(FunctionTransformer(os.path.basename), MeanDistributionRegressor())
+    with pytest.warns(UserWarning, match="posixpath.basename"):
+        save_model(pipe2, tmp_path / "func.skops")
+    with pytest.raises(UntrustedModelError, match="posixpath.basename"):
+        load_model(tmp_path / "func.skops")
+    # explicit trust of exactly that name works
+    loaded = load_model(tmp_path / "func.skops", trusted=["posixpath.basename"])
+    assert loaded.steps[0][1].func is os.path.basename
+
+
+def test_unsaveable_object_gives_type_error(tmp_path):
+    class Local:  # local classes cannot be located at load time
+        def __init__(self):
+            self.gen = (i for i in range(3))
+
+    with pytest.raises(TypeError, match="cannot save Local with skops"):
+        save_model(Local(), tmp_path / "x.skops")
+
+
+def test_load_rejects_non_skops_files_and_bad_arguments(tmp_path, fitted_pipeline):
+    bad = tmp_path / "notes.skops"
+    bad.write_text("hello")
+    with pytest.raises(ValueError, match="not a skops model file"):
+        load_model(bad)
+    with pytest.raises(FileNotFoundError, match="no model file"):
+        load_model(tmp_path / "missing.skops")
+    path = save_model(fitted_pipeline[0], tmp_path / "m.skops")
+    with pytest.raises(TypeError, match="list"):
+        load_model(path, trusted="mpcl_sklearn.baselines.MeanDistributionRegressor")
+    with pytest.raises(TypeError, match="trusted=False"):
+        load_model(path, trusted=False)
+
+
+# --------------------------------------------------------------------------------------------
+# malicious files
+
+
+def _inject(model_bytes: bytes, attr: str, node: dict) -> bytes:
+    """Return a copy of a skops file whose final estimator's ``attr`` is replaced by ``node``."""
+    zin = zipfile.ZipFile(io.BytesIO(model_bytes))
+    schema = json.loads(zin.read("schema.json"))
+
+    def walk(obj):
+        if isinstance(obj, dict):
+            if attr in obj and isinstance(obj[attr], dict) and "__loader__" in obj[attr]:
+                obj[attr] = node | {"__id__": obj[attr].get("__id__", 1)}
+                return True
+            return any(walk(v) for v in obj.values())
+        if isinstance(obj, list):
+            return any(walk(v) for v in obj)
+        return False
+
+    assert walk(schema), f"attribute {attr!r} not found in the schema"
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zout:
+        for name in zin.namelist():
+            data = json.dumps(schema) if name == "schema.json" else zin.read(name)
+            zout.writestr(name, data)
+    return out.getvalue()
+
+
+def _call_node(module: str, name: str, arg: str) -> dict:
+    """A skops node that calls ``module.name(arg)`` while the file is being loaded."""
+    arg_node = json.loads(
+        zipfile.ZipFile(io.BytesIO(sio.dumps((arg,)))).read("schema.json").decode()
+    )
+    for key in ("protocol", "_skops_version"):
+        arg_node.pop(key, None)
+    return {
+        "__class__": name,
+        "__module__": module,
+        "__loader__": "ConstructorFromReduceNode",
+        "content": arg_node,
+    }
+
+
+def _payloads(sentinel: Path) -> dict[str, dict]:
+    return {
+        "os.system": _call_node(os.system.__module__, "system", f"touch {sentinel}"),
+        "builtins.eval": _call_node("builtins", "eval", f"open({str(sentinel)!r}, 'w').close()"),
+    }
+
+
+@pytest.mark.parametrize("kind", ["os.system", "builtins.eval"])
+def test_injected_payload_is_refused_and_not_executed(tmp_path, kind):
+    X, y = _data()
+    est = MeanDistributionRegressor().fit(X, y)
+    est.notes_ = "benign"  # the attribute the attacker replaces
+    sentinel = tmp_path / f"pwned_{kind}"
+    evil = tmp_path / "evil.skops"
+    evil.write_bytes(
+        _inject(
+            sio.dumps(make_pipeline(StandardScaler(), est)), "notes_", _payloads(sentinel)[kind]
+        )
+    )
+    bad_name = {"os.system": f"{os.system.__module__}.system", "builtins.eval": "builtins.eval"}
+    assert bad_name[kind] in untrusted_types(evil)
+    with pytest.raises(UntrustedModelError, match=bad_name[kind].replace(".", r"\.")):
+        load_model(evil)
+    # trusting the *package's* types explicitly does not let the payload through either
+    with pytest.raises(UntrustedModelError):
+        load_model(evil, trusted=["mpcl_sklearn.baselines.MeanDistributionRegressor"])
+    assert not sentinel.exists()
+
+    # the payload is live: a loader that trusts it does run it (so the check above can fail)
+    code = (
+        "import skops.io as s, sys; "
+        "s.load(sys.argv[1], trusted=s.get_untrusted_types(file=sys.argv[1]))"
+    )
+    subprocess.run([sys.executable, "-c", code, str(evil)], cwd=tmp_path, timeout=120)
+    assert sentinel.exists()
+
+
+def test_trusted_true_is_explicit_and_warns(tmp_path):
+    X, y = _data()
+    pipe = make_pipeline(FunctionTransformer(os.path.basename), MeanDistributionRegressor())
+    with pytest.warns(UserWarning):
+        path = save_model(pipe, tmp_path / "f.skops")
+    with pytest.warns(UntrustedModelWarning, match="posixpath.basename"):
+        loaded = load_model(path, trusted=True)
+    assert loaded.steps[0][1].func is os.path.basename
+
+
+class _Evil:
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.path}",))
+
+
+def test_custom_reduce_object_is_refused(tmp_path):
+    sentinel = tmp_path / "reduce_pwned"
+    path = tmp_path / "evil.skops"
+    with pytest.warns(UserWarning, match="_Evil"):
+        save_model(_Evil(sentinel), path)  # skops stores its __dict__, not the __reduce__
+    with pytest.raises(UntrustedModelError, match="_Evil"):
+        load_model(path)
+    assert not sentinel.exists()
+
+    # the same object as a plain pickle runs its payload on load (the risk we avoid) ...
+    pkl = tmp_path / "evil.pkl"
+    pkl.write_bytes(pickle.dumps(_Evil(sentinel)))
+    with pytest.raises(ValueError, match="not a skops model file"):
+        load_model(pkl)  # ... and load_model does not unpickle it
+    assert not sentinel.exists()
+    pickle.loads(pkl.read_bytes())
+    assert sentinel.exists()
+
+
+def test_allowlist_refuses_foreign_and_function_names():
+    from mpcl_sklearn.io import _allowed
+
+    assert _allowed("mpcl_sklearn.baselines.MeanDistributionRegressor")
+    assert _allowed("sklearn.neighbors._kd_tree.KDTree")
+    assert _allowed("numpy.float64")
+    assert _allowed("numpy.log1p")
+    for name in [
+        "builtins.eval",
+        "builtins.exec",
+        "builtins.getattr",
+        "builtins.open",
+        "posix.system",
+        "os.system",
+        "subprocess.Popen",
+        "numpy.load",
+        "sklearn.datasets.fetch_openml",  # a function, not a class
+        "mpcl_sklearn.datasets.wesad.load_wesad",  # functions are refused too
+        "mpcl_sklearn.io.np",  # a module re-exported in ours
+        "scipy.io.loadmat",
+        "torch.load",
+        "nonexistent_pkg.Thing",
+    ]:
+        assert not _allowed(name), name
