@@ -1,0 +1,84 @@
+"""Co-occurrence memory retrieval: emotion tokens query all C*K prototypes."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from .hopfield import hopfield_retrieve
+
+__all__ = ["CooccurrenceRetrieval", "label_cooccurrence_target"]
+
+
+def label_cooccurrence_target(Y: np.ndarray, temperature: float = 0.5) -> np.ndarray:
+    """Row-stochastic C x C target from the correlation of training label distributions.
+
+    ``T_ij = softmax_j(R_ij / temperature)`` with ``R`` the Pearson correlation between the
+    columns of ``Y`` (constant columns: correlation 0 with others, 1 with themselves).
+
+    Parameters
+    ----------
+    Y : ndarray of shape (n_samples, C)
+    temperature : float
+
+    Returns
+    -------
+    ndarray of shape (C, C), rows summing to 1
+    """
+    Y = np.asarray(Y, dtype=np.float64)
+    C = Y.shape[1]
+    Yc = Y - Y.mean(axis=0)
+    sd = np.sqrt((Yc**2).sum(axis=0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        R = (Yc.T @ Yc) / np.outer(sd, sd)
+    R = np.nan_to_num(R, nan=0.0, posinf=0.0, neginf=0.0)
+    np.fill_diagonal(R, 1.0)
+    R = np.clip(R, -1.0, 1.0)
+    L = R / temperature
+    L -= L.max(axis=1, keepdims=True)
+    T = np.exp(L)
+    return (T / T.sum(axis=1, keepdims=True)).reshape(C, C)
+
+
+class CooccurrenceRetrieval(nn.Module):
+    """Emotion tokens retrieve from a Hopfield memory of all prototypes.
+
+    ``A = softmax(beta / sqrt(d) (W_q E)(W_k P)^T)`` over the ``C*K`` prototypes ``P``; the
+    retrieval ``E' = LayerNorm(E + A W_v P)``; summing ``A`` over the ``K`` prototypes of each
+    emotion gives a per-sample ``C x C`` co-occurrence matrix (rows sum to 1).
+
+    Parameters
+    ----------
+    d : int
+    beta : float, default=1.0
+    """
+
+    def __init__(self, d: int, beta: float = 1.0):
+        super().__init__()
+        self.w_q = nn.Linear(d, d, bias=False)
+        self.w_k = nn.Linear(d, d, bias=False)
+        self.w_v = nn.Linear(d, d, bias=False)
+        self.register_buffer("betas", torch.tensor([beta * d**-0.5]))
+        self.norm = nn.LayerNorm(d)
+
+    def forward(
+        self, emotion_tokens: torch.Tensor, prototypes: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Retrieve.
+
+        Parameters
+        ----------
+        emotion_tokens : Tensor of shape (batch, C, d)
+        prototypes : Tensor of shape (C, K, d)
+
+        Returns
+        -------
+        tokens : Tensor of shape (batch, C, d)
+        cooccurrence : Tensor of shape (batch, C, C), rows summing to 1
+        """
+        C, K, d = prototypes.shape
+        P = prototypes.reshape(C * K, d)
+        z, w = hopfield_retrieve(self.w_q(emotion_tokens), self.w_k(P), self.w_v(P), self.betas)
+        cooc = w[:, 0].reshape(w.shape[0], C, C, K).sum(-1)
+        return self.norm(emotion_tokens + z[:, 0]), cooc

@@ -1,0 +1,66 @@
+"""Multi-scale associative-memory fusion of modality/scale tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from .compression import AttentionPooling
+from .hopfield import as_beta_tensor, hopfield_retrieve
+
+__all__ = ["MultiScaleMemoryFusion"]
+
+
+class MultiScaleMemoryFusion(nn.Module):
+    """Fuse tokens by Hopfield retrieval at several inverse temperatures, gated.
+
+    Every token queries a memory made of all tokens of the branch plus ``n_memory`` learned
+    patterns, once per inverse temperature ``beta_s`` (coarse averaging to sharp recall); a gate
+    computed from the mean token weighs the retrievals::
+
+        z_s = V softmax(beta_s / sqrt(d) K^T q),   g = softmax(W_g mean(tokens))
+        tokens' = LayerNorm(tokens + sum_s g_s z_s),  h = AttentionPool(tokens')
+
+    Parameters
+    ----------
+    d : int
+    betas : sequence of float
+    n_memory : int, default=8
+        Learned stored patterns.
+    """
+
+    def __init__(self, d: int, betas: Sequence[float] = (0.5, 2.0, 8.0), n_memory: int = 8):
+        super().__init__()
+        self.register_buffer("betas", as_beta_tensor(betas) * d**-0.5)
+        self.w_q = nn.Linear(d, d, bias=False)
+        self.w_k = nn.Linear(d, d, bias=False)
+        self.w_v = nn.Linear(d, d, bias=False)
+        self.memory = nn.Parameter(torch.randn(n_memory, d) * d**-0.5) if n_memory else None
+        self.gate = nn.Linear(d, len(self.betas))
+        self.norm = nn.LayerNorm(d)
+        self.pool = AttentionPooling(d)
+
+    def forward(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Fuse.
+
+        Parameters
+        ----------
+        tokens : Tensor of shape (batch, n_tokens, d)
+
+        Returns
+        -------
+        h : Tensor of shape (batch, d)
+            The branch representation.
+        tokens : Tensor of shape (batch, n_tokens, d)
+            The tokens after retrieval.
+        """
+        mem = tokens
+        if self.memory is not None:
+            mem = torch.cat([tokens, self.memory.unsqueeze(0).expand(len(tokens), -1, -1)], 1)
+        z, _ = hopfield_retrieve(self.w_q(tokens), self.w_k(mem), self.w_v(mem), self.betas)
+        g = torch.softmax(self.gate(tokens.mean(1)), dim=-1)  # (B, S)
+        fused = (g.view(*g.shape, 1, 1) * z).sum(1)
+        out = self.norm(tokens + fused)
+        return self.pool(out), out

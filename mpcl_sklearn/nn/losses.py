@@ -1,0 +1,36 @@
+"""Loss terms of MPCL besides the main KL(y || y_hat)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["cooccurrence_loss", "distribution_kl", "prototype_diversity_loss"]
+
+
+def distribution_kl(log_pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``mean_i KL(y_i || y_hat_i)`` from log-probabilities (0 log 0 = 0)."""
+    return F.kl_div(log_pred, target, reduction="batchmean")
+
+
+def cooccurrence_loss(cooccurrence: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``mean_i KL(T_i || M_i)`` between rows of a target and the batch-mean co-occurrence.
+
+    Parameters
+    ----------
+    cooccurrence : Tensor of shape (batch, C, C) or (C, C), rows summing to 1
+    target : Tensor of shape (C, C), rows summing to 1
+    """
+    M = cooccurrence.mean(0) if cooccurrence.dim() == 3 else cooccurrence
+    return F.kl_div(torch.log(M.clamp_min(1e-8)), target, reduction="batchmean")
+
+
+def prototype_diversity_loss(prototypes: torch.Tensor) -> torch.Tensor:
+    """Mean squared cosine similarity between distinct prototypes of a (C, K, d) bank."""
+    P = F.normalize(prototypes.reshape(-1, prototypes.shape[-1]), dim=-1)
+    S = P @ P.t()
+    n = S.shape[0]
+    if n < 2:
+        return S.new_zeros(())
+    off = S - torch.eye(n, device=S.device, dtype=S.dtype)
+    return (off**2).sum() / (n * (n - 1))

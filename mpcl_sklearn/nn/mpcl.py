@@ -1,0 +1,221 @@
+"""MPCLNet: the assembled memory-guided prototypical co-occurrence network (our formulation)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .compression import HierarchicalCompression
+from .cooccurrence import CooccurrenceRetrieval
+from .distillation import prototype_relation_distillation
+from .fusion import MultiScaleMemoryFusion
+from .losses import cooccurrence_loss, prototype_diversity_loss
+from .prototypes import PrototypeBank
+from .tokens import TokenEncoder
+
+__all__ = ["MPCLNet"]
+
+
+class _MeanPool(nn.Module):
+    """Parameter-free stand-in for the memory fusion (switched off): mean over tokens."""
+
+    def forward(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return tokens.mean(1), tokens
+
+
+class MPCLNet(nn.Module):
+    """Feature table -> emotion log-probabilities, with MPCL's auxiliary losses.
+
+    1. ``TokenEncoder``: one token per (modality, scale) column group.
+    2. Branches: *fused* (all tokens) and, when both kinds of modality are present and
+       distillation is on, *physiological* and *behavioural* (their own tokens). Each branch
+       pools its tokens with :class:`MultiScaleMemoryFusion` (``use_memory_fusion``) or a plain
+       mean.
+    3. A :class:`PrototypeBank` per branch gives affinities and C emotion tokens; the fused
+       branch's tokens go on to the prediction, the unimodal branches exist for
+       :func:`prototype_relation_distillation` (``use_prototype_distillation``; only in training,
+       so inference runs the fused branch only).
+    4. :class:`CooccurrenceRetrieval` (``use_cooccurrence_retrieval``): emotion tokens query the
+       C*K fused prototypes, giving refined tokens and a C x C co-occurrence matrix regularised
+       toward ``cooccurrence_target``.
+    5. :class:`HierarchicalCompression` (``use_hierarchical_compression``): emotion -> affect
+       groups -> global context added back to each emotion token.
+    6. Head: ``logit_c = w^T e_c + b_c + gamma * evidence_c``; output ``log_softmax``.
+
+    With no behavioural token (or no physiological one) there is a single branch: the
+    distillation has no student and adds neither parameters nor loss.
+
+    Parameters
+    ----------
+    n_features : int
+    n_emotions : int
+    token_groups : sequence of sequences of int
+        Column indices of each token.
+    behavioural : sequence of bool
+        Whether each token comes from a behavioural modality.
+    d_model : int, default=32
+    prototypes_per_emotion : int, default=4
+    betas : sequence of float, default=(0.5, 2.0, 8.0)
+    n_memory : int, default=8
+    tau : float, default=0.1
+    cooccurrence_beta : float, default=1.0
+    affect_groups : array of shape (n_emotions, n_groups) or None
+        0/1 membership; None learns ``n_affect_groups`` soft groups.
+    n_affect_groups : int, default=2
+    use_memory_fusion, use_prototype_distillation, use_cooccurrence_retrieval,
+    use_hierarchical_compression : bool, default=True
+    lambda_distill, lambda_cooc, lambda_diversity : float
+    distill_temperature : float, default=2.0
+    cooccurrence_target : array of shape (n_emotions, n_emotions) or None
+        Row-stochastic target of the co-occurrence regulariser.
+    dropout : float, default=0.1
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        n_emotions: int,
+        token_groups: Sequence[Sequence[int]],
+        behavioural: Sequence[bool] | None = None,
+        *,
+        d_model: int = 32,
+        prototypes_per_emotion: int = 4,
+        betas: Sequence[float] = (0.5, 2.0, 8.0),
+        n_memory: int = 8,
+        tau: float = 0.1,
+        cooccurrence_beta: float = 1.0,
+        affect_groups=None,
+        n_affect_groups: int = 2,
+        use_memory_fusion: bool = True,
+        use_prototype_distillation: bool = True,
+        use_cooccurrence_retrieval: bool = True,
+        use_hierarchical_compression: bool = True,
+        lambda_distill: float = 0.1,
+        lambda_cooc: float = 0.1,
+        lambda_diversity: float = 0.01,
+        distill_temperature: float = 2.0,
+        cooccurrence_target=None,
+        dropout: float = 0.1,
+    ):
+        super().__init__()
+        d, C, K = int(d_model), int(n_emotions), int(prototypes_per_emotion)
+        if behavioural is None:
+            behavioural = [False] * len(token_groups)
+        beh = [i for i, b in enumerate(behavioural) if b]
+        phys = [i for i, b in enumerate(behavioural) if not b]
+        self.n_emotions = C
+        self.tau = float(tau)
+        self.lambda_distill = float(lambda_distill)
+        self.lambda_cooc = float(lambda_cooc)
+        self.lambda_diversity = float(lambda_diversity)
+        self.distill_temperature = float(distill_temperature)
+
+        self.encoder = TokenEncoder(token_groups, n_features, d)
+
+        def make_fusion():
+            if use_memory_fusion:
+                return MultiScaleMemoryFusion(d, betas, n_memory)
+            return _MeanPool()
+
+        self.fusion = make_fusion()
+        self.bank = PrototypeBank(C, K, d, tau)
+        self.students = nn.ModuleDict()
+        self.student_tokens: dict[str, list[int]] = {}
+        if use_prototype_distillation and beh and phys:
+            for name, idx in (("physiological", phys), ("behavioural", beh)):
+                self.students[name] = nn.ModuleDict(
+                    {"fusion": make_fusion(), "bank": PrototypeBank(C, K, d, tau)}
+                )
+                self.student_tokens[name] = idx
+        self.cooccurrence = (
+            CooccurrenceRetrieval(d, cooccurrence_beta) if (use_cooccurrence_retrieval) else None
+        )
+        self.compression = (
+            HierarchicalCompression(
+                d,
+                C,
+                n_affect_groups,
+                None if affect_groups is None else torch.as_tensor(np.asarray(affect_groups)),
+            )
+            if use_hierarchical_compression
+            else None
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(d, 1)
+        self.emotion_bias = nn.Parameter(torch.zeros(C))
+        self.evidence_scale = nn.Parameter(torch.ones(()))
+        target = (
+            None
+            if cooccurrence_target is None
+            else torch.as_tensor(np.asarray(cooccurrence_target), dtype=torch.float32)
+        )
+        self.register_buffer("cooccurrence_target", target)
+        self._aux: torch.Tensor | None = None
+
+    # ------------------------------------------------------------------------------------
+    def _fused(self, X: torch.Tensor):
+        tokens = self.encoder(X)
+        h, _ = self.fusion(tokens)
+        return tokens, self.bank(self.dropout(h))
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        """Log-probabilities (batch, C) of the emotions for standardised features X."""
+        tokens, out = self._fused(X)
+        E = out["tokens"]
+        cooc = None
+        if self.cooccurrence is not None:
+            E, cooc = self.cooccurrence(E, self.bank.prototypes)
+        if self.compression is not None:
+            E, _ = self.compression(E)
+        logits = self.head(E).squeeze(-1) + self.emotion_bias
+        logits = logits + self.evidence_scale * out["evidence"]
+        if self.training:
+            self._aux = self._auxiliary(tokens, out, cooc)
+        return torch.log_softmax(logits, dim=-1)
+
+    def _auxiliary(self, tokens, out, cooc) -> torch.Tensor:
+        aux = self.lambda_diversity * prototype_diversity_loss(self.bank.prototypes)
+        if len(self.students):
+            teacher_rel = self.bank.relations()
+            for name, parts in self.students.items():
+                idx = self.student_tokens[name]
+                h_s, _ = parts["fusion"](tokens[:, idx])
+                bank_s = parts["bank"]
+                s_out = bank_s(self.dropout(h_s))
+                aux = aux + self.lambda_distill * prototype_relation_distillation(
+                    s_out["similarity"],
+                    out["similarity"],
+                    bank_s.relations(),
+                    teacher_rel,
+                    temperature=self.distill_temperature,
+                    tau=self.tau,
+                )
+                aux = aux + self.lambda_diversity * prototype_diversity_loss(bank_s.prototypes)
+        if cooc is not None and self.cooccurrence_target is not None and self.lambda_cooc:
+            aux = aux + self.lambda_cooc * cooccurrence_loss(cooc, self.cooccurrence_target)
+        return aux
+
+    def auxiliary_loss(self) -> torch.Tensor | None:
+        """The weighted auxiliary losses of the last training forward pass (then cleared)."""
+        aux, self._aux = self._aux, None
+        return aux
+
+    @torch.no_grad()
+    def cooccurrence_matrix(self, X: torch.Tensor) -> torch.Tensor:
+        """Mean C x C co-occurrence over the samples X (rows sum to 1).
+
+        With co-occurrence retrieval on: the pooled retrieval weights of the emotion tokens.
+        Off: the fused prototypes' relation matrix, softmax over prototypes and pooled the same
+        way (a data-independent stand-in).
+        """
+        C = self.n_emotions
+        if self.cooccurrence is not None:
+            _, out = self._fused(X)
+            _, cooc = self.cooccurrence(out["tokens"], self.bank.prototypes)
+            return cooc.mean(0)
+        R = torch.softmax(self.bank.relations() / self.tau, dim=-1)
+        K = R.shape[0] // C
+        return R.reshape(C, K, C, K).sum(-1).mean(1)
