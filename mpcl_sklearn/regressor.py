@@ -115,7 +115,7 @@ verbose, callbacks, normalize_y
         random_state=None,
         verbose: int = 0,
         callbacks=None,
-        normalize_y: bool = False,
+        normalize_y: bool | str = False,
     ):
         self.d_model = d_model
         self.prototypes_per_emotion = prototypes_per_emotion

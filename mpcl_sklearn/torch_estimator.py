@@ -61,6 +61,7 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit
 from sklearn.utils import check_random_state
+from sklearn.utils.validation import validate_data
 from skorch import NeuralNet
 from skorch.callbacks import (
     Checkpoint,
@@ -72,6 +73,7 @@ from skorch.history import History
 from skorch.utils import noop
 
 from ._columns import group_columns
+from ._validation import check_distributions
 from .base import DistributionRegressorMixin
 
 __all__ = ["TorchDistributionRegressor", "TrainingDivergedError"]
@@ -257,8 +259,11 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
         0: silent; 1: skorch's epoch table; 2: also a progress bar per epoch.
     callbacks : list of skorch callbacks or None
         Extra callbacks; they are deep-copied at ``fit``.
-    normalize_y : bool, default=False
-        Rescale non-negative target rows to sum to 1 instead of rejecting them.
+    normalize_y : bool or "softmax", default=False
+        False: target rows must be distributions (clear error otherwise). True: non-negative
+        rows are rescaled to sum to 1. ``"softmax"``: rows are unnormalised scores (any real
+        values, e.g. centred ratings) turned into distributions by a softmax. ``score`` compares
+        predictions with the targets transformed the same way.
     """
 
     def __init__(
@@ -280,7 +285,7 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
         random_state=None,
         verbose: int = 0,
         callbacks=None,
-        normalize_y: bool = False,
+        normalize_y: bool | str = False,
     ):
         self.lr = lr
         self.max_epochs = max_epochs
@@ -348,6 +353,28 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
         if isinstance(opt, type) and issubclass(opt, torch.optim.Optimizer):
             return opt
         raise TypeError(f"optimizer must be a name or a torch.optim.Optimizer class, got {opt!r}")
+
+    def _target_distributions(self, y) -> np.ndarray:
+        """Targets as distributions, following ``normalize_y``."""
+        mode = self.normalize_y
+        Y = np.asarray(y, dtype=np.float64)
+        Y = Y.reshape(len(Y), -1)
+        if isinstance(mode, str):
+            if mode != "softmax":
+                raise ValueError(f"normalize_y must be False, True or 'softmax', got {mode!r}")
+            if not np.isfinite(Y).all():
+                raise ValueError("y contains NaN or inf")
+            Z = np.exp(Y - Y.max(axis=1, keepdims=True))
+            return Z / Z.sum(axis=1, keepdims=True)
+        return check_distributions(Y, normalize=bool(mode))
+
+    def _validate_fit_data(self, X, y, *, dtype=np.float64):
+        if not isinstance(self.normalize_y, str):
+            return super()._validate_fit_data(X, y, dtype=dtype)
+        X, y = validate_data(self, X, y, multi_output=True, dtype=dtype, y_numeric=True)
+        Y = self._target_distributions(y)
+        self.n_outputs_ = Y.shape[1]
+        return X, Y
 
     def _standardize(self, X: np.ndarray) -> np.ndarray:
         return ((X - self.x_mean_) / self.x_scale_).astype(np.float32, copy=False)
@@ -576,6 +603,18 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
         logp -= logp.max(axis=1, keepdims=True)
         P = np.exp(logp)
         return P / P.sum(axis=1, keepdims=True)
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """R^2 between the (validated) target distributions and :meth:`predict`.
+
+        With ``normalize_y=True`` the targets are rescaled to sum to 1 first, i.e. compared in
+        the space the model is trained in. Use :func:`mpcl_sklearn.metrics.distribution_scorers`
+        for the six distribution metrics.
+        """
+        from sklearn.metrics import r2_score
+
+        Y = self._target_distributions(y)
+        return float(r2_score(Y, self.predict(X), sample_weight=sample_weight))
 
     # ---------------------------------------------------------------- pickling
     def __getstate__(self):
