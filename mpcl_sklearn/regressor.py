@@ -61,7 +61,7 @@ use_hierarchical_compression : bool, default=True
     n_affect_groups : int, default=2
     lr, max_epochs, batch_size, optimizer, weight_decay, max_grad_norm, early_stopping, \
 validation_fraction, n_iter_no_change, tol, warm_start, checkpoint_dir, device, random_state, \
-verbose, callbacks, normalize_y
+verbose, callbacks, normalize_y, n_threads
         See :class:`mpcl_sklearn.torch_estimator.TorchDistributionRegressor`.
 
     Attributes
@@ -116,6 +116,7 @@ verbose, callbacks, normalize_y
         verbose: int = 0,
         callbacks=None,
         normalize_y: bool | str = False,
+        n_threads: int | None = 1,
     ):
         self.d_model = d_model
         self.prototypes_per_emotion = prototypes_per_emotion
@@ -154,6 +155,7 @@ verbose, callbacks, normalize_y
             verbose=verbose,
             callbacks=callbacks,
             normalize_y=normalize_y,
+            n_threads=n_threads,
         )
 
     # ------------------------------------------------------------------ layout

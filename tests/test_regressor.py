@@ -1,0 +1,261 @@
+"""MPCLDistributionRegressor: learning, layout, determinism, persistence, bad input."""
+
+from __future__ import annotations
+
+import pickle
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn import config_context
+from sklearn.impute import SimpleImputer
+from sklearn.model_selection import GroupKFold, cross_validate
+from sklearn.pipeline import Pipeline
+
+from mpcl_sklearn.baselines import MeanDistributionRegressor
+from mpcl_sklearn.regressor import MPCLDistributionRegressor
+
+MODS = {"eeg": 24, "ecg": 10, "face": 14}
+SMALL = dict(d_model=16, prototypes_per_emotion=2, max_epochs=4, batch_size=64, random_state=0)
+
+
+def _kl(P, Q):
+    P, Q = np.clip(P, 1e-12, None), np.clip(Q, 1e-12, None)
+    return float(np.mean(np.sum(P * np.log(P / Q), axis=1)))
+
+
+def make_problem(n_subjects=14, per_subject=80, n_emotions=6, seed=0):
+    """Latent affect -> features per modality with subject offsets -> label distribution."""
+    rng = np.random.default_rng(seed)
+    n_latent = 3
+    loadings = {m: rng.normal(size=(n_latent, k)) for m, k in MODS.items()}
+    to_emotions = rng.normal(size=(n_latent, n_emotions)) * 1.5
+    X, Y, G = [], [], []
+    for s in range(n_subjects):
+        latent = rng.normal(size=(per_subject, n_latent))
+        parts = []
+        for m, k in MODS.items():
+            offset = rng.normal(size=k) * 0.7  # subject-specific baseline
+            parts.append(latent @ loadings[m] + offset + rng.normal(size=(per_subject, k)))
+        logits = latent @ to_emotions
+        P = np.exp(logits - logits.max(1, keepdims=True))
+        P /= P.sum(1, keepdims=True)
+        P = 0.9 * P + 0.1 * rng.dirichlet(np.ones(n_emotions), size=per_subject)
+        X.append(np.hstack(parts))
+        Y.append(P)
+        G += [s] * per_subject
+    cols = [f"{m}__4s__f{i}" for m, k in MODS.items() for i in range(k)]
+    return pd.DataFrame(np.vstack(X), columns=cols), np.vstack(Y), np.asarray(G)
+
+
+@pytest.fixture(scope="module")
+def problem():
+    return make_problem()
+
+
+@pytest.fixture(scope="module")
+def fitted(problem):
+    X, Y, G = problem
+    tr = G < 10
+    return MPCLDistributionRegressor(random_state=0, max_epochs=15).fit(X[tr], Y[tr])
+
+
+def test_beats_mean_on_held_out_subjects(problem, fitted):
+    X, Y, G = problem
+    tr, te = G < 10, G >= 10
+    kl_mpcl = _kl(Y[te], fitted.predict(X[te]))
+    kl_mean = _kl(Y[te], MeanDistributionRegressor().fit(X[tr], Y[tr]).predict(X[te]))
+    assert kl_mpcl < 0.5 * kl_mean, (kl_mpcl, kl_mean)
+
+
+def test_outputs_and_learned_attributes(problem, fitted):
+    X, Y, G = problem
+    P = fitted.predict(X[G >= 10])
+    assert P.dtype == np.float64 and P.shape == (int((G >= 10).sum()), 6)
+    np.testing.assert_allclose(P.sum(1), 1.0, atol=1e-12)
+    np.testing.assert_array_equal(fitted.predict_proba(X[G >= 10]), P)
+    assert fitted.n_features_in_ == X.shape[1] and fitted.n_outputs_ == 6
+    assert list(fitted.feature_names_in_) == list(X.columns)
+    assert fitted.tokens_ == [("eeg", "4s"), ("ecg", "4s"), ("face", "4s")]
+    assert fitted.cooccurrence_.shape == (6, 6)
+    np.testing.assert_allclose(fitted.cooccurrence_.sum(1), 1.0)
+    assert fitted.cooccurrence_target_.shape == (6, 6)
+    assert len(fitted.history_) == 15
+    losses = fitted.history_[:, "train_loss"]
+    assert losses[-1] < losses[0]
+    assert set(fitted.net_.module_.students) == {"physiological", "behavioural"}
+
+
+def test_determinism(problem):
+    X, Y, _ = problem
+    X, Y = X.iloc[:300], Y[:300]
+    a = MPCLDistributionRegressor(**SMALL).fit(X, Y).predict(X)
+    b = MPCLDistributionRegressor(**SMALL).fit(X, Y).predict(X)
+    np.testing.assert_array_equal(a, b)
+    c = MPCLDistributionRegressor(**{**SMALL, "random_state": 1}).fit(X, Y).predict(X)
+    assert not np.allclose(a, c)
+
+
+def test_fit_leaves_global_rng_alone(problem):
+    X, Y, _ = problem
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    MPCLDistributionRegressor(**SMALL).fit(X.iloc[:100], Y[:100])
+    torch.testing.assert_close(torch.rand(3), expected)
+
+
+def test_pipeline_pickle_and_joblib_round_trip(problem, tmp_path):
+    X, Y, _ = problem
+    X, Y = X.iloc[:300], Y[:300]
+    pipe = Pipeline(
+        [
+            ("impute", SimpleImputer().set_output(transform="pandas")),
+            ("mpcl", MPCLDistributionRegressor(**SMALL)),
+        ]
+    ).fit(X, Y)
+    P = pipe.predict(X)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(pipe)).predict(X), P)
+    joblib.dump(pipe, tmp_path / "pipe.joblib")
+    restored = joblib.load(tmp_path / "pipe.joblib")
+    np.testing.assert_array_equal(restored.predict(X), P)
+    np.testing.assert_array_equal(restored[-1].cooccurrence_, pipe[-1].cooccurrence_)
+    assert len(restored[-1].history_) == SMALL["max_epochs"]
+
+
+def test_state_holds_no_torch_objects(problem):
+    X, Y, _ = problem
+    m = MPCLDistributionRegressor(**SMALL).fit(X.iloc[:100], Y[:100])
+    state = m.__getstate__()
+    assert "net_" not in state
+    assert all(isinstance(v, np.ndarray) for v in state["_module_state_"].values())
+    assert isinstance(state["history_"], list)
+
+
+def test_gpu_fitted_model_unpickles_on_cpu_only_machine(problem, monkeypatch):
+    """Simulated as in skorch's tests: the state says cuda, CUDA is unavailable at load."""
+    X, Y, _ = problem
+    m = MPCLDistributionRegressor(**SMALL).fit(X.iloc[:200], Y[:200])
+    P = m.predict(X.iloc[:50])
+    state = m.__getstate__()
+    state["device_"] = "cuda"
+    state["device"] = "cuda"
+    payload = pickle.dumps(state)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    restored = MPCLDistributionRegressor.__new__(MPCLDistributionRegressor)
+    restored.__setstate__(pickle.loads(payload))
+    assert restored.device_ == "cpu"
+    assert next(restored.net_.module_.parameters()).device.type == "cpu"
+    np.testing.assert_array_equal(restored.predict(X.iloc[:50]), P)
+    # refitting with device="cuda" on this machine is a clear error
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        restored.fit(X.iloc[:50], Y[:50])
+
+
+def test_plain_array_and_explicit_modalities(problem):
+    X, Y, _ = problem
+    A = X.to_numpy()[:200]
+    plain = MPCLDistributionRegressor(**SMALL).fit(A, Y[:200])
+    assert plain.tokens_ == [("x", None)]
+    assert len(plain.net_.module_.students) == 0  # one modality: no distillation branch
+    assert np.isfinite(plain.predict(A)).all()
+    mods = {"eeg": list(range(24)), "ecg": list(range(24, 34)), "face": list(range(34, 48))}
+    explicit = MPCLDistributionRegressor(**SMALL, modalities=mods).fit(A, Y[:200])
+    assert [t[0] for t in explicit.tokens_] == ["eeg", "ecg", "face"]
+    assert set(explicit.net_.module_.students) == {"physiological", "behavioural"}
+    names = MPCLDistributionRegressor(
+        **SMALL, modalities={"phys": list(X.columns[:34]), "face": list(X.columns[34:])}
+    ).fit(X.iloc[:200], Y[:200])
+    assert names.tokens_ == [("phys", "4s"), ("face", "4s")]
+
+
+def test_affect_groups(problem):
+    X, Y, _ = problem
+    m = MPCLDistributionRegressor(**SMALL, affect_groups=[[0, 1, 2], [3, 4, 5]])
+    m.fit(X.iloc[:100], Y[:100])
+    M = m.net_.module_.compression.membership()
+    assert M.shape == (6, 2) and M.sum() == 6
+    with pytest.raises(ValueError, match="emotion 9"):
+        MPCLDistributionRegressor(**SMALL, affect_groups=[[0, 9]]).fit(X.iloc[:50], Y[:50])
+
+
+def test_early_stopping_with_groups_and_metadata_routing(problem):
+    X, Y, G = problem
+    m = MPCLDistributionRegressor(**{**SMALL, "max_epochs": 30}, early_stopping=True)
+    m.set_params(n_iter_no_change=2, validation_fraction=0.25)
+    m.fit(X, Y, groups=G)
+    assert "valid_loss" in m.history_[-1]
+    train, valid = m._validation_split(len(G), G, 0)
+    assert not set(G[train]) & set(G[valid])
+    with config_context(enable_metadata_routing=True):
+        est = MPCLDistributionRegressor(**SMALL, early_stopping=True).set_fit_request(groups=True)
+        res = cross_validate(est, X, Y, cv=GroupKFold(2), params={"groups": G}, error_score="raise")
+    assert np.isfinite(res["test_score"]).all()
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ("sum", "sum to 1"),
+        ("negative", "negative"),
+    ],
+)
+def test_bad_targets(problem, change, match):
+    X, Y, _ = problem
+    Y = Y[:50].copy()
+    if change == "sum":
+        Y[3] *= 2
+    else:
+        Y[3, 0] = -0.1
+        Y[3, 1] += 0.1
+    with pytest.raises(ValueError, match=match):
+        MPCLDistributionRegressor(**SMALL).fit(X.iloc[:50], Y)
+
+
+def test_normalize_y_accepts_unnormalised_rows(problem):
+    X, Y, _ = problem
+    m = MPCLDistributionRegressor(**SMALL, normalize_y=True).fit(X.iloc[:50], 3 * Y[:50])
+    np.testing.assert_allclose(m.predict(X.iloc[:5]).sum(1), 1.0)
+    with pytest.raises(ValueError, match="normalize_y"):
+        MPCLDistributionRegressor(**SMALL, normalize_y="l1").fit(X.iloc[:50], Y[:50])
+
+
+def test_bad_features(problem, fitted):
+    X, Y, _ = problem
+    Xn = X.iloc[:50].copy()
+    Xn.iloc[2, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        MPCLDistributionRegressor(**SMALL).fit(Xn, Y[:50])
+    Xi = X.iloc[:50].copy()
+    Xi.iloc[2, 3] = np.inf
+    with pytest.raises(ValueError, match="infinity|inf"):
+        fitted.predict(Xi)
+    with pytest.raises(ValueError, match="features"):
+        fitted.predict(X.to_numpy()[:5, :-1])
+    missing_face = X.drop(columns=[c for c in X.columns if c.startswith("face")])
+    with pytest.raises(ValueError, match="feature names"):
+        fitted.predict(missing_face.iloc[:5])
+
+
+def test_bad_modalities(problem):
+    X, Y, _ = problem
+    A = X.to_numpy()[:40]
+    with pytest.raises(ValueError, match="belong to no modality"):
+        MPCLDistributionRegressor(**SMALL, modalities={"eeg": [0, 1]}).fit(A, Y[:40])
+    with pytest.raises(ValueError, match="not among the feature names"):
+        MPCLDistributionRegressor(**SMALL, modalities={"eeg": ["nope"]}).fit(X.iloc[:40], Y[:40])
+    with pytest.raises(ValueError, match="are in modalities|is in modalities"):
+        MPCLDistributionRegressor(**SMALL, modalities={"a": list(range(48)), "b": [0]}).fit(
+            A, Y[:40]
+        )
+
+
+def test_too_few_samples_or_groups_for_validation(problem):
+    X, Y, G = problem
+    est = MPCLDistributionRegressor(**SMALL, early_stopping=True, validation_fraction=0.5)
+    with pytest.raises(ValueError, match="validation split"):
+        est.fit(X.iloc[:1], Y[:1])
+    with pytest.raises(ValueError, match="at least 2 groups"):
+        est.fit(X.iloc[:40], Y[:40], groups=np.zeros(40))
