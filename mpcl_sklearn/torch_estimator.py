@@ -597,7 +597,7 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
                         f"training stopped after {done} of {epochs} epochs (interrupted); the "
                         "estimator holds the weights reached so far",
                         RuntimeWarning,
-                        stacklevel=2,
+                        stacklevel=3,
                     )
             net.module_.eval()
             self.history_ = net.history
@@ -606,11 +606,14 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
 
     def _maybe_resume(self, net, checkpoint) -> int:
         """Load a checkpoint if ``checkpoint_dir`` holds one; return the epochs left."""
-        files = checkpoint.get_formatted_files(net)
-        f_params, f_history = files["f_params"], files["f_history"]
+
+        def path(name):
+            return os.path.join(checkpoint.dirname, checkpoint.fn_prefix + name)
+
+        f_params, f_history = path(checkpoint.f_params), path(checkpoint.f_history)
         if not (os.path.exists(f_params) and os.path.exists(f_history)):
             return self.max_epochs
-        f_opt = files.get("f_optimizer")
+        f_opt = path(checkpoint.f_optimizer) if checkpoint.f_optimizer else None
         net.load_params(
             f_params=f_params,
             f_optimizer=f_opt if f_opt and os.path.exists(f_opt) else None,
