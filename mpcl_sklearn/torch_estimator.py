@@ -655,6 +655,9 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
     def __getstate__(self):
         state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__
         state = dict(state)
+        layout = state.get("column_layout_")
+        if isinstance(layout, dict):  # tuple keys: not representable in skops' JSON schema
+            state["column_layout_"] = [[k[0], k[1], list(v)] for k, v in layout.items()]
         net = state.pop("net_", None)
         if net is not None:
             state["_module_state_"] = {
@@ -666,6 +669,9 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
     def __setstate__(self, state):
         state = dict(state)
         module_state = state.pop("_module_state_", None)
+        layout = state.get("column_layout_")
+        if isinstance(layout, list):
+            state["column_layout_"] = {(m, sc): list(ix) for m, sc, ix in layout}
         self.__dict__.update(state)
         if module_state is None:
             return

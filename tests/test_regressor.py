@@ -259,3 +259,16 @@ def test_too_few_samples_or_groups_for_validation(problem):
         est.fit(X.iloc[:1], Y[:1])
     with pytest.raises(ValueError, match="at least 2 groups"):
         est.fit(X.iloc[:40], Y[:40], groups=np.zeros(40))
+
+
+def test_skops_round_trip_trusts_only_our_class(problem):
+    sio = pytest.importorskip("skops.io")
+    X, Y, _ = problem
+    m = MPCLDistributionRegressor(**SMALL).fit(X.iloc[:200], Y[:200])
+    payload = sio.dumps(m)
+    assert sio.get_untrusted_types(data=payload) == [
+        "mpcl_sklearn.regressor.MPCLDistributionRegressor"
+    ]
+    restored = sio.loads(payload, trusted=["mpcl_sklearn.regressor.MPCLDistributionRegressor"])
+    np.testing.assert_array_equal(restored.predict(X.iloc[:50]), m.predict(X.iloc[:50]))
+    assert restored.tokens_ == m.tokens_
