@@ -1409,15 +1409,8 @@ def test_mpcl_warm_start_continues():
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG torch_estimator.py::TorchDistributionRegressor._maybe_resume: fit with a "
-    "checkpoint_dir that holds no checkpoint yet (the first run) crashes with IndexError "
-    "'list index out of range' in skorch/history.py (Checkpoint.get_formatted_files formats "
-    "{last_epoch} with an empty history); check os.listdir/f_params existence with the plain "
-    "file names (or net.history non-empty) before calling get_formatted_files",
-)
-def test_bug_mpcl_checkpoint_dir_first_run(tmp_path):
+def test_mpcl_checkpoint_dir_first_run_and_resume(tmp_path):
+    """Found by this suite (IndexError in skorch's history on a fresh directory), since fixed."""
     X, y = _train_data()
     est = _mpcl_cls()(
         d_model=8, max_epochs=2, checkpoint_dir=str(tmp_path / "ckpt"), random_state=0

@@ -322,56 +322,39 @@ def _mpcl(**kw):
     return MPCLDistributionRegressor(max_epochs=2, d_model=8, random_state=0, **kw)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="BUG torch_estimator.py::TorchDistributionRegressor.__getstate__: column_layout_ is a "
-    "dict keyed by tuples (('x', None): [...]); skops writes dict keys to JSON and fails with "
-    "'keys must be str, int, float, bool or None, not tuple'. Store it as a list of "
-    "[list(key), columns] pairs in __getstate__ and rebuild the dict in __setstate__ before "
-    "_make_net (see _StateLayoutMPCL below, which round-trips exactly)",
-)
-def test_mpcl_pipeline_roundtrip(tmp_path):
+def test_mpcl_pipeline_roundtrip_trusts_only_allowlist(tmp_path):
     X, y = _data(n=30, d=6, c=3)
     pipe = make_pipeline(StandardScaler(), _mpcl()).fit(X, y)
     path = save_model(pipe, tmp_path / "mpcl.skops")
-    np.testing.assert_array_equal(load_model(path).predict(X), pipe.predict(X))
+    names = sio.get_untrusted_types(file=path)
+    assert names == ["mpcl_sklearn.regressor.MPCLDistributionRegressor"]  # no torch, no pickle
+    assert untrusted_types(path) == []
+    loaded = load_model(path)
+    np.testing.assert_array_equal(loaded.predict(X), pipe.predict(X))
+    np.testing.assert_array_equal(loaded[-1].cooccurrence_, pipe[-1].cooccurrence_)
 
 
-def _state_layout_class():
-    from mpcl_sklearn.regressor import MPCLDistributionRegressor
+def test_full_mpcl_pipeline_roundtrip_fresh_process(tmp_path):
+    """windows -> frames -> fast features -> MPCL, saved, loaded and run in a new process."""
+    from mpcl_sklearn.features import ModalityFeatureExtractor
+    from mpcl_sklearn.windowing import SignalWindower
 
-    class _StateLayoutMPCL(MPCLDistributionRegressor):
-        """The regressor with the requested __getstate__ layout (column_layout_ as pairs)."""
-
-        def __getstate__(self):
-            state = super().__getstate__()
-            if isinstance(state.get("column_layout_"), dict):
-                state["column_layout_"] = [[list(k), v] for k, v in state["column_layout_"].items()]
-            return state
-
-        def __setstate__(self, state):
-            state = dict(state)
-            if isinstance(state.get("column_layout_"), list):
-                state["column_layout_"] = {tuple(k): v for k, v in state["column_layout_"]}
-            super().__setstate__(state)
-
-    _StateLayoutMPCL.__qualname__ = "_StateLayoutMPCL"
-    globals()["_StateLayoutMPCL"] = _StateLayoutMPCL
-    return _StateLayoutMPCL
-
-
-def test_mpcl_state_with_requested_layout_roundtrips(tmp_path):
-    """With column_layout_ stored as pairs, skops needs to trust only the estimator class."""
-    cls = _state_layout_class()
-    X, y = _data(n=30, d=6, c=3)
-    pipe = make_pipeline(StandardScaler(), cls(max_epochs=2, d_model=8, random_state=0)).fit(X, y)
-    path = save_model(pipe, tmp_path / "m.skops")
-    name = f"{cls.__module__}._StateLayoutMPCL"
-    assert untrusted_types(path) == [name]  # nothing but the (test-local) class itself
-    with pytest.raises(UntrustedModelError):
-        load_model(path)
-    loaded = load_model(path, trusted=[name])
-    P = loaded.predict(X)
+    X, y = _windows()
+    pipe = make_pipeline(
+        SignalWindower(scales_s=(1.0, 2.0)),
+        ModalityFeatureExtractor(feature_set="minimal"),
+        _mpcl(),
+    ).fit(X, y)
+    path = save_model(pipe, tmp_path / "pipe.skops")
+    assert untrusted_types(path) == []
+    code = _WINDOWS_CODE + textwrap.dedent(
+        f"""
+        import numpy as np
+        from mpcl_sklearn.io import load_model
+        np.save({str(tmp_path / "pred.npy")!r}, load_model({str(path)!r}).predict(X))
+        """
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, timeout=300)
+    P = np.load(tmp_path / "pred.npy")
     np.testing.assert_array_equal(P, pipe.predict(X))
     np.testing.assert_allclose(P.sum(axis=1), 1.0)
