@@ -381,6 +381,29 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
             return opt
         raise TypeError(f"optimizer must be a name or a torch.optim.Optimizer class, got {opt!r}")
 
+    def _validate_predict_data(self, X, *, dtype=np.float64):
+        """Fast path for a DataFrame with exactly the fitted columns (real-time prediction);
+        everything else goes through scikit-learn's ``validate_data``."""
+        names = getattr(self, "feature_names_in_", None)
+        if (
+            names is not None
+            and hasattr(X, "columns")
+            and hasattr(X, "dtypes")
+            and getattr(X, "ndim", 0) == 2
+            and len(X.columns) == len(names)
+            and all(str(a) == str(b) for a, b in zip(X.columns, names, strict=True))
+            and all(getattr(dt, "kind", "O") in "fiub" for dt in X.dtypes)
+            and hasattr(self, "net_")
+        ):
+            A = np.asarray(X.to_numpy(dtype=dtype))
+            if A.shape[0] == 0:
+                raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
+            if not np.isfinite(A).all():
+                kind = "NaN" if np.isnan(A).any() else "infinity"
+                raise ValueError(f"Input X contains {kind}.")
+            return A
+        return super()._validate_predict_data(X, dtype=dtype)
+
     def _target_distributions(self, y) -> np.ndarray:
         """Targets as distributions, following ``normalize_y``."""
         mode = self.normalize_y

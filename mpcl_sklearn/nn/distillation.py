@@ -8,11 +8,20 @@ import torch.nn.functional as F
 __all__ = ["prototype_relation_distillation"]
 
 
-def _kl_rows(teacher_logits: torch.Tensor, student_logits: torch.Tensor, T: float):
-    p = torch.softmax(teacher_logits.detach() / T, dim=-1)
-    log_q = F.log_softmax(student_logits / T, dim=-1)
-    log_p = F.log_softmax(teacher_logits.detach() / T, dim=-1)
-    return (p * (log_p - log_q)).sum(-1).mean() * T * T
+def _log_softmax_bounded(x: torch.Tensor, bound: float) -> torch.Tensor:
+    """log_softmax of logits known to be <= bound (cosines / temperatures): no max pass."""
+    x = x - bound
+    return x - torch.log(torch.exp(x).sum(-1, keepdim=True))
+
+
+def _kl_rows(teacher_logits: torch.Tensor, student_logits: torch.Tensor, T: float, bound):
+    if bound is None:
+        log_p = F.log_softmax(teacher_logits.detach() / T, dim=-1)
+        log_q = F.log_softmax(student_logits / T, dim=-1)
+    else:
+        log_p = _log_softmax_bounded(teacher_logits.detach() / T, bound / T)
+        log_q = _log_softmax_bounded(student_logits / T, bound / T)
+    return (log_p.exp() * (log_p - log_q)).sum(-1).mean() * T * T
 
 
 def prototype_relation_distillation(
@@ -22,6 +31,7 @@ def prototype_relation_distillation(
     teacher_relations: torch.Tensor | None = None,
     temperature: float = 2.0,
     tau: float = 0.1,
+    cosine: bool = True,
 ) -> torch.Tensor:
     """KL distillation of prototype affinities and relations, teacher side detached.
 
@@ -38,12 +48,17 @@ def prototype_relation_distillation(
         Distillation temperature T.
     tau : float
         The prototype banks' affinity temperature.
+    cosine : bool, default=True
+        The similarities are cosines (<= 1), which allows a cheaper stable softmax; False for
+        arbitrary scores.
 
     Returns
     -------
     Tensor (scalar)
     """
-    loss = _kl_rows(teacher_similarity / tau, student_similarity / tau, temperature)
+    # similarities are cosines (<= 1): the logits are bounded by 1 / tau
+    bound = 1.0 / tau if bool(cosine) else None
+    loss = _kl_rows(teacher_similarity / tau, student_similarity / tau, temperature, bound)
     if student_relations is not None and teacher_relations is not None:
-        loss = loss + _kl_rows(teacher_relations / tau, student_relations / tau, temperature)
+        loss = loss + _kl_rows(teacher_relations / tau, student_relations / tau, temperature, bound)
     return loss

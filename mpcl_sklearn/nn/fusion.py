@@ -34,9 +34,8 @@ class MultiScaleMemoryFusion(nn.Module):
     def __init__(self, d: int, betas: Sequence[float] = (0.5, 2.0, 8.0), n_memory: int = 8):
         super().__init__()
         self.register_buffer("betas", as_beta_tensor(betas) * d**-0.5)
-        self.w_q = nn.Linear(d, d, bias=False)
-        self.w_k = nn.Linear(d, d, bias=False)
-        self.w_v = nn.Linear(d, d, bias=False)
+        self.d = d
+        self.w_qkv = nn.Linear(d, 3 * d, bias=False)
         self.memory = nn.Parameter(torch.randn(n_memory, d) * d**-0.5) if n_memory else None
         self.gate = nn.Linear(d, len(self.betas))
         self.norm = nn.LayerNorm(d)
@@ -56,10 +55,14 @@ class MultiScaleMemoryFusion(nn.Module):
         tokens : Tensor of shape (batch, n_tokens, d)
             The tokens after retrieval.
         """
-        mem = tokens
+        q, k, v = self.w_qkv(tokens).split(self.d, dim=-1)
         if self.memory is not None:
-            mem = torch.cat([tokens, self.memory.unsqueeze(0).expand(len(tokens), -1, -1)], 1)
-        z, _ = hopfield_retrieve(self.w_q(tokens), self.w_k(mem), self.w_v(mem), self.betas)
+            # learned patterns are projected once per batch, not once per sample
+            _, mk, mv = (self.memory @ self.w_qkv.weight.t()).split(self.d, dim=-1)
+            B = len(tokens)
+            k = torch.cat([k, mk.unsqueeze(0).expand(B, -1, -1)], 1)
+            v = torch.cat([v, mv.unsqueeze(0).expand(B, -1, -1)], 1)
+        z, _ = hopfield_retrieve(q, k, v, self.betas)
         g = torch.softmax(self.gate(tokens.mean(1)), dim=-1)  # (B, S)
         fused = (g.view(*g.shape, 1, 1) * z).sum(1)
         out = self.norm(tokens + fused)

@@ -26,11 +26,15 @@ def cooccurrence_loss(cooccurrence: torch.Tensor, target: torch.Tensor) -> torch
 
 
 def prototype_diversity_loss(prototypes: torch.Tensor) -> torch.Tensor:
-    """Mean squared cosine similarity between distinct prototypes of a (C, K, d) bank."""
-    P = F.normalize(prototypes.reshape(-1, prototypes.shape[-1]), dim=-1)
-    S = P @ P.t()
-    n = S.shape[0]
+    """Mean squared cosine similarity between distinct prototypes of a (C, K, d) bank.
+
+    For stacked banks ``(n_banks, C, K, d)`` the mean over banks.
+    """
+    P = prototypes if prototypes.dim() == 4 else prototypes.unsqueeze(0)
+    P = F.normalize(P.reshape(P.shape[0], -1, P.shape[-1]), dim=-1)
+    S = P @ P.transpose(-1, -2)
+    n = S.shape[-1]
     if n < 2:
         return S.new_zeros(())
     off = S - torch.eye(n, device=S.device, dtype=S.dtype)
-    return (off**2).sum() / (n * (n - 1))
+    return (off**2).sum((-1, -2)).mean() / (n * (n - 1))

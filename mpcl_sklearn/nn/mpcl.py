@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .compression import HierarchicalCompression
@@ -31,9 +32,10 @@ class MPCLNet(nn.Module):
 
     1. ``TokenEncoder``: one token per (modality, scale) column group.
     2. Branches: *fused* (all tokens) and, when both kinds of modality are present and
-       distillation is on, *physiological* and *behavioural* (their own tokens). Each branch
+       distillation is on, *physiological* and *behavioural* (their own tokens). The fused branch
        pools its tokens with :class:`MultiScaleMemoryFusion` (``use_memory_fusion``) or a plain
-       mean.
+       mean; each unimodal branch attention-pools its own encoder tokens (no cross-modal
+       retrieval, so what it learns from the teacher comes through distillation only).
     3. A :class:`PrototypeBank` per branch gives affinities and C emotion tokens; the fused
        branch's tokens go on to the prediction, the unimodal branches exist for
        :func:`prototype_relation_distillation` (``use_prototype_distillation``; only in training,
@@ -121,15 +123,24 @@ class MPCLNet(nn.Module):
             return _MeanPool()
 
         self.fusion = make_fusion()
-        self.bank = PrototypeBank(C, K, d, tau)
-        self.students = nn.ModuleDict()
-        self.student_tokens: dict[str, list[int]] = {}
+        #: names of the unimodal (student) branches, banks 1, 2, ... of ``bank``
+        self.student_names: list[str] = []
+        masks = []
         if use_prototype_distillation and beh and phys:
             for name, idx in (("physiological", phys), ("behavioural", beh)):
-                self.students[name] = nn.ModuleDict(
-                    {"fusion": make_fusion(), "bank": PrototypeBank(C, K, d, tau)}
-                )
-                self.student_tokens[name] = idx
+                self.student_names.append(name)
+                m = torch.zeros(len(token_groups), dtype=torch.bool)
+                m[idx] = True
+                masks.append(m)
+        n_students = len(self.student_names)
+        # bank 0: fused branch (teacher); banks 1..: unimodal students, all in one batched pass
+        self.bank = PrototypeBank(C, K, d, tau, n_banks=1 + n_students)
+        if n_students:
+            self.student_queries = nn.Parameter(torch.zeros(n_students, d))
+            self.register_buffer("student_masks", torch.stack(masks))
+        else:
+            self.student_queries = None
+            self.student_masks = None
         self.cooccurrence = (
             CooccurrenceRetrieval(d, cooccurrence_beta) if (use_cooccurrence_retrieval) else None
         )
@@ -156,44 +167,63 @@ class MPCLNet(nn.Module):
         self._aux: torch.Tensor | None = None
 
     # ------------------------------------------------------------------------------------
-    def _fused(self, X: torch.Tensor):
+    @property
+    def students(self) -> list[str]:
+        """Names of the unimodal student branches (empty: no distillation)."""
+        return list(self.student_names)
+
+    def fused_prototypes(self) -> torch.Tensor:
+        """The fused branch's prototypes, shape (C, K, d)."""
+        P = self.bank.prototypes
+        return P[0] if P.dim() == 4 else P
+
+    def _student_representations(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Masked attention pooling of each student's own tokens: (n_students, batch, d)."""
+        scale = tokens.shape[-1] ** -0.5
+        logits = torch.einsum("btd,sd->sbt", tokens, self.student_queries) * scale
+        logits = logits.masked_fill(~self.student_masks.unsqueeze(1), float("-inf"))
+        return torch.einsum("sbt,btd->sbd", torch.softmax(logits, dim=-1), tokens)
+
+    def _branches(self, X: torch.Tensor, with_students: bool):
+        """Fused-branch bank outputs, and the students' similarities (S, B, C, K) if asked."""
         tokens = self.encoder(X)
         h, _ = self.fusion(tokens)
-        return tokens, self.bank(self.dropout(h))
+        out = self.bank.forward_bank(self.dropout(h), 0)
+        if self.student_queries is None or not with_students:
+            return out, None
+        hs = self.dropout(self._student_representations(tokens))  # (S, B, d)
+        P = F.normalize(self.bank.prototypes[1:], dim=-1)
+        student_sim = torch.einsum("sbd,sckd->sbck", F.normalize(hs, dim=-1), P)
+        return out, student_sim
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         """Log-probabilities (batch, C) of the emotions for standardised features X."""
-        tokens, out = self._fused(X)
+        out, student_sim = self._branches(X, with_students=self.training)
         E = out["tokens"]
         cooc = None
         if self.cooccurrence is not None:
-            E, cooc = self.cooccurrence(E, self.bank.prototypes)
+            E, cooc = self.cooccurrence(E, self.fused_prototypes())
         if self.compression is not None:
             E, _ = self.compression(E)
         logits = self.head(E).squeeze(-1) + self.emotion_bias
         logits = logits + self.evidence_scale * out["evidence"]
         if self.training:
-            self._aux = self._auxiliary(tokens, out, cooc)
+            self._aux = self._auxiliary(out["similarity"], student_sim, cooc)
         return torch.log_softmax(logits, dim=-1)
 
-    def _auxiliary(self, tokens, out, cooc) -> torch.Tensor:
+    def _auxiliary(self, teacher_sim, student_sim, cooc) -> torch.Tensor:
         aux = self.lambda_diversity * prototype_diversity_loss(self.bank.prototypes)
-        if len(self.students):
-            teacher_rel = self.bank.relations()
-            for name, parts in self.students.items():
-                idx = self.student_tokens[name]
-                h_s, _ = parts["fusion"](tokens[:, idx])
-                bank_s = parts["bank"]
-                s_out = bank_s(self.dropout(h_s))
-                aux = aux + self.lambda_distill * prototype_relation_distillation(
-                    s_out["similarity"],
-                    out["similarity"],
-                    bank_s.relations(),
-                    teacher_rel,
-                    temperature=self.distill_temperature,
-                    tau=self.tau,
-                )
-                aux = aux + self.lambda_diversity * prototype_diversity_loss(bank_s.prototypes)
+        if student_sim is not None:
+            rel = self.bank.relations()  # (1 + S, CK, CK)
+            n_students = student_sim.shape[0]
+            aux = aux + self.lambda_distill * n_students * prototype_relation_distillation(
+                student_sim,
+                teacher_sim.unsqueeze(0).expand_as(student_sim),
+                rel[1:],
+                rel[:1].expand_as(rel[1:]),
+                temperature=self.distill_temperature,
+                tau=self.tau,
+            )
         if cooc is not None and self.cooccurrence_target is not None and self.lambda_cooc:
             aux = aux + self.lambda_cooc * cooccurrence_loss(cooc, self.cooccurrence_target)
         return aux
@@ -213,9 +243,10 @@ class MPCLNet(nn.Module):
         """
         C = self.n_emotions
         if self.cooccurrence is not None:
-            _, out = self._fused(X)
-            _, cooc = self.cooccurrence(out["tokens"], self.bank.prototypes)
+            out, _ = self._branches(X, with_students=False)
+            _, cooc = self.cooccurrence(out["tokens"], self.fused_prototypes())
             return cooc.mean(0)
-        R = torch.softmax(self.bank.relations() / self.tau, dim=-1)
+        R = self.bank.relations()
+        R = torch.softmax((R[0] if R.dim() == 3 else R) / self.tau, dim=-1)
         K = R.shape[0] // C
         return R.reshape(C, K, C, K).sum(-1).mean(1)

@@ -29,11 +29,22 @@ class PrototypeBank(nn.Module):
     d : int
     tau : float, default=0.1
         Softmax temperature of the affinities.
+    n_banks : int, default=1
+        Several independent banks evaluated in one batched pass (MPCL's fused and unimodal
+        branches). With ``n_banks > 1``, :attr:`prototypes` has shape ``(n_banks, C, K, d)``,
+        inputs ``(n_banks, batch, d)`` and every output gains a leading bank axis.
     """
 
-    def __init__(self, n_emotions: int, n_prototypes: int, d: int, tau: float = 0.1):
+    def __init__(
+        self, n_emotions: int, n_prototypes: int, d: int, tau: float = 0.1, n_banks: int = 1
+    ):
         super().__init__()
-        self.prototypes = nn.Parameter(torch.randn(n_emotions, n_prototypes, d) * d**-0.5)
+        shape = (
+            (n_emotions, n_prototypes, d)
+            if n_banks == 1
+            else (n_banks, n_emotions, n_prototypes, d)
+        )
+        self.prototypes = nn.Parameter(torch.randn(*shape) * d**-0.5)
         self.tau = float(tau)
         self.norm = nn.LayerNorm(d)
 
@@ -41,6 +52,8 @@ class PrototypeBank(nn.Module):
         """Cosine similarities (batch, C, K) of representations (batch, d) to the prototypes."""
         hn = F.normalize(h, dim=-1)
         pn = F.normalize(self.prototypes, dim=-1)
+        if pn.dim() == 4:
+            return torch.einsum("nbd,nckd->nbck", hn, pn)
         return torch.einsum("bd,ckd->bck", hn, pn)
 
     def forward(self, h: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -57,12 +70,29 @@ class PrototypeBank(nn.Module):
         """
         sim = self.similarities(h)
         aff = torch.softmax(sim / self.tau, dim=-1)
-        mix = torch.einsum("bck,ckd->bcd", aff, self.prototypes)
-        tokens = self.norm(h.unsqueeze(1) + mix)
+        if self.prototypes.dim() == 4:
+            mix = torch.einsum("nbck,nckd->nbcd", aff, self.prototypes)
+        else:
+            mix = torch.einsum("bck,ckd->bcd", aff, self.prototypes)
+        tokens = self.norm(h.unsqueeze(-2) + mix)
         evidence = self.tau * torch.logsumexp(sim / self.tau, dim=-1)
         return {"similarity": sim, "affinity": aff, "tokens": tokens, "evidence": evidence}
 
+    def forward_bank(self, h: torch.Tensor, index: int = 0) -> dict[str, torch.Tensor]:
+        """Like :meth:`forward` for one bank of a stacked bank; ``h`` of shape (batch, d)."""
+        P = self.prototypes[index] if self.prototypes.dim() == 4 else self.prototypes
+        sim = torch.einsum("bd,ckd->bck", F.normalize(h, dim=-1), F.normalize(P, dim=-1))
+        # cosines are <= 1, so exp((sim - 1) / tau) cannot overflow: softmax and logsumexp
+        # share one exp and one sum (much cheaper than row-wise kernels over K ~ 4 entries)
+        e = torch.exp((sim - 1.0) / self.tau)
+        z = e.sum(-1, keepdim=True)
+        aff = e / z
+        tokens = self.norm(h.unsqueeze(1) + torch.einsum("bck,ckd->bcd", aff, P))
+        evidence = self.tau * torch.log(z.squeeze(-1)) + 1.0
+        return {"similarity": sim, "affinity": aff, "tokens": tokens, "evidence": evidence}
+
     def relations(self) -> torch.Tensor:
-        """Prototype-to-prototype cosine similarities, shape (C*K, C*K)."""
-        p = F.normalize(self.prototypes.reshape(-1, self.prototypes.shape[-1]), dim=-1)
-        return p @ p.t()
+        """Prototype-to-prototype cosine similarities, shape (C*K, C*K) (per bank)."""
+        P = self.prototypes
+        p = F.normalize(P.reshape(*P.shape[:-3], -1, P.shape[-1]), dim=-1)
+        return p @ p.transpose(-1, -2)

@@ -1,0 +1,183 @@
+"""Benchmark MPCLDistributionRegressor: epoch time vs a plain MLP, latency, throughput.
+
+Run::
+
+    .venv/bin/python benchmarks/bench_model.py              # 20,000 x 200 x 10 on CPU
+    .venv/bin/python benchmarks/bench_model.py --device cuda
+
+Both models are TorchDistributionRegressor subclasses, so they are fed the same way (batches
+sliced from tensors), use the same optimizer, batch size, thread setting and gradient clipping;
+the MLP has MPCL's width (``d_model``) and ``--mlp-depth`` hidden layers. Targets (issue 4):
+MPCL epoch / MLP epoch <= 3, single-sample median latency < 2 ms, batch throughput > 20,000
+samples/s (CPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from mpcl_sklearn.regressor import MPCLDistributionRegressor
+from mpcl_sklearn.torch_estimator import TorchDistributionRegressor
+
+
+class _MLP(nn.Module):
+    def __init__(self, n_features: int, n_outputs: int, width: int, depth: int):
+        super().__init__()
+        layers: list[nn.Module] = []
+        d_in = n_features
+        for _ in range(depth):
+            layers += [nn.Linear(d_in, width), nn.GELU()]
+            d_in = width
+        layers.append(nn.Linear(d_in, n_outputs))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, X):
+        return torch.log_softmax(self.net(X), dim=-1)
+
+
+class MLPBench(TorchDistributionRegressor):
+    """Plain MLP on the same torch base (same feeding, loss, optimizer, clipping)."""
+
+    def __init__(
+        self,
+        width=32,
+        depth=4,
+        *,
+        max_epochs=3,
+        batch_size=128,
+        device="cpu",
+        random_state=0,
+        n_threads=1,
+    ):
+        self.width = width
+        self.depth = depth
+        super().__init__(
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            device=device,
+            random_state=random_state,
+            n_threads=n_threads,
+        )
+
+    def _build_module(self, n_features, n_outputs, column_layout):
+        return _MLP(n_features, n_outputs, self.width, self.depth)
+
+
+def make_data(n: int, n_features: int, n_emotions: int, seed: int = 0):
+    """A feature table with named modality/scale columns and a learnable distribution target."""
+    rng = np.random.default_rng(seed)
+    blocks = [("eeg", "2s"), ("eeg", "4s"), ("ecg", "4s"), ("eda", "4s"), ("face", "4s")]
+    sizes = np.full(len(blocks), n_features // len(blocks))
+    sizes[: n_features - sizes.sum()] += 1
+    cols = [f"{m}__{s}__f{i}" for (m, s), k in zip(blocks, sizes, strict=True) for i in range(k)]
+    latent = rng.normal(size=(n, 4))
+    X = latent @ rng.normal(size=(4, n_features)) + rng.normal(size=(n, n_features))
+    logits = latent @ rng.normal(size=(4, n_emotions))
+    Y = np.exp(logits - logits.max(1, keepdims=True))
+    return pd.DataFrame(X.astype(np.float32), columns=cols), Y / Y.sum(1, keepdims=True)
+
+
+def epoch_seconds(est) -> float:
+    """Median training-epoch duration from the history (first epoch excluded when possible)."""
+    durs = [row["dur"] for row in est.history_]
+    return statistics.median(durs[1:] if len(durs) > 1 else durs)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--n-samples", type=int, default=20_000)
+    p.add_argument("--n-features", type=int, default=200)
+    p.add_argument("--n-emotions", type=int, default=10)
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--mlp-depth", type=int, default=4)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--n-threads", type=int, default=1)
+    args = p.parse_args(argv)
+
+    print("command:", " ".join([sys.executable, *sys.argv]))
+    print(
+        f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
+        f"device {args.device}, n_threads {args.n_threads}"
+    )
+    X, Y = make_data(args.n_samples, args.n_features, args.n_emotions)
+    common = dict(
+        max_epochs=args.epochs,
+        batch_size=args.batch_size,
+        device=args.device,
+        random_state=0,
+        n_threads=args.n_threads,
+    )
+    ratios, mpcl_epochs, mlp_epochs = [], [], []
+    for r in range(args.repeats):
+        mpcl = MPCLDistributionRegressor(**common).fit(X, Y)
+        mlp = MLPBench(width=mpcl.d_model, depth=args.mlp_depth, **common).fit(X, Y)
+        e_mpcl, e_mlp = epoch_seconds(mpcl), epoch_seconds(mlp)
+        mpcl_epochs.append(e_mpcl)
+        mlp_epochs.append(e_mlp)
+        ratios.append(e_mpcl / e_mlp)
+        print(
+            f"repeat {r}: MPCL epoch {e_mpcl:.3f} s, MLP epoch {e_mlp:.3f} s, "
+            f"ratio {e_mpcl / e_mlp:.2f}"
+        )
+    n_params = sum(p.numel() for p in mpcl.net_.module_.parameters())
+    n_params_mlp = sum(p.numel() for p in mlp.net_.module_.parameters())
+
+    Xa = X.to_numpy()
+    mpcl_np = MPCLDistributionRegressor(**common).fit(Xa[:2000], Y[:2000])
+    lat = {}
+    for name, est, x1 in [("numpy row", mpcl_np, Xa[:1]), ("DataFrame row", mpcl, X.iloc[:1])]:
+        for _ in range(20):
+            est.predict(x1)
+        ts = []
+        for _ in range(500):
+            t0 = time.perf_counter()
+            est.predict(x1)
+            ts.append(time.perf_counter() - t0)
+        lat[name] = (statistics.median(ts) * 1e3, float(np.percentile(ts, 95)) * 1e3)
+    thr = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        mpcl.predict(X)
+        thr.append(len(X) / (time.perf_counter() - t0))
+
+    print()
+    print(
+        f"data: {args.n_samples} x {args.n_features} features x {args.n_emotions} emotions, "
+        f"{len(mpcl.tokens_)} tokens, batch {args.batch_size}, {args.epochs} epochs x "
+        f"{args.repeats} repeats"
+    )
+    print(
+        f"MPCL params {n_params}, MLP params {n_params_mlp} (width {mpcl.d_model}, "
+        f"depth {args.mlp_depth})"
+    )
+    print(
+        f"epoch time MPCL / MLP: median ratio {statistics.median(ratios):.2f} "
+        f"(all {', '.join(f'{r:.2f}' for r in ratios)}; target <= 3)"
+    )
+    print(
+        f"  MPCL epoch {statistics.median(mpcl_epochs):.3f} s "
+        f"({args.n_samples / statistics.median(mpcl_epochs):,.0f} samples/s), "
+        f"MLP epoch {statistics.median(mlp_epochs):.3f} s"
+    )
+    for name, (med, p95) in lat.items():
+        print(
+            f"single-sample predict latency ({name}): median {med:.3f} ms, p95 {p95:.3f} ms "
+            "(target median < 2 ms)"
+        )
+    print(f"batch predict throughput: {statistics.median(thr):,.0f} samples/s (target > 20,000)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
