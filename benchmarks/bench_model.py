@@ -101,6 +101,13 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--mlp-depth", type=int, default=4)
+    p.add_argument(
+        "--mlp-width",
+        type=int,
+        default=None,
+        help="MLP hidden width (default: MPCL's d_model, the strict comparison; "
+        "n_emotions * d_model matches MPCL's per-sample activation width)",
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument("--n-threads", type=int, default=1)
     args = p.parse_args(argv)
@@ -121,7 +128,8 @@ def main(argv=None) -> int:
     ratios, mpcl_epochs, mlp_epochs = [], [], []
     for r in range(args.repeats):
         mpcl = MPCLDistributionRegressor(**common).fit(X, Y)
-        mlp = MLPBench(width=mpcl.d_model, depth=args.mlp_depth, **common).fit(X, Y)
+        width = args.mlp_width or mpcl.d_model
+        mlp = MLPBench(width=width, depth=args.mlp_depth, **common).fit(X, Y)
         e_mpcl, e_mlp = epoch_seconds(mpcl), epoch_seconds(mlp)
         mpcl_epochs.append(e_mpcl)
         mlp_epochs.append(e_mlp)
@@ -158,8 +166,7 @@ def main(argv=None) -> int:
         f"{args.repeats} repeats"
     )
     print(
-        f"MPCL params {n_params}, MLP params {n_params_mlp} (width {mpcl.d_model}, "
-        f"depth {args.mlp_depth})"
+        f"MPCL params {n_params}, MLP params {n_params_mlp} (width {width}, depth {args.mlp_depth})"
     )
     print(
         f"epoch time MPCL / MLP: median ratio {statistics.median(ratios):.2f} "

@@ -442,11 +442,15 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
         opt_kwargs = {}
         if self.weight_decay:
             opt_kwargs["optimizer__weight_decay"] = self.weight_decay
+        opt_cls = self._optimizer_class()
+        if opt_cls in (torch.optim.Adam, torch.optim.AdamW) and device.type in ("cpu", "cuda"):
+            # one fused kernel instead of a Python loop over the parameters (~1 ms per step)
+            opt_kwargs["optimizer__fused"] = True
         net = _DistributionNet(
             module=self._build_module(self.n_features_in_, self.n_outputs_, self.column_layout_),
             criterion=torch.nn.KLDivLoss,
             criterion__reduction="batchmean",
-            optimizer=self._optimizer_class(),
+            optimizer=opt_cls,
             lr=self.lr,
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .hopfield import softmax_lastdim
+
 __all__ = ["AttentionPooling", "HierarchicalCompression"]
 
 
@@ -18,7 +20,7 @@ class AttentionPooling(nn.Module):
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """Pool (batch, n, d) -> (batch, d)."""
-        a = torch.softmax((tokens @ self.query) * self.scale, dim=-1)
+        a = softmax_lastdim((tokens @ self.query) * self.scale)
         return (a.unsqueeze(-1) * tokens).sum(-2)
 
 
@@ -72,14 +74,14 @@ class HierarchicalCompression(nn.Module):
         """The (n_emotions, n_groups) membership matrix (rows sum to 1 when learned)."""
         if self.membership_fixed is not None:
             return self.membership_fixed
-        return torch.softmax(self.membership_logits, dim=-1)
+        return softmax_lastdim(self.membership_logits)
 
     def forward(self, emotion_tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Refine emotion tokens (batch, C, d); also return the global token (batch, d)."""
         m = self.membership()  # (C, G)
         logits = torch.einsum("bcd,gd->bgc", emotion_tokens, self.group_queries) * self.scale
         logits = logits + torch.log(m.t().clamp_min(1e-6)).unsqueeze(0)
-        a = torch.softmax(logits, dim=-1)  # (B, G, C)
+        a = softmax_lastdim(logits)  # (B, G, C)
         groups = a @ emotion_tokens  # (B, G, d)
         glob = self.global_pool(groups)  # (B, d)
         ctx = torch.einsum("cg,bgd->bcd", m, groups)

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from .compression import AttentionPooling
-from .hopfield import as_beta_tensor, hopfield_retrieve
+from .hopfield import as_beta_tensor, softmax_lastdim
 
 __all__ = ["MultiScaleMemoryFusion"]
 
@@ -62,8 +62,11 @@ class MultiScaleMemoryFusion(nn.Module):
             B = len(tokens)
             k = torch.cat([k, mk.unsqueeze(0).expand(B, -1, -1)], 1)
             v = torch.cat([v, mv.unsqueeze(0).expand(B, -1, -1)], 1)
-        z, _ = hopfield_retrieve(q, k, v, self.betas)
-        g = torch.softmax(self.gate(tokens.mean(1)), dim=-1)  # (B, S)
-        fused = (g.view(*g.shape, 1, 1) * z).sum(1)
+        # retrieval weights at every beta; the gate mixes the weights before they touch the
+        # values: sum_s g_s (W_s V) = (sum_s g_s W_s) V, without a per-beta copy of V
+        scores = torch.matmul(q, k.transpose(-1, -2))  # (B, T, m)
+        w = softmax_lastdim(scores.unsqueeze(1) * self.betas.view(1, -1, 1, 1))  # (B, S, T, m)
+        g = softmax_lastdim(self.gate(tokens.mean(1)))  # (B, S)
+        fused = torch.matmul(torch.einsum("bs,bstm->btm", g, w), v)
         out = self.norm(tokens + fused)
         return self.pool(out), out

@@ -13,6 +13,7 @@ from .compression import HierarchicalCompression
 from .cooccurrence import CooccurrenceRetrieval
 from .distillation import prototype_relation_distillation
 from .fusion import MultiScaleMemoryFusion
+from .hopfield import softmax_lastdim
 from .losses import cooccurrence_loss, prototype_diversity_loss
 from .prototypes import PrototypeBank
 from .tokens import TokenEncoder
@@ -182,7 +183,7 @@ class MPCLNet(nn.Module):
         scale = tokens.shape[-1] ** -0.5
         logits = torch.einsum("btd,sd->sbt", tokens, self.student_queries) * scale
         logits = logits.masked_fill(~self.student_masks.unsqueeze(1), float("-inf"))
-        return torch.einsum("sbt,btd->sbd", torch.softmax(logits, dim=-1), tokens)
+        return torch.einsum("sbt,btd->sbd", softmax_lastdim(logits), tokens)
 
     def _branches(self, X: torch.Tensor, with_students: bool):
         """Fused-branch bank outputs, and the students' similarities (S, B, C, K) if asked."""
