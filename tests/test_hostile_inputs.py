@@ -19,6 +19,8 @@ import json
 import os
 import pickle
 import signal
+import subprocess
+import sys
 import traceback
 import warnings
 from collections import Counter, defaultdict
@@ -195,9 +197,10 @@ def _distribution_pair(draw):
     which = draw(st.sampled_from(["true", "pred"]))
     w = None
     a = t if which == "true" else p
-    if kind == "tiny":
-        a[:, 0] = 5e-324
-        a /= a.sum(axis=1, keepdims=True)
+    if kind == "tiny":  # a subnormal entry, rows still summing to 1 (no division by it)
+        if c > 1:
+            a[:, 0] = 1e-310
+            a[:, 1:] *= (1.0 - 1e-310) / a[:, 1:].sum(axis=1, keepdims=True)
     elif kind == "one_hot":
         a[:] = 0.0
         a[:, 0] = 1.0
@@ -1425,3 +1428,27 @@ def test_mpcl_checkpoint_dir_first_run_and_resume(tmp_path):
         d_model=8, max_epochs=4, checkpoint_dir=str(tmp_path / "ckpt"), random_state=0
     ).fit(X, y)
     assert len(resumed.history_) == 4
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG torch_estimator.py (fit, line ~542): torch.set_flush_denormal(True) is switched "
+    "on process-wide and never restored, so after any MPCL fit numpy flushes subnormals to zero "
+    "in unrelated code (5e-324 / 5e-324 -> nan, 1e-310 * 1.0 -> 0.0); restore the previous "
+    "state at the end of fit (try/finally) or scope it to the training loop",
+)
+def test_bug_mpcl_fit_leaves_flush_denormal_on():
+    code = (
+        "import numpy as np\n"
+        "from mpcl_sklearn.regressor import MPCLDistributionRegressor\n"
+        "rng = np.random.default_rng(0)\n"
+        "MPCLDistributionRegressor(max_epochs=1, d_model=8).fit(\n"
+        "    rng.normal(size=(20, 4)), rng.dirichlet(np.ones(3), size=20))\n"
+        "print(repr(float(np.array([1e-310])[0] * 1.0)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
+    # compare text: with denormals-are-zero on in *this* process (after an MPCL fit in an
+    # earlier test), 0.0 == 1e-310 is True
+    assert out.stdout.strip().splitlines()[-1] == "1e-310", "numpy flushes subnormals to zero"
