@@ -268,6 +268,80 @@ def test_pickle_source(tmp_path):
     assert load_wesad(tmp_path, source="e4").info.loc["S2", "offset_method"] == "tap"
 
 
+def _py2_pickle(obj) -> bytes:
+    """``obj`` (dicts, str, int, numpy arrays) pickled as Python 2 with numpy 1.x wrote WESAD.
+
+    Protocol 2, ``GLOBAL numpy.core.multiarray._reconstruct``, Python 2 ``str`` (BINSTRING)
+    keys and raw array bytes: what ``pickle.load(fh, encoding="latin1")`` meets in a real
+    ``SX.pkl``.
+    """
+    import struct
+
+    def s(b: bytes) -> bytes:
+        return (b"U" + bytes([len(b)]) if len(b) < 256 else b"T" + struct.pack("<I", len(b))) + b
+
+    def enc(o) -> bytes:
+        if isinstance(o, dict):
+            return b"}(" + b"".join(enc(k) + enc(v) for k, v in o.items()) + b"u"
+        if isinstance(o, str):
+            return s(o.encode("latin1"))
+        if isinstance(o, int):
+            return b"J" + struct.pack("<i", o)
+        a = np.ascontiguousarray(o)
+        order, code = a.dtype.str[0], a.dtype.str[1:]
+        shape = b"(" + b"".join(enc(int(n)) for n in a.shape) + b"t"
+        dtype = (
+            b"cnumpy\ndtype\n" + s(code.encode()) + b"K\x00K\x01\x87R"
+            b"(K\x03" + s(order.encode()) + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"
+        )
+        return (
+            b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85U\x01b\x87R"
+            b"(K\x01" + shape + dtype + b"\x89" + s(a.tobytes()) + b"tb"
+        )
+
+    return b"\x80\x02" + enc(obj) + b"."
+
+
+def test_pickle_written_by_python2_loads(tmp_path):
+    """The restricted unpickler still reads numpy arrays pickled by Python 2 (real SX.pkl)."""
+    sdir = make_subject(tmp_path, "S2")
+    write_pickle(sdir)
+    with open(sdir / "S2.pkl", "rb") as fh:
+        data = pickle.load(fh)
+    data["label"] = data["label"].astype("<i4")  # int32 on the 2017 machines
+    raw = _py2_pickle(data)
+    assert b"numpy.core.multiarray" in raw and b"numpy._core" not in raw
+    assert pickle.loads(raw, encoding="latin1")["signal"]["wrist"]["ACC"].shape == (620 * 32, 3)
+    (sdir / "S2.pkl").write_bytes(raw)
+    rec = load_wesad(tmp_path)
+    assert rec.info.loc["S2", "offset_method"].startswith("pickle")
+    tr = {t.trial: t for t in rec}
+    assert tr["TSST"].signals["eda"].mean() == pytest.approx(7.0)
+    assert tr["Medi 2"].signals["chest_ecg"].shape == (1, 30 * 700)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"\x80\x02}(U\x06signalcos\nsystem\nU\x04true\x85RU\x05label}u.",
+        b"\x80\x02}(U\x06signalc__builtin__\neval\nU\x04None\x85RU\x05label}u.",
+        b"\x80\x02}(U\x06signalcsubprocess\nPopen\nU\x04true\x85RU\x05label}u.",
+        pickle.dumps({"signal": np.lib.stride_tricks.as_strided, "label": 0}),
+    ],
+    ids=["os.system", "eval", "Popen", "other-numpy-function"],
+)
+def test_pickle_refuses_other_globals(tmp_path, monkeypatch, payload):
+    import os
+
+    calls = []
+    monkeypatch.setattr(os, "system", lambda *a: calls.append(a))
+    sdir = make_subject(tmp_path, "S2")
+    (sdir / "S2.pkl").write_bytes(payload)
+    with pytest.raises(WESADFormatError, match=r"S2.pkl: cannot unpickle.*refused global"):
+        load_wesad(tmp_path, source="pickle")
+    assert not calls
+
+
 # ------------------------------------------------------------------------------ real data ---
 
 

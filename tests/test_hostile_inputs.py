@@ -1224,11 +1224,6 @@ def test_load_model_hostile_bytes(tmp_path_factory, data):
 # known bugs in other modules (fixed by their owners; strict xfail flips when fixed)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG datasets/wesad.py::_load_pickle: plain pickle.load on SX.pkl runs code from a "
-    "downloaded dataset file; needs a restricted Unpickler (numpy arrays, dicts, str only)",
-)
 def test_bug_wesad_pickle_executes_payload(tmp_path):
     sdir = tmp_path / "S2"
     _write_wesad_quest(sdir)

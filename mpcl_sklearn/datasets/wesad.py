@@ -524,10 +524,52 @@ def estimate_e4_offset(
 # ---------------------------------------------------------------------------------- loader ---
 
 
+#: Globals a WESAD ``SX.pkl`` may name: numpy array, dtype and scalar reconstruction (numpy 1.x
+#: writes ``numpy.core``, 2.x ``numpy._core``), ``_codecs.encode`` (bytes in protocol-2 pickles
+#: written by Python 3) and plain containers. Anything else (``os.system``, ``builtins.eval``,
+#: arbitrary classes) is refused: unpickling must never run code from a downloaded file.
+_PICKLE_CONTAINERS = ("dict", "list", "tuple", "set", "frozenset", "str", "bytes", "bytearray")
+_PICKLE_CONTAINERS += ("int", "float", "complex", "bool")
+#: Python 2 builtins -> Python 3 names.
+_PY2_BUILTINS = {"unicode": "str", "long": "int"}
+_PICKLE_ALLOWED: frozenset[tuple[str, str]] = frozenset(
+    [
+        (core + ".multiarray", name)
+        for core in ("numpy.core", "numpy._core")
+        for name in ("_reconstruct", "scalar")
+    ]
+    + [(core + ".numeric", "_frombuffer") for core in ("numpy.core", "numpy._core")]
+    + [("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode")]
+    + [("builtins", name) for name in _PICKLE_CONTAINERS]
+    + [("__builtin__", name) for name in (*_PICKLE_CONTAINERS, *_PY2_BUILTINS)]
+)
+
+
+class _WesadUnpickler(pickle.Unpickler):
+    """Unpickler that resolves only the globals in :data:`_PICKLE_ALLOWED`."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in _PICKLE_ALLOWED:
+            raise pickle.UnpicklingError(
+                f"refused global {module}.{name}: a WESAD pickle holds only numpy arrays, "
+                "dicts and strings (the file may be corrupt or malicious)"
+            )
+        if module.startswith("numpy.core") and int(np.__version__.split(".")[0]) >= 2:
+            module = "numpy._core" + module[len("numpy.core") :]  # avoid the deprecated alias
+        elif module == "__builtin__":  # written by Python 2
+            module, name = "builtins", _PY2_BUILTINS.get(name, name)
+        return super().find_class(module, name)
+
+
 def _load_pickle(path: Path) -> dict:
+    """Read a WESAD ``SX.pkl`` (written by Python 2: ``encoding="latin1"``) safely.
+
+    Only numpy arrays, dicts, lists and strings are reconstructed (:class:`_WesadUnpickler`);
+    a pickle naming any other global raises :class:`WESADFormatError` without running it.
+    """
     with open(path, "rb") as fh:
         try:
-            data = pickle.load(fh, encoding="latin1")
+            data = _WesadUnpickler(fh, encoding="latin1").load()
         except Exception as exc:  # noqa: BLE001 - re-raised with the file name
             raise WESADFormatError(
                 f"{path}: cannot unpickle ({type(exc).__name__}: {exc})"
