@@ -55,11 +55,15 @@ class EvaluationResult:
         is better.
     protocol : str
         Description of the protocol that produced the scores.
+    predictions : ndarray of shape (n_samples, n_emotions) or None
+        Subject-independent protocol with ``return_predictions=True``: every row's prediction
+        by the model of the fold that held it out.
     """
 
     scores: pd.DataFrame
     summary: pd.DataFrame
     protocol: str
+    predictions: np.ndarray | None = None
 
     def format_summary(self, digits: int = 4) -> str:
         """The summary as text, one ``metric  mean ± std`` line per metric."""
@@ -94,14 +98,17 @@ def _check_lengths(X, y, **named) -> int:
     return n
 
 
-def _fit_and_score(estimator, X, y, train, test, fit_params, fit_groups=None) -> dict:
+def _fit_and_score(
+    estimator, X, y, train, test, fit_params, fit_groups=None, keep_predictions=False
+):
     est = clone(estimator)
     params = dict(fit_params or {})
     if fit_groups is not None:
         params["groups"] = fit_groups[train]
     est.fit(_take(X, train), _take(y, train), **params)
     pred = est.predict(_take(X, test))
-    return distribution_report(_take(y, test), pred)
+    report = distribution_report(_take(y, test), pred)
+    return (report, np.asarray(pred)) if keep_predictions else report
 
 
 def _run_parallel(tasks: list, n_jobs, progress: bool, desc: str) -> list:
@@ -137,6 +144,7 @@ def subject_independent_evaluate(
     progress: bool = False,
     fit_params: dict | None = None,
     fit_groups: bool = False,
+    return_predictions: bool = False,
 ) -> EvaluationResult:
     """Cross-validate across subjects: no subject is in both train and test.
 
@@ -161,6 +169,9 @@ def subject_independent_evaluate(
         Pass the training rows' subject ids to ``fit`` as ``groups``, for nested
         hyper-parameter searches such as ``GridSearchCV(..., cv=GroupKFold(3))`` that must
         keep subjects apart inside the training folds too.
+    return_predictions : bool, default=False
+        Keep the out-of-fold predictions in ``EvaluationResult.predictions`` (for plots such as
+        predicted vs true co-occurrence).
 
     Returns
     -------
@@ -186,8 +197,15 @@ def subject_independent_evaluate(
         if shared:
             raise ValueError(f"splitter {label} put subjects {sorted(shared)} in train and test")
     inner = groups if fit_groups else None
-    tasks = [(estimator, X, y, tr, te, fit_params, inner) for tr, te in splits]
+    tasks = [(estimator, X, y, tr, te, fit_params, inner, return_predictions) for tr, te in splits]
     reports = _run_parallel(tasks, n_jobs, progress, "folds")
+    predictions = None
+    if return_predictions:
+        first = reports[0][1]
+        predictions = np.full((len(groups), first.shape[1]), np.nan)
+        for (_, test), (_, pred) in zip(splits, reports, strict=True):
+            predictions[test] = pred
+        reports = [rep for rep, _ in reports]
     rows = []
     for i, ((train, test), rep) in enumerate(zip(splits, reports, strict=True)):
         rows.append(
@@ -201,7 +219,9 @@ def subject_independent_evaluate(
         )
     scores = pd.DataFrame(rows)
     protocol = f"subject-independent, {label} over {n_subjects} subjects"
-    return _summarise(scores, protocol, scores)
+    result = _summarise(scores, protocol, scores)
+    result.predictions = predictions
+    return result
 
 
 class SubjectDependentSplitter:
