@@ -7,20 +7,27 @@ from collections.abc import Mapping
 from numbers import Integral
 
 import numpy as np
+import torch
 from scipy.optimize import minimize
 from scipy.special import logsumexp, xlogy
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neighbors import KNeighborsRegressor
-from sklearn.preprocessing import StandardScaler
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import MaxAbsScaler, StandardScaler
 from sklearn.utils.validation import _check_sample_weight
+from torch import nn
 
 from ._columns import group_columns
 from .base import BaseDistributionRegressor
+from .nn.helo import HeLoModule
+from .torch_estimator import TorchDistributionRegressor
 
 __all__ = [
     "MeanDistributionRegressor",
     "SABFGSRegressor",
     "AAKNNRegressor",
+    "MLPDistributionRegressor",
+    "HeLoRegressor",
 ]
 
 
@@ -58,6 +65,75 @@ def _log_softmax(Z: np.ndarray) -> np.ndarray:
     return Z - logsumexp(Z, axis=1, keepdims=True)
 
 
+def _fit_scaler(X: np.ndarray, sample_weight=None) -> Pipeline:
+    """Fitted standardisation of ``X`` that cannot overflow.
+
+    A plain :class:`~sklearn.preprocessing.StandardScaler` squares the features: from
+    ``|x| >~ 1e154`` the variance overflows to inf (its ``transform`` then gives NaN or 0), and
+    below ``~1e-154`` it underflows to 0 (the column looks constant). Each column is first
+    divided by its largest magnitude (:class:`~sklearn.preprocessing.MaxAbsScaler`), then
+    standardised; the composition is the same map ``(x - mean) / std``.
+    """
+    max_abs = MaxAbsScaler().fit(X)
+    # MaxAbsScaler leaves columns whose peak is below ~1e-15 unscaled; scale every non-zero one
+    # so that tiny features (|x| ~ 1e-300, whose variance underflows to 0) keep their signal too
+    max_abs.scale_ = np.where(max_abs.max_abs_ > 0, max_abs.max_abs_, 1.0)
+    standard = StandardScaler().fit(max_abs.transform(X), sample_weight=sample_weight)
+    return Pipeline([("max_abs", max_abs), ("standard", standard)])
+
+
+def _scaled(scaler, X: np.ndarray) -> np.ndarray:
+    """``scaler.transform(X)`` for a :func:`_fit_scaler` pipeline, letting overflow give inf.
+
+    (The pipeline's own ``transform`` rejects the inf that a huge test value divided by a small
+    training peak becomes; the callers deal with it.)
+    """
+    if scaler is None:
+        return X
+    max_abs, standard = scaler[0], scaler[1]
+    with np.errstate(over="ignore", invalid="ignore"):
+        return (X / max_abs.scale_ - standard.mean_) / standard.scale_
+
+
+def _row_directions(X: np.ndarray, divisors) -> np.ndarray:
+    """Rows of ``X / d1 / d2 / ...`` rescaled to max-abs 1, computed without overflow."""
+    D = np.array(X, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for div in (None, *divisors):
+            if div is not None:
+                D = D / div
+            peak = np.max(np.abs(np.nan_to_num(D, nan=0.0)), axis=1, keepdims=True)
+            if not np.isfinite(peak).all():  # inf entries: keep their signs only
+                D = np.where(np.isinf(D), np.sign(D), np.where(np.isinf(peak), 0.0, D))
+                peak = np.max(np.abs(D), axis=1, keepdims=True)
+            D = D / np.where(peak > 0, peak, 1.0)
+    return np.nan_to_num(D, nan=0.0)
+
+
+#: Standardised rows larger than this (max-abs) are shrunk onto it by the kNN and torch models.
+_MAX_Z = 1e6
+
+
+def _bound_rows(Z: np.ndarray, X: np.ndarray, divisors, bound: float = _MAX_Z) -> np.ndarray:
+    """Shrink the rows of standardised features ``Z`` whose largest magnitude exceeds ``bound``
+    (or overflowed to inf) onto that magnitude, keeping their direction.
+
+    A test sample a million standard deviations out is saturated there: distances and float32
+    activations stay finite. ``X`` and ``divisors`` (``Z ~ X / d1 / d2 ...`` far out) give the
+    direction of rows that overflowed. Modifies ``Z`` in place and returns it.
+    """
+    with np.errstate(invalid="ignore"):
+        peak = np.max(np.abs(Z), axis=1) if Z.shape[1] else np.zeros(len(Z))
+    far = ~(peak <= bound)
+    if far.any():
+        ok = far & np.isfinite(peak)
+        Z[ok] *= bound / peak[ok, None]
+        bad = far & ~np.isfinite(peak)
+        if bad.any():
+            Z[bad] = bound * _row_directions(X[bad], divisors)
+    return Z
+
+
 class SABFGSRegressor(BaseDistributionRegressor):
     """Maximum-entropy label-distribution model fitted by L-BFGS (SA-BFGS, Geng 2016).
 
@@ -90,7 +166,9 @@ class SABFGSRegressor(BaseDistributionRegressor):
     coef_ : ndarray of shape (n_features_in_, n_outputs_)
         Weights on the standardised features.
     intercept_ : ndarray of shape (n_outputs_,)
-    scaler_ : StandardScaler or None
+    scaler_ : Pipeline or None
+        ``MaxAbsScaler`` then ``StandardScaler``: the standardisation, computed without
+        overflow for features of any finite magnitude.
     n_iter_ : int
         Number of L-BFGS iterations run (reported as at least 1, as scikit-learn expects, even
         when the starting point is already optimal, e.g. with a single output).
@@ -159,7 +237,7 @@ class SABFGSRegressor(BaseDistributionRegressor):
             raise ValueError("sample_weight must not sum to zero")
         w = w / w.sum()
         if self.standardize:
-            self.scaler_ = StandardScaler().fit(X, sample_weight=sample_weight)
+            self.scaler_ = _fit_scaler(X, sample_weight=sample_weight)
             X = self.scaler_.transform(X)
         else:
             self.scaler_ = None
@@ -174,6 +252,12 @@ class SABFGSRegressor(BaseDistributionRegressor):
             method="L-BFGS-B",
             options={"maxiter": int(self.max_iter), "gtol": float(self.tol)},
         )
+        if not np.isfinite(res.x).all() or not np.isfinite(res.fun):
+            raise ValueError(
+                "SABFGSRegressor: the optimisation overflowed (non-finite weights or loss); the "
+                f"feature values are too large (|x| up to {np.max(np.abs(X)):.3g}). Use "
+                "standardize=True or rescale the features."
+            )
         self.coef_ = res.x[: n_features * n_outputs].reshape(n_features, n_outputs).copy()
         self.intercept_ = res.x[n_features * n_outputs :].copy()
         self.n_iter_ = max(int(res.nit), 1)
@@ -188,9 +272,35 @@ class SABFGSRegressor(BaseDistributionRegressor):
         return self
 
     def _predict_distribution(self, X):
+        Xs = _scaled(self.scaler_, X)
+        with np.errstate(over="ignore", invalid="ignore"):
+            Z = Xs @ self.coef_ + self.intercept_
+            P = np.exp(_log_softmax(Z))
+        bad = ~np.isfinite(P).all(axis=1)
+        if bad.any():
+            P[bad] = self._saturated_distribution(X[bad])
+        return P
+
+    def _saturated_distribution(self, X: np.ndarray) -> np.ndarray:
+        """Predictions for rows whose logits overflow (features of enormous magnitude).
+
+        Such a row is ``t * u`` with ``t`` huge; as ``t -> inf`` the softmax puts all mass on
+        the emotions with the largest ``u @ W`` (ties shared according to the rest of the
+        logits). ``u`` is the row's direction in the standardised space.
+        """
+        divisors = []
+        offset = self.intercept_
         if self.scaler_ is not None:
-            X = self.scaler_.transform(X)
-        return np.exp(_log_softmax(X @ self.coef_ + self.intercept_))
+            max_abs, standard = self.scaler_[0], self.scaler_[1]
+            divisors = [max_abs.scale_, standard.scale_]
+            offset = offset - (standard.mean_ / standard.scale_) @ self.coef_
+        lead = _row_directions(X, divisors) @ self.coef_
+        top = lead >= lead.max(axis=1, keepdims=True) - 1e-9 * np.abs(lead).max(
+            axis=1, keepdims=True
+        )
+        rest = np.where(top, offset, -np.inf)
+        rest = np.exp(rest - rest.max(axis=1, keepdims=True))
+        return rest / rest.sum(axis=1, keepdims=True)
 
 
 class AAKNNRegressor(BaseDistributionRegressor):
@@ -223,7 +333,9 @@ class AAKNNRegressor(BaseDistributionRegressor):
     ----------
     knn_ : KNeighborsRegressor
         The fitted neighbour model (holds the standardised training data).
-    scaler_ : StandardScaler or None
+    scaler_ : Pipeline or None
+        ``MaxAbsScaler`` then ``StandardScaler``: the standardisation, computed without
+        overflow for features of any finite magnitude.
     n_features_in_ : int
     n_outputs_ : int
 
@@ -268,7 +380,7 @@ class AAKNNRegressor(BaseDistributionRegressor):
         if int(self.n_neighbors) < 1:
             raise ValueError(f"n_neighbors must be >= 1, got {self.n_neighbors!r}")
         if self.standardize:
-            self.scaler_ = StandardScaler().fit(X)
+            self.scaler_ = _fit_scaler(X)
             X = self.scaler_.transform(X)
         else:
             self.scaler_ = None
@@ -283,8 +395,18 @@ class AAKNNRegressor(BaseDistributionRegressor):
 
     def _predict_distribution(self, X):
         if self.scaler_ is not None:
-            X = self.scaler_.transform(X)
-        return self.knn_.predict(X)
+            # a query a million standard deviations out is saturated there (finite distances)
+            divisors = [self.scaler_[0].scale_, self.scaler_[1].scale_]
+            X = _bound_rows(_scaled(self.scaler_, X), X, divisors)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            P = self.knn_.predict(X)
+        bad = ~np.isfinite(P).all(axis=1)
+        if bad.any():
+            # distance weights of infinitely distant neighbours are all 0 (0/0): they are
+            # equally far, so they count equally
+            _, ind = self.knn_.kneighbors(X[bad])
+            P[bad] = self.knn_._y[ind].mean(axis=1)
+        return P
 
 
 # ------------------------------------------------------------------------------------------------
@@ -298,10 +420,10 @@ def _resolve_modalities(
 ) -> dict[str, list[int]]:
     """Column indices of each modality, in order.
 
-    ``modalities`` maps a name to column indices or column names; without it, the columns are
-    grouped by the ``<modality>__`` prefix of their names (all scales of a modality together,
-    see :func:`mpcl_sklearn._columns.group_columns`). Without usable names, all columns form one
-    modality called ``"x"``.
+    ``modalities`` maps a name to column indices or column names (every column in exactly one
+    modality); without it, the columns are grouped by the ``<modality>__`` prefix of their names
+    (all scales of a modality together, see :func:`mpcl_sklearn._columns.group_columns`).
+    Without usable names, all columns form one modality called ``"x"``.
     """
     names = None if feature_names is None else [str(n) for n in feature_names]
     if modalities is not None:
@@ -309,14 +431,22 @@ def _resolve_modalities(
             raise ValueError("modalities must be a non-empty dict {name: column indices or names}")
         lookup = {n: i for i, n in enumerate(names)} if names is not None else {}
         out: dict[str, list[int]] = {}
+        owner: dict[int, str] = {}
         for name, cols in modalities.items():
             idx = []
             for c in np.atleast_1d(np.asarray(cols, dtype=object)):
                 if isinstance(c, str):
                     if c not in lookup:
-                        raise ValueError(f"modality {name!r}: unknown column {c!r}")
+                        raise ValueError(
+                            f"modality {name!r}: unknown column {c!r}"
+                            + ("" if names is not None else " (X has no column names)")
+                        )
                     idx.append(lookup[c])
-                elif isinstance(c, Integral | np.integer) and 0 <= int(c) < n_features:
+                elif (
+                    isinstance(c, Integral | np.integer)
+                    and not isinstance(c, bool | np.bool_)
+                    and 0 <= int(c) < n_features
+                ):
                     idx.append(int(c))
                 else:
                     raise ValueError(
@@ -324,7 +454,18 @@ def _resolve_modalities(
                     )
             if not idx:
                 raise ValueError(f"modality {name!r} has no columns")
+            for i in idx:
+                if i in owner:
+                    raise ValueError(f"column {i} is in modalities {owner[i]!r} and {name!r}")
+                owner[i] = str(name)
             out[str(name)] = idx
+        missing = sorted(set(range(n_features)) - set(owner))
+        if missing:
+            shown = [names[i] if names is not None else i for i in missing[:10]]
+            raise ValueError(
+                f"{len(missing)} columns belong to no modality in `modalities`: {shown}; drop "
+                "them before the regressor (e.g. with a ColumnTransformer) or list them"
+            )
         return out
     if names is not None:
         try:
@@ -350,3 +491,465 @@ def _label_correlation(Y: np.ndarray) -> np.ndarray:
     corr[norm <= 1e-12, :] = 0.0
     np.fill_diagonal(corr, 1.0)
     return np.clip(corr, -1.0, 1.0)
+
+
+# ------------------------------------------------------------------------------------------------
+# neural baselines (PyTorch, trained through the package's skorch-backed base)
+
+_BEHAVIOURAL_DEFAULT = ("acc", "face", "video")
+
+
+class _SafeStandardisation:
+    """Mixin for the torch baselines: standardisation that never feeds inf/NaN to the network.
+
+    * ``fit`` refuses (clear ``ValueError``) features so large that their mean or standard
+      deviation overflows float64 (from ``|x| >~ 1e154``): the shared torch base would otherwise
+      divide by an infinite scale and silently learn nothing from them.
+    * Standardised rows whose largest value exceeds ``1e6`` are shrunk onto that magnitude,
+      keeping their direction, before the float32 cast (a sample a million standard deviations
+      out is saturated): a huge test value would otherwise overflow float32 (``>3.4e38``) or the
+      network's activations, and the prediction would be NaN.
+    """
+
+    def _validate_fit_data(self, X, y, *, dtype=np.float64):
+        X, Y = super()._validate_fit_data(X, y, dtype=dtype)
+        with np.errstate(over="ignore", invalid="ignore"):
+            finite = np.isfinite(X.mean(axis=0)).all() and np.isfinite(X.std(axis=0)).all()
+        if not finite:
+            raise ValueError(
+                f"{type(self).__name__}: feature values too large to standardise (|x| up to "
+                f"{np.max(np.abs(X)):.3g}; their variance overflows float64). Rescale the "
+                "features (e.g. divide by a constant or take a log) before fitting."
+            )
+        return X, Y
+
+    def _standardize(self, X: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore", invalid="ignore"):
+            Z = (X - self.x_mean_) / self.x_scale_
+        return _bound_rows(Z, X, [self.x_scale_]).astype(np.float32, copy=False)
+
+
+_ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "gelu": nn.GELU,
+    "tanh": nn.Tanh,
+    "elu": nn.ELU,
+    "silu": nn.SiLU,
+    "leaky_relu": nn.LeakyReLU,
+}
+
+
+def _hidden_sizes(hidden_layer_sizes) -> tuple[int, ...]:
+    sizes = hidden_layer_sizes
+    if isinstance(sizes, Integral | np.integer) and not isinstance(sizes, bool):
+        sizes = (sizes,)
+    try:
+        sizes = tuple(sizes)
+    except TypeError:
+        raise ValueError(
+            f"hidden_layer_sizes must be a sequence of positive ints, got {hidden_layer_sizes!r}"
+        ) from None
+    if not all(
+        isinstance(h, Integral | np.integer) and not isinstance(h, bool) and h >= 1 for h in sizes
+    ):
+        raise ValueError(
+            f"hidden_layer_sizes must be a sequence of positive ints, got {hidden_layer_sizes!r}"
+        )
+    return tuple(int(h) for h in sizes)
+
+
+def _check_dropout(name: str, value) -> None:
+    if not (np.isscalar(value) and 0.0 <= float(value) < 1.0):
+        raise ValueError(f"{name} must be a float in [0, 1), got {value!r}")
+
+
+class _MLPNet(nn.Module):
+    """Linear -> activation -> dropout blocks, then a linear map to the emotion logits.
+
+    ``forward`` returns log-probabilities.
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        n_outputs: int,
+        hidden: tuple[int, ...],
+        activation: str,
+        dropout: float,
+    ):
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = n_features
+        for h in hidden:
+            layers += [nn.Linear(width, h), _ACTIVATIONS[activation]()]
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            width = h
+        layers.append(nn.Linear(width, n_outputs))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, X: torch.Tensor, **kwargs) -> torch.Tensor:
+        return torch.log_softmax(self.layers(X), dim=-1)
+
+
+class MLPDistributionRegressor(_SafeStandardisation, TorchDistributionRegressor):
+    """Multilayer perceptron with a softmax head, trained on ``KL(y || y_hat)``.
+
+    Features are standardised inside (mean/std of the training data), then fed through
+    ``Linear -> activation -> dropout`` blocks of widths ``hidden_layer_sizes`` and a linear map
+    to the logits of the emotions; the loss is the mean Kullback-Leibler divergence from the
+    target distributions. Training (optimiser, seeding, device, early stopping, checkpoints,
+    pickling) is that of :class:`mpcl_sklearn.torch_estimator.TorchDistributionRegressor`, as
+    for MPCL. The network ignores the modality layout of the columns.
+
+    The defaults suit tables of about 1k-20k rows and 10-1000 features (window features of
+    physiological signals): two hidden layers, strong dropout (0.5) and AdamW's weight decay
+    against overfitting to the training subjects, 50 epochs at ``lr=1e-3`` (on synthetic data
+    with subject offsets, dropout 0.5 beat 0.2 and 0.3 on held-out subjects at 1k-5k rows).
+    Features so large that their variance overflows (``|x| >~ 1e154``) are refused with a
+    ``ValueError``; standardised test rows are shrunk to a largest magnitude of ``1e6``
+    (direction kept).
+
+    Parameters
+    ----------
+    hidden_layer_sizes : int or sequence of int, default=(128, 64)
+        Widths of the hidden layers; ``()`` gives a softmax-linear model.
+    activation : {"relu", "gelu", "tanh", "elu", "silu", "leaky_relu"}, default="relu"
+    dropout : float, default=0.5
+        Dropout after each hidden layer (training only).
+    lr, max_epochs, batch_size, optimizer, weight_decay, max_grad_norm, early_stopping, \
+validation_fraction, n_iter_no_change, tol, warm_start, checkpoint_dir, device, random_state, \
+verbose, callbacks, normalize_y, n_threads
+        See :class:`mpcl_sklearn.torch_estimator.TorchDistributionRegressor`. Defaults as there,
+        except ``lr=1e-3``, ``max_epochs=50`` and ``weight_decay=1e-2``.
+
+    Attributes
+    ----------
+    net_ : skorch.NeuralNet
+    history_ : skorch.History
+    x_mean_, x_scale_ : ndarray of shape (n_features_in_,)
+        The standardisation.
+    n_features_in_, feature_names_in_, n_outputs_
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(128, 64),
+        activation: str = "relu",
+        dropout: float = 0.5,
+        *,
+        lr: float = 1e-3,
+        max_epochs: int = 50,
+        batch_size: int = 128,
+        optimizer="adamw",
+        weight_decay: float = 1e-2,
+        max_grad_norm: float | None = 5.0,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 10,
+        tol: float = 1e-4,
+        warm_start: bool = False,
+        checkpoint_dir: str | None = None,
+        device: str = "cpu",
+        random_state=None,
+        verbose: int = 0,
+        callbacks=None,
+        normalize_y: bool | str = False,
+        n_threads: int | None = 1,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.dropout = dropout
+        super().__init__(
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            optimizer=optimizer,
+            weight_decay=weight_decay,
+            max_grad_norm=max_grad_norm,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            warm_start=warm_start,
+            checkpoint_dir=checkpoint_dir,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+            callbacks=callbacks,
+            normalize_y=normalize_y,
+            n_threads=n_threads,
+        )
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        _hidden_sizes(self.hidden_layer_sizes)
+        if self.activation not in _ACTIVATIONS:
+            raise ValueError(
+                f"activation must be one of {sorted(_ACTIVATIONS)}, got {self.activation!r}"
+            )
+        _check_dropout("dropout", self.dropout)
+
+    def _build_module(self, n_features: int, n_outputs: int, column_layout: dict):
+        return _MLPNet(
+            n_features,
+            n_outputs,
+            _hidden_sizes(self.hidden_layer_sizes),
+            self.activation,
+            float(self.dropout),
+        )
+
+
+class _HeLoNet(HeLoModule):
+    """:class:`HeLoModule` whose auxiliary loss is ``lambda_corr * correlation_loss()``."""
+
+    def __init__(self, *args, lambda_corr: float = 1.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lambda_corr = float(lambda_corr)
+
+    def auxiliary_loss(self):
+        if self.lambda_corr == 0.0:
+            return None
+        return self.lambda_corr * self.correlation_loss()
+
+
+class HeLoRegressor(_SafeStandardisation, TorchDistributionRegressor):
+    """HeLo (Zheng et al., ACM MM 2025) as a scikit-learn emotion-distribution regressor.
+
+    Physiological modalities fused by cross-attention, aligned with the behavioural tokens by a
+    detached Gromov-Wasserstein (IPOT) transport plan, a shared transformer encoder, and
+    label-correlation-driven cross-attention from a learned label embedding; the loss is
+    ``KL(y || y_hat) + lambda_corr * MSE(R_hat, R)`` with ``R`` the correlation between the
+    emotions of the training targets. The network is :class:`mpcl_sklearn.nn.helo.HeLoModule`
+    (see ``docs/baselines.md`` for the architecture and how it departs from the released code:
+    the label embedding is learned, DropKey and dropout act in training only so ``predict`` is
+    deterministic, and every test sample is scored).
+
+    Input layout: with a DataFrame whose columns are named ``<modality>__<feature>`` or
+    ``<modality>__<scale>__<feature>``, each modality (all its scales together) is one encoder;
+    ``modalities`` maps names to column lists (or indices) explicitly, every column in exactly
+    one; anything else (a plain array, columns without the prefix) is one physiological modality
+    ``"x"``. Modalities named in ``behavioural_modalities`` are behavioural, the others
+    physiological, in column order (the first one provides the cross-attention queries). At
+    least one physiological modality is needed.
+
+    **Without a behavioural modality** (a chest-only WESAD table, a plain array) the optimal
+    transport step is skipped: there is nothing to align with, and the encoder and the emotion
+    projection see the physiological tokens only. With a single physiological modality the
+    cross-attention is skipped. Features are standardised inside; features whose variance
+    overflows (``|x| >~ 1e154``) are refused with a ``ValueError``; standardised test
+    rows are shrunk to a largest magnitude of ``1e6`` (direction kept).
+
+    Parameters
+    ----------
+    d_model : int, default=32
+        Token width (the paper: 128).
+    n_tokens : int, default=4
+        Tokens per modality.
+    n_heads : int, default=4
+        Heads of the physiological cross-attention and of the transformer encoder; must divide
+        ``d_model``.
+    ffn_dim : int, default=64
+        Feed-forward width of the transformer encoder.
+    depth : int, default=1
+        Number of shared transformer encoder layers.
+    dropout : float, default=0.1
+        Dropout in the encoder and the head (the paper: 0.5).
+    attn_dropout : float, default=0.1
+        Dropout on the cross-attention weights.
+    dropkey : float, default=0.1
+        DropKey ratio of the cross-attentions (the paper: 0.5); training only.
+    hidden_size : int, default=64
+        Width of the two hidden layers of the head (the paper: 128).
+    use_ot : bool, default=True
+        Optimal-transport alignment; False concatenates the physiological and behavioural
+        tokens unaligned (the ablation). Without behavioural modalities it has no effect.
+    ot_beta : float, default=0.1
+        IPOT proximal step.
+    ot_outer_iter, ot_inner_iter : int, default=5, 20
+        Gromov-Wasserstein linearisations and IPOT steps per linearisation.
+    ot_threshold : float, default=0.1
+        Fraction of the intra-set cosine-distance range that is zeroed.
+    lambda_corr : float, default=1.0
+        Weight of the label-correlation loss.
+    behavioural_modalities : tuple of str, default=("acc", "face", "video")
+        Modalities treated as behavioural; the others are physiological.
+    modalities : dict or None, default=None
+        ``{name: [column names or indices]}``; every column must belong to exactly one.
+    lr, max_epochs, batch_size, optimizer, weight_decay, max_grad_norm, early_stopping, \
+validation_fraction, n_iter_no_change, tol, warm_start, checkpoint_dir, device, random_state, \
+verbose, callbacks, normalize_y, n_threads
+        See :class:`mpcl_sklearn.torch_estimator.TorchDistributionRegressor` (same defaults,
+        as MPCL's).
+
+    Attributes
+    ----------
+    net_ : skorch.NeuralNet
+    history_ : skorch.History
+    physiological_modalities_, behavioural_modalities_ : list of str
+        The modalities of each kind found in the training data, in column order.
+    label_correlation_ : ndarray of shape (n_emotions, n_emotions)
+        Pearson correlation between the emotions of the training targets (the target ``R``).
+    learned_label_correlation_ : ndarray of shape (n_emotions, n_emotions)
+        The learned ``R_hat = N(E) N(E)^T`` of the label embedding after training.
+    n_features_in_, feature_names_in_, n_outputs_
+
+    References
+    ----------
+    Zheng et al., "Heterogeneous Multi-Modal Fusion with Label Correlation for Emotion
+    Distribution Learning", ACM MM 2025 (arXiv 2507.06821).
+    """
+
+    def __init__(
+        self,
+        d_model: int = 32,
+        n_tokens: int = 4,
+        n_heads: int = 4,
+        ffn_dim: int = 64,
+        depth: int = 1,
+        dropout: float = 0.1,
+        attn_dropout: float = 0.1,
+        dropkey: float = 0.1,
+        hidden_size: int = 64,
+        use_ot: bool = True,
+        ot_beta: float = 0.1,
+        ot_outer_iter: int = 5,
+        ot_inner_iter: int = 20,
+        ot_threshold: float = 0.1,
+        lambda_corr: float = 1.0,
+        behavioural_modalities: tuple[str, ...] = _BEHAVIOURAL_DEFAULT,
+        modalities: Mapping | None = None,
+        *,
+        lr: float = 3e-3,
+        max_epochs: int = 30,
+        batch_size: int = 128,
+        optimizer="adamw",
+        weight_decay: float = 1e-4,
+        max_grad_norm: float | None = 5.0,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 10,
+        tol: float = 1e-4,
+        warm_start: bool = False,
+        checkpoint_dir: str | None = None,
+        device: str = "cpu",
+        random_state=None,
+        verbose: int = 0,
+        callbacks=None,
+        normalize_y: bool | str = False,
+        n_threads: int | None = 1,
+    ):
+        self.d_model = d_model
+        self.n_tokens = n_tokens
+        self.n_heads = n_heads
+        self.ffn_dim = ffn_dim
+        self.depth = depth
+        self.dropout = dropout
+        self.attn_dropout = attn_dropout
+        self.dropkey = dropkey
+        self.hidden_size = hidden_size
+        self.use_ot = use_ot
+        self.ot_beta = ot_beta
+        self.ot_outer_iter = ot_outer_iter
+        self.ot_inner_iter = ot_inner_iter
+        self.ot_threshold = ot_threshold
+        self.lambda_corr = lambda_corr
+        self.behavioural_modalities = behavioural_modalities
+        self.modalities = modalities
+        super().__init__(
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            optimizer=optimizer,
+            weight_decay=weight_decay,
+            max_grad_norm=max_grad_norm,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            warm_start=warm_start,
+            checkpoint_dir=checkpoint_dir,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+            callbacks=callbacks,
+            normalize_y=normalize_y,
+            n_threads=n_threads,
+        )
+
+    # ------------------------------------------------------------------ parameters and layout
+    def _check_params(self) -> None:
+        super()._check_params()
+        for name in ("d_model", "n_tokens", "n_heads", "ffn_dim", "depth", "hidden_size"):
+            value = getattr(self, name)
+            if not (isinstance(value, Integral | np.integer) and not isinstance(value, bool)):
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            if value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
+        for name in ("ot_outer_iter", "ot_inner_iter"):
+            value = getattr(self, name)
+            if not (isinstance(value, Integral | np.integer) and value >= 0):
+                raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+        for name in ("dropout", "attn_dropout", "dropkey"):
+            _check_dropout(name, getattr(self, name))
+        if not (np.isscalar(self.ot_beta) and self.ot_beta > 0):
+            raise ValueError(f"ot_beta must be a positive float, got {self.ot_beta!r}")
+        if not (np.isscalar(self.lambda_corr) and self.lambda_corr >= 0):
+            raise ValueError(f"lambda_corr must be a float >= 0, got {self.lambda_corr!r}")
+
+    def _column_layout(self, X) -> dict:
+        names = getattr(self, "feature_names_in_", None)
+        mods = _resolve_modalities(self.modalities, names, X.shape[1])
+        return {(name, None): idx for name, idx in mods.items()}
+
+    def _split_modalities(self) -> tuple[list[str], list[str]]:
+        behavioural = self.behavioural_modalities or ()
+        if isinstance(behavioural, str):
+            behavioural = (behavioural,)
+        behavioural = {str(b) for b in behavioural}
+        mods = [m for m, _ in self.column_layout_]
+        return [m for m in mods if m not in behavioural], [m for m in mods if m in behavioural]
+
+    # ------------------------------------------------------------------ hooks
+    def _prepare_fit(self, X: np.ndarray, Y: np.ndarray) -> None:
+        phys, beh = self._split_modalities()
+        if not phys:
+            raise ValueError(
+                f"HeLoRegressor needs at least one physiological modality; all modalities {beh} "
+                f"are in behavioural_modalities={tuple(self.behavioural_modalities)!r}"
+            )
+        self.physiological_modalities_ = phys
+        self.behavioural_modalities_ = beh
+        self.label_correlation_ = _label_correlation(Y)
+
+    def _build_module(self, n_features: int, n_outputs: int, column_layout: dict):
+        # fitted attributes, not the parameters: unpickling rebuilds the same network
+        phys, beh = self.physiological_modalities_, self.behavioural_modalities_
+        return _HeLoNet(
+            [column_layout[(m, None)] for m in phys],
+            [column_layout[(m, None)] for m in beh],
+            n_outputs,
+            label_corr=self.label_correlation_,
+            d_model=int(self.d_model),
+            n_tokens=int(self.n_tokens),
+            n_heads=int(self.n_heads),
+            ffn_dim=int(self.ffn_dim),
+            depth=int(self.depth),
+            dropout=float(self.dropout),
+            attn_dropout=float(self.attn_dropout),
+            dropkey=float(self.dropkey),
+            hidden_size=int(self.hidden_size),
+            use_ot=bool(self.use_ot),
+            ot_beta=float(self.ot_beta),
+            ot_outer_iter=int(self.ot_outer_iter),
+            ot_inner_iter=int(self.ot_inner_iter),
+            ot_threshold=float(self.ot_threshold),
+            lambda_corr=float(self.lambda_corr),
+        )
+
+    def _after_fit(self, X: np.ndarray, Y: np.ndarray) -> None:
+        with torch.no_grad():
+            R = self.net_.module_.label_correlation()
+        self.learned_label_correlation_ = R.detach().double().cpu().numpy()

@@ -1274,7 +1274,6 @@ def test_bug_physio_short_eda_frames(windows, scale):
     ids=["SABFGS", "AAKNN"],
 )
 def test_bug_huge_features_fit(request, est, bug):
-    request.applymarker(pytest.mark.xfail(strict=True, reason=bug))
     rng = np.random.default_rng(0)
     X = rng.normal(size=(20, 3)) * 1e200
     y = rng.dirichlet(np.ones(3), size=20)
