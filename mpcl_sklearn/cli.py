@@ -78,6 +78,9 @@ def _add_data_arguments(p: argparse.ArgumentParser) -> None:
         default="trial",
         help="subject-dependent split",
     )
+    p.add_argument("--n-subjects", type=int, help="synthetic: number of subjects")
+    p.add_argument("--trials-per-subject", type=int, help="synthetic: trials per subject")
+    p.add_argument("--duration-s", type=float, help="synthetic: trial length in seconds")
     p.add_argument("--window-s", type=float, help="window length in seconds")
     p.add_argument("--step-s", type=float, help="window step in seconds")
     p.add_argument("--scales", help="comma-separated frame scales in seconds")
@@ -95,6 +98,20 @@ def _load(args: argparse.Namespace):
 
     if args.dataset in ("wesad", "dmer") and not args.path:
         raise SystemExit(f"mpcl-sklearn: --dataset {args.dataset} needs --path")
+    synthetic = {
+        key: value
+        for key, value in (
+            ("n_subjects", args.n_subjects),
+            ("trials_per_subject", args.trials_per_subject),
+            ("duration_s", args.duration_s),
+        )
+        if value is not None
+    }
+    if synthetic and args.dataset != "synthetic":
+        raise SystemExit(
+            "mpcl-sklearn: --n-subjects/--trials-per-subject/--duration-s are "
+            "for --dataset synthetic"
+        )
     start = time.perf_counter()
     data = prepare_dataset(
         args.dataset,
@@ -105,6 +122,7 @@ def _load(args: argparse.Namespace):
         feature_set=args.feature_set,
         backend=args.backend,
         subjects=None if not args.subjects else args.subjects.split(","),
+        synthetic_params=synthetic or None,
         random_state=args.random_state,
         progress=not args.quiet,
     )

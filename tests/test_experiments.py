@@ -1,0 +1,214 @@
+"""The experiment runner and the command line (small synthetic problems)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mpcl_sklearn.cli import main
+from mpcl_sklearn.experiments import (
+    ABLATIONS,
+    ExperimentData,
+    make_model,
+    prepare_dataset,
+    run_ablation,
+    run_experiment,
+    write_outputs,
+)
+from mpcl_sklearn.metrics import METRICS, distribution_report
+from mpcl_sklearn.model_selection import subject_independent_evaluate
+
+SMALL = {"n_subjects": 4, "trials_per_subject": 4, "duration_s": 20.0}
+
+
+@pytest.fixture(scope="module")
+def data() -> ExperimentData:
+    return prepare_dataset("synthetic", feature_set="minimal", synthetic_params=SMALL)
+
+
+def test_prepare_dataset_synthetic(data):
+    # 4 subjects x 4 trials x 20 s, 10 s windows stepping 5 s -> 3 windows per trial
+    assert data.X.shape[0] == 48 == len(data.y) == len(data.groups) == len(data.trials)
+    assert sorted(set(data.groups)) == ["S01", "S02", "S03", "S04"] or len(set(data.groups)) == 4
+    assert len(set(data.trials)) == 16
+    np.testing.assert_allclose(data.y.sum(1), 1.0)
+    assert data.y.shape[1] == len(data.emotions) == 10
+    assert set(data.behavioural) == {"acc", "face"}
+    assert all("__" in c for c in data.X.columns)
+    assert np.isfinite(data.X.to_numpy()).all()
+    assert "48 windows" in data.description
+    # frames of 2 s and 10 s for every modality
+    scales = {c.split("__")[1] for c in data.X.columns}
+    assert scales == {"2s", "10s"}
+
+
+def test_prepare_dataset_errors():
+    with pytest.raises(ValueError, match="unknown dataset"):
+        prepare_dataset("deap")
+    with pytest.raises(ValueError, match="needs path"):
+        prepare_dataset("wesad")
+    with pytest.raises(ValueError, match="needs path"):
+        prepare_dataset("dmer")
+
+
+def test_make_model_names():
+    assert type(make_model("mean")).__name__ == "MeanDistributionRegressor"
+    search = make_model("sa-bfgs")
+    assert type(search).__name__ == "GridSearchCV"
+    assert type(make_model("sa-bfgs", nested=False)).__name__ == "SABFGSRegressor"
+    mpcl = make_model("mpcl", behavioural=("acc",), max_epochs=3, use_memory_fusion=False)
+    assert mpcl.max_epochs == 3 and mpcl.use_memory_fusion is False
+    assert mpcl.behavioural_modalities == ("acc",)
+    with pytest.raises(ValueError, match="unknown model"):
+        make_model("svm")
+    with pytest.raises(ValueError, match="MPCL parameters"):
+        make_model("mean", use_memory_fusion=False)
+
+
+def test_run_experiment_same_folds_and_tables(data):
+    result = run_experiment(data, ["mean", "sa-bfgs", "aa-knn"], cv=2)
+    assert set(result.summary["model"]) == {"mean", "sa-bfgs", "aa-knn"}
+    assert set(result.summary["metric"]) == set(METRICS)
+    # every model was scored on the same folds
+    folds = result.scores.pivot(index="fold", columns="model", values="test_subjects")
+    assert (folds.nunique(axis=1) == 1).all()
+    table = result.table()
+    assert list(table.columns) == list(METRICS) and list(table.index) == [
+        "mean",
+        "sa-bfgs",
+        "aa-knn",
+    ]
+    best = result.best()
+    wide = result.summary.pivot(index="model", columns="metric", values="mean")
+    assert best["kl_divergence"] == wide["kl_divergence"].idxmin()
+    assert best["cosine"] == wide["cosine"].idxmax()
+    assert sum(result.wins(m) for m in ["mean", "sa-bfgs", "aa-knn"]) == 6
+    md = result.to_markdown()
+    assert md.count("**") == 12  # one bold cell per metric
+    assert "kl_divergence ↓" in md and "cosine ↑" in md
+    # out-of-fold predictions: every row predicted once, by a model that did not see it
+    pred = result.predictions["mean"]
+    assert pred.shape == data.y.shape and np.isfinite(pred).all()
+    for tested in result.scores.loc[result.scores["model"] == "mean", "test_subjects"]:
+        rows = np.isin(data.groups, tested.split(","))
+        expected = data.y[~rows].mean(0)
+        np.testing.assert_allclose(pred[rows], np.tile(expected, (rows.sum(), 1)))
+
+
+def test_out_of_fold_predictions_match_scores(data):
+    from mpcl_sklearn.baselines import MeanDistributionRegressor
+
+    res = subject_independent_evaluate(
+        MeanDistributionRegressor(),
+        data.X,
+        data.y,
+        data.groups,
+        cv="loso",
+        return_predictions=True,
+    )
+    for _, row in res.scores.iterrows():
+        rows = np.isin(data.groups, row["test_subjects"].split(","))
+        rep = distribution_report(data.y[rows], res.predictions[rows])
+        assert rep["kl_divergence"] == pytest.approx(row["kl_divergence"])
+    plain = subject_independent_evaluate(
+        MeanDistributionRegressor(), data.X, data.y, data.groups, cv="loso"
+    )
+    assert plain.predictions is None
+    pd.testing.assert_frame_equal(plain.scores, res.scores)
+
+
+def test_subject_dependent_protocol(data):
+    result = run_experiment(data, ["mean"], protocol="subject-dependent", split="trial")
+    assert result.protocol.startswith("subject-dependent")
+    assert result.predictions == {}
+    assert set(result.scores["subject"]) == set(np.unique(data.groups))
+    with pytest.raises(ValueError, match="protocol"):
+        run_experiment(data, ["mean"], protocol="cross-dataset")
+
+
+def test_ablation_variants(data):
+    lines = []
+    result = run_ablation(data, cv=2, max_epochs=2, log=lines.append)
+    models = list(dict.fromkeys(result.summary["model"]))
+    assert models[0] == "full" and models[-1] == "none (all off)"
+    assert len(models) == len(ABLATIONS) + 2 == len(lines)
+    assert "no memory fusion" in models
+
+
+def test_write_outputs(tmp_path, data):
+    from mpcl_sklearn.regressor import MPCLDistributionRegressor
+
+    result = run_experiment(data, ["mean", "aa-knn"], cv=2)
+    final = MPCLDistributionRegressor(max_epochs=2, random_state=0).fit(data.X, data.y)
+    written = write_outputs(
+        result, tmp_path, data=data, name="run", command="mpcl-sklearn x", final_model=final
+    )
+    for key in (
+        "scores",
+        "summary",
+        "markdown",
+        "json",
+        "metrics",
+        "cooccurrence_mean",
+        "distributions_aa_knn",
+        "learned_cooccurrence",
+    ):
+        assert written[key].exists() and written[key].stat().st_size > 0, key
+    folds = pd.read_csv(written["scores"])
+    assert len(folds) == 4 and set(folds["model"]) == {"mean", "aa-knn"}
+    md = written["markdown"].read_text()
+    assert "mpcl-sklearn x" in md and "| mean |" in md and data.description in md
+    meta = json.loads(written["json"].read_text())
+    assert meta["protocol"] == result.protocol and meta["data_report"] == data.report
+
+
+def test_cli_demo_quick(capsys):
+    assert main(["demo", "--quick", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    for metric in METRICS:
+        assert metric in out
+    assert "| mpcl |" in out and "| mean |" in out and "subject-independent" in out
+
+
+def test_cli_evaluate_and_ablation(tmp_path, capsys):
+    common = [
+        "--dataset",
+        "synthetic",
+        "--n-subjects",
+        "4",
+        "--trials-per-subject",
+        "3",
+        "--duration-s",
+        "20",
+        "--feature-set",
+        "minimal",
+        "--cv",
+        "2",
+        "--max-epochs",
+        "2",
+        "--quiet",
+        "--out",
+        str(tmp_path),
+    ]
+    assert main(["evaluate", "--models", "mpcl,mean", *common]) == 0
+    out = capsys.readouterr().out
+    assert "| mpcl |" in out and "wrote" in out
+    stem = "synthetic_subject-independent"
+    assert (tmp_path / f"{stem}.md").exists()
+    assert (tmp_path / f"{stem}_learned_cooccurrence.png").exists()
+    assert (tmp_path / f"{stem}_cooccurrence_mpcl.png").exists()
+    assert "--models mpcl,mean" in (tmp_path / f"{stem}.md").read_text()
+    assert main(["ablation", "--name", "abl", *common]) == 0
+    assert "| none (all off) |" in (tmp_path / "abl.md").read_text()
+
+
+def test_cli_errors(capsys):
+    with pytest.raises(SystemExit, match="unknown models"):
+        main(["evaluate", "--models", "mpcl,svm"])
+    with pytest.raises(SystemExit, match="needs --path"):
+        main(["evaluate", "--dataset", "wesad"])
+    with pytest.raises(SystemExit, match="for --dataset synthetic"):
+        main(["evaluate", "--dataset", "wesad", "--path", "x", "--n-subjects", "3"])
