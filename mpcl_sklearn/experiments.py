@@ -282,7 +282,7 @@ def make_model(
     name: str,
     *,
     random_state: int | None = 0,
-    behavioural: Sequence[str] = (),
+    behavioural: Sequence[str] | None = None,
     nested: bool = True,
     max_epochs: int | None = None,
     **mpcl_params,
@@ -294,8 +294,8 @@ def make_model(
     name : str
         One of ``mpcl``, ``helo``, ``sa-bfgs``, ``aa-knn``, ``mlp``, ``mean``.
     random_state : int, optional
-    behavioural : sequence of str
-        Behavioural modalities (passed to MPCL and HeLo).
+    behavioural : sequence of str, optional
+        Behavioural modalities (passed to MPCL and HeLo; default: their own defaults).
     nested : bool, default=True
         Wrap the shallow baselines in a ``GridSearchCV`` over groups (their regularisation /
         number of neighbours is chosen inside the training folds). The neural models use their
@@ -314,6 +314,7 @@ def make_model(
     from . import baselines
 
     epochs = {} if max_epochs is None else {"max_epochs": max_epochs}
+    beh = {} if behavioural is None else {"behavioural_modalities": tuple(behavioural)}
     kl_scorer = distribution_scorers()["neg_kl_divergence"]
 
     def search(est, grid):
@@ -326,22 +327,15 @@ def make_model(
     if name == "mpcl":
         from .regressor import MPCLDistributionRegressor
 
-        return MPCLDistributionRegressor(
-            random_state=random_state,
-            behavioural_modalities=tuple(behavioural),
-            **epochs,
-            **mpcl_params,
-        )
+        return MPCLDistributionRegressor(random_state=random_state, **beh, **epochs, **mpcl_params)
     if mpcl_params:
         raise ValueError(f"MPCL parameters {sorted(mpcl_params)} given for model {name!r}")
     if name == "helo":
-        return baselines.HeLoRegressor(
-            random_state=random_state, behavioural_modalities=tuple(behavioural), **epochs
-        )
+        return baselines.HeLoRegressor(random_state=random_state, **beh, **epochs)
     if name == "mlp":
         return baselines.MLPDistributionRegressor(random_state=random_state, **epochs)
     if name == "sa-bfgs":
-        return search(baselines.SABFGSRegressor(), {"alpha": [1e-3, 1e-2, 1e-1, 1.0]})
+        return search(baselines.SABFGSRegressor(), {"alpha": [1e-2, 1e-1, 1.0, 10.0]})
     if name == "aa-knn":
         return search(baselines.AAKNNRegressor(), {"n_neighbors": [5, 15, 45]})
     if name == "mean":
