@@ -7,7 +7,7 @@ TORCH_SPEC ?= torch==2.13.0
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint docs bench clean-venv
+.PHONY: demo test test-fast lint docs bench bench-scale bench-hostile clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,7 +34,13 @@ docs: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_features.py
-	$(PY) benchmarks/bench_model.py
+	$(PY) benchmarks/bench_model.py --repeats 3
+
+bench-scale: $(STAMP)
+	$(PY) benchmarks/bench_scale.py --sizes 10000 100000 1000000
+
+bench-hostile: $(STAMP)
+	$(PY) benchmarks/hostile_counts.py
 
 clean-venv:
 	rm -rf $(VENV)
