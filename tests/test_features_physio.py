@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 
 from mpcl_sklearn.features import ModalityFeatureExtractor
-from mpcl_sklearn.features.physio import EEG_BANDS, infer_kind, physio_features
+from mpcl_sklearn.features.physio import (
+    EEG_BANDS,
+    MIN_FRAME_S,
+    infer_kind,
+    min_frame_samples,
+    physio_features,
+)
 
 nk = pytest.importorskip("neurokit2")
 
@@ -113,3 +119,51 @@ def test_extractor_physio_backend_with_mapping():
     Z = ext.set_output(transform="pandas").fit_transform(X)
     assert Z["wrist__20s__heart_rate"].to_numpy() == pytest.approx([72, 72], abs=0.5)
     assert (Z["wrist__20s__hrv_lf_hf"] == 0).all()  # undefined -> imputed 0 (policy "zero")
+
+
+_KIND_RATES = {"eda": 4.0, "ppg": 64.0, "ecg": 256.0, "resp": 16.0, "temp": 4.0, "acc": 32.0}
+_KIND_RATES["eeg"] = 128.0
+
+
+@pytest.mark.parametrize("n_samples", [1, 2, 4, 8])
+@pytest.mark.parametrize("kind", sorted(_KIND_RATES))
+def test_short_frames_give_nan_not_a_crash(kind, n_samples):
+    """Frames too short for a method (neurokit2's filters) give NaN features, never an error."""
+    sfreq = _KIND_RATES[kind]
+    n_ch = 3 if kind in ("acc", "eeg") else 1
+    data = np.random.default_rng(n_samples).normal(size=(4, n_ch, n_samples))
+    data[1] = 2.0  # a constant frame too
+    with np.errstate(all="ignore"):
+        v, names = physio_features(data, sfreq, kind, {kind: kind})
+    assert v.shape == (4, len(names)) and len(names) > 0
+    if n_samples < min_frame_samples(kind, sfreq):
+        assert np.isnan(v).all()
+    # through the extractor: the undefined policy decides (raise names the columns)
+    X = pd.DataFrame({kind: pd.Series(list(data), dtype=object)})
+    X.attrs["sfreq"] = {kind: sfreq}
+    Z = ModalityFeatureExtractor(backend="physio", undefined="zero").fit_transform(X)
+    assert Z.shape == (4, len(names)) and np.isfinite(Z).all()
+    if np.isnan(v).any():
+        with pytest.raises(ValueError, match="undefined feature values"):
+            ModalityFeatureExtractor(backend="physio", undefined="raise").fit_transform(X)
+
+
+@pytest.mark.parametrize(
+    "kind, sfreq, simulate",
+    [
+        ("eda", 4.0, lambda d, fs: nk.eda_simulate(d, fs, scr_number=2, random_state=0)),
+        ("ppg", 64.0, lambda d, fs: nk.ppg_simulate(d, fs, random_state=0)),
+        ("ecg", 256.0, lambda d, fs: nk.ecg_simulate(d, fs, random_state=0)),
+    ],
+)
+def test_neurokit_kinds_just_below_and_at_minimum_frame(kind, sfreq, simulate):
+    n_min = min_frame_samples(kind, sfreq)
+    assert n_min == int(np.ceil(MIN_FRAME_S[kind] * sfreq))
+    sig = np.asarray(simulate(10, int(sfreq)), dtype=float)
+    for n in range(max(1, n_min - 3), n_min + 4):
+        v, _ = physio_features(_frame(sig[:n]), sfreq, kind, {})
+        if n < n_min:
+            assert np.isnan(v).all(), n
+    if kind == "eda":  # at the minimum, the tonic level is defined
+        v, _ = physio_features(_frame(sig[:n_min]), sfreq, kind, {})
+        assert np.isfinite(v[0, 0])

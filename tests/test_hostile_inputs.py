@@ -1239,13 +1239,6 @@ def test_bug_wesad_pickle_executes_payload(tmp_path):
     assert not sentinel.exists(), "loading the dataset executed code from S2.pkl"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG features/physio.py (EDA features): frames of <= 8 samples (2 s at 4 Hz) crash "
-    "inside neurokit2 eda_phasic/signal_smooth with TypeError \"'size' should be between 1 and "
-    'length of the signal"; should give NaN features (-> undefined policy) or a ValueError '
-    "naming the minimum frame length",
-)
 @pytest.mark.parametrize("scale", [1.0, 2.0])
 def test_bug_physio_short_eda_frames(windows, scale):
     X = SignalWindower(scales_s=(scale,)).fit_transform(windows[0])

@@ -10,10 +10,13 @@ kind          features (per frame; names prefixed ``ch<i>__`` where per channel)
               ``band_power_<band>`` (Welch power in the band), per channel; bands delta 1-4,
               theta 4-8, alpha 8-14, beta 14-31, gamma 31-49 Hz (DMER's code)
 ``eda``       ``tonic_mean``, ``scr_count``, ``scr_amplitude_mean`` (neurokit2: median-filter
-              tonic/phasic split, ``eda_peaks`` on the phasic part), channel 0
+              tonic/phasic split, ``eda_peaks`` on the phasic part), channel 0; frames of at
+              least 4 s (the median filter's width)
 ``ppg``       ``heart_rate``, ``hrv_rmssd``, ``hrv_sdnn`` (ms), ``hrv_lf_hf`` (NaN when the frame
-              is shorter than 60 s), from neurokit2 ``ppg_findpeaks``; channel 0
-``ecg``       the same from neurokit2 ``ecg_peaks``; channel 0
+              is shorter than 60 s), from neurokit2 ``ppg_findpeaks``; channel 0; frames of at
+              least 0.667 s (Elgendi's beat window)
+``ecg``       the same from neurokit2 ``ecg_peaks``; channel 0; frames of at least 0.75 s (the
+              detector's averaging window)
 ``resp``      ``resp_rate`` (breaths/min: Welch peak in 0.1-0.7 Hz), channel 0
 ``temp``      ``temp_mean``, ``temp_slope`` (units per second, least squares), channel 0
 ``acc``       ``magnitude_{mean,std,min,max}`` of the Euclidean norm over channels
@@ -24,7 +27,9 @@ DMER differential entropy (``../shared/docs/background.md`` 2.3): Hann window, F
 ``DE = 0.5 * ln(P) + 0.5 * ln(2 * pi * e / max(1, round(fs / 256)))``.
 
 Features a frame cannot define (too short, no peaks) are NaN and handled by the extractor's
-``undefined`` policy.
+``undefined`` policy: frames shorter than :data:`MIN_FRAME_S` of their kind are not passed to
+neurokit2 (whose filters need a minimum length) and get NaN features. The other kinds accept
+frames of any length (a single sample gives NaN where a feature needs more, e.g. ``temp_slope``).
 """
 
 from __future__ import annotations
@@ -58,6 +63,21 @@ _ALIASES = {
 }
 #: Minimal frame length (s) for the LF/HF ratio.
 MIN_LFHF_S = 60.0
+#: Shortest frame (s) per neurokit2-based kind: the widths of neurokit2's smoothing windows
+#: (``eda_phasic(method="median")``: 4 s; ``ppg_findpeaks``: 0.667 s beat window;
+#: ``ecg_peaks``: 0.75 s averaging window). Shorter frames give NaN features.
+MIN_FRAME_S: dict[str, float] = {"eda": 4.0, "ppg": 0.667, "ecg": 0.75}
+
+
+def min_frame_samples(kind: str, sfreq: float) -> int:
+    """Fewest samples a frame of ``kind`` at ``sfreq`` Hz needs (1 for kinds without a minimum)."""
+    return max(1, int(np.ceil(MIN_FRAME_S.get(kind, 0.0) * sfreq - 1e-9)))
+
+
+def _neurokit_length_error(exc: Exception) -> bool:
+    """neurokit2's own argument errors (raised as TypeError, e.g. a smoothing window longer
+    than the signal): the frame is unusable, not our bug."""
+    return isinstance(exc, TypeError) and str(exc).startswith("NeuroKit error")
 
 
 def infer_kind(modality: str) -> str:
@@ -148,6 +168,8 @@ def _cardiac(x: np.ndarray, sfreq: float, kind: str) -> tuple[np.ndarray, list[s
     import neurokit2 as nk
 
     out = np.full((x.shape[0], 4), np.nan)
+    if x.shape[-1] < min_frame_samples(kind, sfreq):
+        return out, list(_HRV_NAMES)
     for i, row in enumerate(x):
         if np.ptp(row) == 0 or not np.isfinite(row).all():
             continue
@@ -160,6 +182,10 @@ def _cardiac(x: np.ndarray, sfreq: float, kind: str) -> tuple[np.ndarray, list[s
                 peaks = info["ECG_R_Peaks"]
         except (ValueError, IndexError, ZeroDivisionError):
             continue
+        except TypeError as exc:
+            if not _neurokit_length_error(exc):
+                raise
+            continue
         out[i] = _hrv(peaks, sfreq, len(row) / sfreq)
     return out, list(_HRV_NAMES)
 
@@ -167,7 +193,10 @@ def _cardiac(x: np.ndarray, sfreq: float, kind: str) -> tuple[np.ndarray, list[s
 def _eda(x: np.ndarray, sfreq: float) -> tuple[np.ndarray, list[str]]:
     import neurokit2 as nk
 
+    names = ["tonic_mean", "scr_count", "scr_amplitude_mean"]
     out = np.full((x.shape[0], 3), np.nan)
+    if x.shape[-1] < min_frame_samples("eda", sfreq):
+        return out, names
     for i, row in enumerate(x):
         if not np.isfinite(row).all():
             continue
@@ -186,7 +215,11 @@ def _eda(x: np.ndarray, sfreq: float) -> tuple[np.ndarray, list[str]]:
             out[i, 2] = amps.mean() if len(amps) else np.nan
         except (ValueError, IndexError, ZeroDivisionError):
             continue
-    return out, ["tonic_mean", "scr_count", "scr_amplitude_mean"]
+        except TypeError as exc:
+            if not _neurokit_length_error(exc):
+                raise
+            continue
+    return out, names
 
 
 def _resp(x: np.ndarray, sfreq: float) -> tuple[np.ndarray, list[str]]:
