@@ -75,6 +75,80 @@ def test_modality_subset():
         make_mixed_emotion_recordings(2, 2, duration_s=1)
 
 
+@pytest.mark.parametrize("duration", [2.0, 2.5, 3.0, 3.7, 4.0, 5.0, 8.0, 12.0])
+@pytest.mark.parametrize("seed", [0, 1, 4, 7])
+def test_short_durations_give_full_length_signals(duration, seed):
+    """Every duration >= 2 s works for every seed; neurokit2's simulators (rsp, ppg) are
+    lengthened and cropped where they fail or return too few samples."""
+    r = make_mixed_emotion_recordings(
+        2, 3, duration_s=duration, modalities=["rsp", "ppg", "eda"], random_state=seed
+    )
+    for t in r:
+        for m, x in t.signals.items():
+            assert x.shape == (1, int(round(duration * SYNTHETIC_SFREQ[m]))), (m, x.shape)
+            assert np.all(np.isfinite(x)) and np.ptp(x) > 0
+
+
+def test_simulation_fallback_only_when_needed():
+    """The requested duration is simulated first (unchanged output when it works); longer
+    ones only after neurokit2's too-short TypeError or too few samples; other errors propagate."""
+    from mpcl_sklearn.datasets.synthetic import _simulate_at_least
+
+    calls = []
+
+    def sim(behaviour):
+        def f(d):
+            calls.append(d)
+            out = behaviour(d)
+            if isinstance(out, Exception):
+                raise out
+            return out
+
+        return f
+
+    np.testing.assert_array_equal(_simulate_at_least(sim(np.arange), 3, 2.5), [0, 1, 2])
+    assert calls == [3]
+    calls.clear()
+    short = sim(lambda d: np.arange(d) if d >= 10 else np.arange(1))
+    assert len(_simulate_at_least(short, 5, 2.0)) == 5 and calls == [2, 10]
+    calls.clear()
+    nk_error = TypeError("NeuroKit error: signal_smooth(): 'size' should be between 1 and ...")
+    fails = sim(lambda d: np.arange(d) if d >= 10 else nk_error)
+    assert len(_simulate_at_least(fails, 4, 3.0)) == 4 and calls == [3, 10]
+    with pytest.raises(TypeError, match="unrelated"):
+        _simulate_at_least(sim(lambda d: TypeError("unrelated")), 4, 3.0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        ({"n_subjects": "three"}, TypeError, "n_subjects"),
+        ({"n_subjects": 2.5}, TypeError, "n_subjects"),
+        ({"n_subjects": True}, TypeError, "n_subjects"),
+        ({"n_subjects": 0}, ValueError, "n_subjects"),
+        ({"trials_per_subject": None}, TypeError, "trials_per_subject"),
+        ({"trials_per_subject": -2}, ValueError, "trials_per_subject"),
+        ({"duration_s": "4"}, TypeError, "duration_s"),
+        ({"duration_s": float("inf")}, ValueError, "duration_s"),
+        ({"mixed_fraction": "half"}, TypeError, "mixed_fraction"),
+        ({"mixed_fraction": 2.0}, ValueError, "mixed_fraction"),
+        ({"random_state": "seed"}, TypeError, "random_state"),
+        ({"modalities": "eda"}, TypeError, "modalities"),
+        ({"modalities": {"eda", "ppg"}}, TypeError, "modalities"),
+    ],
+)
+def test_bad_parameters_are_named(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        make_mixed_emotion_recordings(**({"duration_s": 4.0} | kwargs))
+
+
+def test_numpy_scalars_accepted():
+    r = make_mixed_emotion_recordings(
+        np.int64(1), np.int32(2), duration_s=np.float32(3), modalities=("eda",), random_state=0
+    )
+    assert len(r) == 2 and r.trials[0].signals["eda"].shape == (1, 12)
+
+
 def test_label_cooccurrence_follows_valence(rec):
     Y = np.array([t.label for t in rec])
     kind = np.array([t.meta["kind"] for t in rec])

@@ -1278,12 +1278,6 @@ def test_bug_huge_features_fit(request, est, bug):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG datasets/synthetic.py: make_mixed_emotion_recordings with duration_s in [2, 4] "
-    "(documented minimum 2 s) crashes, seed-dependently, inside neurokit2 signal_smooth with "
-    "TypeError \"'size' should be between 1 and length of the signal\"",
-)
 @pytest.mark.parametrize("duration, seed", [(2.0, 0), (3.0, 0), (4.0, 4)])
 def test_bug_synthetic_short_duration(duration, seed):
     attempt(
@@ -1294,11 +1288,6 @@ def test_bug_synthetic_short_duration(duration, seed):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG datasets/synthetic.py: make_mixed_emotion_recordings(n_subjects='three') raises "
-    "\"invalid literal for int() with base 10: 'three'\" without naming n_subjects",
-)
 def test_bug_synthetic_message_names_parameter():
     attempt(
         "make_mixed_emotion_recordings",

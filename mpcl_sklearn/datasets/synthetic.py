@@ -29,9 +29,10 @@ trials), from which follow
 
 from __future__ import annotations
 
+import numbers
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -170,15 +171,41 @@ def _eda(n, sf, p, arousal, neg, duration, rng):
     return np.clip(x, 0.01, None)[None, :]
 
 
+def _simulate_at_least(
+    simulate: Callable[[int], np.ndarray], n: int, duration: float
+) -> np.ndarray:
+    """The first ``n`` samples of ``simulate(duration_s)``, lengthening the simulation if needed.
+
+    neurokit2's simulators can fail on short durations (``rsp_simulate``'s breathmetrics model
+    smooths with a 0.5-s window over whole breaths: a TypeError for 2-5 s) and can return fewer
+    samples than asked (it builds whole breaths). The requested duration is tried first (so
+    the output of durations that work is unchanged), then longer ones with the same seed,
+    cropped to ``n``.
+    """
+    d = int(np.ceil(duration))
+    for _ in range(12):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                x = np.asarray(simulate(d), dtype=float)
+        except TypeError as exc:  # neurokit2 reports a too-short signal as a TypeError
+            if not str(exc).startswith("NeuroKit error"):
+                raise
+            x = np.zeros(0)
+        if x.size >= n:
+            return x[:n]
+        d = max(2 * d, 10)
+    raise RuntimeError(f"neurokit2 simulation returned fewer than {n} samples up to {d} s")
+
+
 def _ppg(n, sf, p, arousal, valence, duration, seed):
     import neurokit2 as nk
 
     hr = p["hr0"] + 18.0 * arousal * p["gain"] - 2.0 * valence
     hrv = max(p["hrv0"] * (1.0 - 0.5 * arousal), 0.01)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        x = nk.ppg_simulate(
-            duration=int(np.ceil(duration)),
+    x = _simulate_at_least(
+        lambda d: nk.ppg_simulate(
+            duration=d,
             sampling_rate=int(sf),
             heart_rate=hr,
             frequency_modulation=0.1 + 0.2 * (1.0 - arousal),
@@ -187,25 +214,30 @@ def _ppg(n, sf, p, arousal, valence, duration, seed):
             motion_amplitude=0.05 * p["noise"] * (1.0 + arousal),
             powerline_amplitude=0.0,
             random_state=seed,
-        )
-    return np.asarray(x, dtype=float)[:n][None, :], hr
+        ),
+        n,
+        duration,
+    )
+    return x[None, :], hr
 
 
 def _rsp(n, sf, p, arousal, duration, seed):
     import neurokit2 as nk
 
     rr = p["rr0"] + 7.0 * arousal * p["gain"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        x = nk.rsp_simulate(
-            duration=int(np.ceil(duration)),
+    x = _simulate_at_least(
+        lambda d: nk.rsp_simulate(
+            duration=d,
             sampling_rate=int(sf),
             respiratory_rate=rr,
             method="breathmetrics",
             noise=0.02 * p["noise"],
             random_state=seed,
-        )
-    x = np.asarray(x, dtype=float)[:n] * (1.0 - 0.3 * arousal)
+        ),
+        n,
+        duration,
+    )
+    x = x * (1.0 - 0.3 * arousal)
     return x[None, :], rr
 
 
@@ -260,6 +292,22 @@ def _face(n, sf, p, pos, neg, arousal, duration, rng):
     return np.clip(out, 0.0, 5.0)
 
 
+def _check_int(name: str, value) -> int:
+    """An integer >= 1 (Python or numpy integer, not bool), else a message naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= 1, got {value!r} ({type(value).__name__})")
+    if value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def _check_real(name: str, value, what: str) -> float:
+    """A real number (not bool, not a string), else a TypeError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be {what}, got {value!r} ({type(value).__name__})")
+    return float(value)
+
+
 def make_mixed_emotion_recordings(
     n_subjects: int = 12,
     trials_per_subject: int = 12,
@@ -283,8 +331,8 @@ def make_mixed_emotion_recordings(
     trials_per_subject : int, default=12
         Trials per person.
     duration_s : float, default=60.0
-        Length of every trial in seconds (all trials equally long, so duration carries no label
-        information).
+        Length of every trial in seconds, at least 2 (all trials equally long, so duration
+        carries no label information).
     modalities : sequence of str, optional
         Subset of ``("eeg", "ppg", "eda", "rsp", "temp", "acc", "face")``; all by default.
     mixed_fraction : float, default=1/3
@@ -300,6 +348,13 @@ def make_mixed_emotion_recordings(
         (0..1), SAM-like ``valence_sam``/``arousal_sam`` (1..9), the integer ``ratings`` and the
         heart and breathing rates used. ``info`` holds each subject's simulated baselines.
 
+    Raises
+    ------
+    TypeError
+        A parameter of the wrong type (e.g. ``n_subjects="three"``); the message names it.
+    ValueError
+        A parameter out of range (``n_subjects < 1``, ``duration_s < 2``, ...).
+
     Examples
     --------
     >>> from mpcl_sklearn.datasets import make_mixed_emotion_recordings
@@ -310,6 +365,12 @@ def make_mixed_emotion_recordings(
     """
     if modalities is None:
         modalities = list(SYNTHETIC_SFREQ)
+    if isinstance(modalities, str | bytes | set | frozenset) or not isinstance(
+        modalities, Iterable
+    ):  # a set has no fixed order: the data would depend on string hashing
+        raise TypeError(
+            f"modalities must be a list of names from {list(SYNTHETIC_SFREQ)}, got {modalities!r}"
+        )
     modalities = list(modalities)
     unknown = [m for m in modalities if m not in SYNTHETIC_SFREQ]
     if unknown or not modalities:
@@ -320,15 +381,23 @@ def make_mixed_emotion_recordings(
         )
     if len(set(modalities)) != len(modalities):
         raise ValueError(f"duplicate modalities in {modalities}")
-    if int(n_subjects) < 1 or int(trials_per_subject) < 1:
-        raise ValueError("n_subjects and trials_per_subject must be >= 1")
+    n_subjects = _check_int("n_subjects", n_subjects)
+    trials_per_subject = _check_int("trials_per_subject", trials_per_subject)
+    duration_s = _check_real("duration_s", duration_s, "a finite number of seconds >= 2")
     if not np.isfinite(duration_s) or duration_s < 2.0:
         raise ValueError(f"duration_s must be >= 2 seconds, got {duration_s!r}")
+    mixed_fraction = _check_real("mixed_fraction", mixed_fraction, "a number in [0, 1]")
     if not 0.0 <= mixed_fraction <= 1.0:
         raise ValueError(f"mixed_fraction must be in [0, 1], got {mixed_fraction!r}")
 
     t_start = time.perf_counter()
-    rng = np.random.default_rng(random_state)
+    try:
+        rng = np.random.default_rng(random_state)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            "random_state must be None, a non-negative integer or a numpy Generator, got "
+            f"{random_state!r} ({type(random_state).__name__})"
+        ) from exc
     sfreq = {m: SYNTHETIC_SFREQ[m] for m in modalities}
     n_times = {m: int(round(duration_s * sfreq[m])) for m in modalities}
     trials: list[Trial] = []
