@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 #: Rows must sum to 1 within this absolute tolerance.
@@ -11,6 +13,45 @@ SUM_TOLERANCE = 1e-6
 def _row_list(rows: np.ndarray, limit: int = 10) -> str:
     shown = ", ".join(str(int(r)) for r in rows[:limit])
     return shown + (f", ... ({len(rows)} rows in all)" if len(rows) > limit else "")
+
+
+def _as_real_array(y, name: str) -> np.ndarray:
+    """``y`` as a float64 array; a ValueError naming ``name`` unless every entry is a real number.
+
+    Refused rather than silently converted: complex numbers (numpy would drop the imaginary part
+    with only a ComplexWarning), strings (numpy parses ``"0.5"``), bytes, dates, ``None`` and other
+    objects. Booleans are numbers (0/1), so one-hot boolean rows are accepted.
+    """
+    try:
+        raw = np.asarray(y)
+    except (TypeError, ValueError) as exc:  # ragged nested sequences
+        raise ValueError(f"{name} must be a numeric array of distributions: {exc}") from exc
+    kind = raw.dtype.kind
+    if kind == "O":
+        for idx, v in np.ndenumerate(raw):
+            if isinstance(v, numbers.Complex) and not isinstance(v, numbers.Real):
+                kind = "c"
+                break
+            if not isinstance(v, numbers.Real):
+                where = f" at index {idx}" if raw.ndim else ""
+                raise ValueError(
+                    f"{name} must be a numeric array of distributions, but holds {v!r} "
+                    f"({type(v).__name__}){where}"
+                )
+    if kind == "c":
+        raise ValueError(
+            f"{name} is complex; emotion distributions must be real numbers (the imaginary "
+            "part would be dropped)"
+        )
+    if kind not in "biufO":
+        raise ValueError(
+            f"{name} must be a numeric array of distributions, got dtype {raw.dtype} "
+            f"({'strings' if kind in 'US' else 'not numbers'})"
+        )
+    try:
+        return raw.astype(np.float64)
+    except (TypeError, ValueError, OverflowError) as exc:  # e.g. a Python int beyond float
+        raise ValueError(f"{name} must be a numeric array of distributions: {exc}") from exc
 
 
 def check_distributions(
@@ -41,13 +82,12 @@ def check_distributions(
     Raises
     ------
     ValueError
-        If ``y`` is not 2-D, is empty, has NaN/inf or negative entries, or has rows that do not
-        sum to 1 (the message lists the offending rows).
+        If ``y`` is not a real numeric array (complex numbers, strings, ``None`` or other
+        objects are refused; booleans count as 0/1), is not 2-D, is empty, has NaN/inf or
+        negative entries, or has rows that do not sum to 1 (the message lists the offending
+        rows).
     """
-    try:
-        arr = np.asarray(y, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a numeric array of distributions: {exc}") from exc
+    arr = _as_real_array(y, name)
     if arr.ndim != 2:
         raise ValueError(
             f"{name} must be 2-D (n_samples, n_emotions), got {arr.ndim}-D shape {arr.shape}"

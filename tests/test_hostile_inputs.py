@@ -1297,11 +1297,6 @@ def test_bug_synthetic_message_names_parameter():
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG _validation.py::check_distributions: complex input is cast to float with only a "
-    "ComplexWarning (imaginary part silently dropped) instead of a ValueError",
-)
 def test_bug_metrics_accept_complex():
     t = np.array([[0.5, 0.5]]) + 1j
     attempt(

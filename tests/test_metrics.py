@@ -145,6 +145,40 @@ def test_bad_input_raises_clear_error(t, p, match):
             fn(t, p)
 
 
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (np.array([[0.5, 0.5]]) + 1j, "complex"),
+        (np.array([[0.5, 0.5]]) + 0j, "complex"),  # even with no imaginary part
+        (np.array([[0.5, 0.5 + 1e-3j]], dtype=object), "complex"),
+        (np.array([["0.5", "0.5"]]), "numeric.*strings"),  # numpy would parse them
+        (np.array([[0.5, "abc"]], dtype=object), r"numeric.*'abc' \(str\) at index \(0, 1\)"),
+        (np.array([[0.5, None]], dtype=object), "numeric.*None"),
+        (None, "numeric.*None"),
+        (np.array([["2020-01-01", "2020-01-02"]], dtype="datetime64[D]"), "numeric"),
+        ([[0.5, 0.5], [1.0]], "numeric"),
+    ],
+)
+def test_non_real_input_is_refused(bad, match):
+    import warnings
+
+    ok = np.array([[0.5, 0.5]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ComplexWarning: an error, not a silent cast
+        for fn in FUNCS.values():
+            with pytest.raises(ValueError, match=match):
+                fn(bad, ok)
+            with pytest.raises(ValueError, match=match):
+                fn(ok, bad)
+
+
+def test_bool_int_and_object_numbers_are_accepted():
+    one_hot = np.array([[True, False], [False, True]])
+    assert chebyshev(one_hot, one_hot.astype(int)) == 0.0
+    obj = np.array([[0.5, np.float32(0.5)], [1, 0]], dtype=object)
+    assert chebyshev(obj, np.array([[0.5, 0.5], [1.0, 0.0]])) == 0.0
+
+
 def test_bad_sample_weight():
     t = np.ones((3, 2)) / 2
     with pytest.raises(ValueError, match="sample_weight"):
