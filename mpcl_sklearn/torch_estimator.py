@@ -11,8 +11,11 @@ network itself:
   module's auxiliary losses (see below), through skorch's ``get_loss``;
 * fast batch feeding: batches are slices of two tensors (skorch's default per-sample ``Dataset``
   plus ``DataLoader`` collation is the bottleneck for small models);
-* subnormal floats flushed to zero (``torch.set_flush_denormal(True)``, a process-wide
-  setting, is switched on by ``fit``: subnormal Adam moments otherwise slow CPU training ~50x);
+* subnormal floats flushed to zero during the training loop and the forward passes of
+  ``predict`` (``torch.set_flush_denormal``: subnormal Adam moments otherwise slow CPU training
+  ~50x), and the calling thread's previous setting restored afterwards (the flags are CPU state
+  that numpy obeys too, so they must not leak into the caller's code; see
+  ``_flush_denormals``);
 * seeding from ``random_state`` (torch and numpy, inside a forked RNG so global state is left
   alone; deterministic on CPU);
 * ``device`` (``"cpu"``; ``"cuda"`` honoured when available, a clear error otherwise);
@@ -54,6 +57,8 @@ import copy
 import math
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -220,6 +225,40 @@ def _resolve_device(device) -> torch.device:
     if device in ("cpu", "mps"):
         return torch.device(device)
     raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:<n>', got {device!r}")
+
+
+_SUBNORMAL = np.array([5e-324])  # the smallest positive float64, a subnormal
+_ONE = np.ones(1)
+
+
+def _denormals_flushed() -> bool:
+    """Whether the calling thread flushes subnormal floats to zero now.
+
+    ``torch.set_flush_denormal`` has no getter: it sets the CPU's flush-to-zero and
+    denormals-are-zero flags (x86 MXCSR FTZ/DAZ, ARM FPCR FZ) of the calling thread, which govern
+    numpy's arithmetic as much as torch's. With either flag on, ``5e-324 * 1.0`` is 0.
+    """
+    return bool((_SUBNORMAL * _ONE)[0] == 0.0)
+
+
+@contextmanager
+def _flush_denormals() -> Iterator[bool]:
+    """Flush subnormal floats to zero inside the block, then restore the previous state.
+
+    Yields whether flushing is on in the block (False where the CPU lacks the flags). Nothing is
+    changed when the thread already flushes (a caller's own ``torch.set_flush_denormal(True)``
+    stays on); otherwise flushing is switched off again on exit, also after an exception or
+    Ctrl-C, so that numpy code after ``fit``/``predict`` sees subnormals as before.
+    """
+    if _denormals_flushed():
+        yield True
+        return
+    switched = torch.set_flush_denormal(True)
+    try:
+        yield switched
+    finally:
+        if switched:
+            torch.set_flush_denormal(False)
 
 
 class _torch_threads:
@@ -542,8 +581,6 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
                     "set warm_start=False to start afresh"
                 )
         seed = self._seed()
-        # subnormal floats (e.g. Adam moments of tiny gradients) make CPU kernels ~50x slower
-        torch.set_flush_denormal(True)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             if not reuse:
@@ -614,7 +651,10 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
             self.history_ = net.history
             if epochs > 0:
                 n_before = len(net.history)
-                net.partial_fit(train_ds, None, epochs=epochs)
+                # subnormal floats (e.g. Adam moments of tiny gradients) make CPU kernels ~50x
+                # slower: flushed to zero for the training loop only
+                with _flush_denormals():
+                    net.partial_fit(train_ds, None, epochs=epochs)
                 done = len(net.history) - n_before
                 stopped = (
                     any(isinstance(cb, EarlyStopping) for _, cb in net.callbacks_) and done < epochs
@@ -660,8 +700,9 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
         return np.concatenate(out, axis=0) if out else np.zeros((0, self.n_outputs_))
 
     def _predict_distribution(self, X: np.ndarray) -> np.ndarray:
-        with _torch_threads(getattr(self, "n_threads", 1)):
-            logp = self._predict_log_proba_tensor(self._standardize(X)).astype(np.float64)
+        Xs = self._standardize(X)
+        with _torch_threads(getattr(self, "n_threads", 1)), _flush_denormals():
+            logp = self._predict_log_proba_tensor(Xs).astype(np.float64)
         logp -= logp.max(axis=1, keepdims=True)
         P = np.exp(logp)
         return P / P.sum(axis=1, keepdims=True)

@@ -1401,13 +1401,6 @@ def test_mpcl_checkpoint_dir_first_run_and_resume(tmp_path):
     assert len(resumed.history_) == 4
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG torch_estimator.py (fit, line ~542): torch.set_flush_denormal(True) is switched "
-    "on process-wide and never restored, so after any MPCL fit numpy flushes subnormals to zero "
-    "in unrelated code (5e-324 / 5e-324 -> nan, 1e-310 * 1.0 -> 0.0); restore the previous "
-    "state at the end of fit (try/finally) or scope it to the training loop",
-)
 def test_bug_mpcl_fit_leaves_flush_denormal_on():
     code = (
         "import numpy as np\n"

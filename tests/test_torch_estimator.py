@@ -9,7 +9,11 @@ from skorch.callbacks import Callback
 from torch import nn
 
 from mpcl_sklearn.regressor import MPCLDistributionRegressor
-from mpcl_sklearn.torch_estimator import TorchDistributionRegressor, TrainingDivergedError
+from mpcl_sklearn.torch_estimator import (
+    TorchDistributionRegressor,
+    TrainingDivergedError,
+    _denormals_flushed,
+)
 
 
 class _Softmax(nn.Module):
@@ -227,3 +231,49 @@ def test_optimizer_class_and_threads_restored(data):
     est = MPCLDistributionRegressor(**SMALL, max_epochs=1, optimizer=torch.optim.SGD).fit(X, Y)
     assert isinstance(est.net_.optimizer_, torch.optim.SGD)
     assert torch.get_num_threads() == before
+
+
+class RecordFlush(Callback):
+    """Records, per training batch, whether subnormals are flushed (class-level: callbacks are
+    copied by the estimator)."""
+
+    states: list[bool] = []
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training:
+            RecordFlush.states.append(_denormals_flushed())
+
+
+def test_flush_denormal_scoped_to_training_and_predict(data):
+    """Flush-to-zero is on in the training loop only and restored after fit/predict, also after
+    Ctrl-C and a diverged run; a caller's own setting is kept."""
+    X, Y = data
+    if not torch.set_flush_denormal(False):
+        pytest.skip("this CPU has no flush-to-zero flags")
+    tiny = np.array([1e-310])
+
+    def numpy_keeps_subnormals():
+        return not _denormals_flushed() and float(tiny[0] * 1.0) == 1e-310
+
+    RecordFlush.states.clear()
+    est = LinearSoftmaxRegressor(max_epochs=2, callbacks=[RecordFlush()], random_state=0)
+    est.fit(X, Y)
+    assert RecordFlush.states and all(RecordFlush.states)
+    assert numpy_keeps_subnormals()
+    est.predict(X)
+    assert numpy_keeps_subnormals()
+
+    with pytest.warns(RuntimeWarning, match="interrupted"):
+        LinearSoftmaxRegressor(max_epochs=4, callbacks=[InterruptAt(1)]).fit(X, Y)
+    assert numpy_keeps_subnormals()
+    with pytest.raises(TrainingDivergedError):
+        MPCLDistributionRegressor(**SMALL, max_epochs=2, callbacks=[PoisonWeights()]).fit(X, Y)
+    assert numpy_keeps_subnormals()
+
+    torch.set_flush_denormal(True)  # the caller's choice survives fit and predict
+    try:
+        est.fit(X, Y).predict(X)
+        assert _denormals_flushed()
+    finally:
+        torch.set_flush_denormal(False)
+    assert numpy_keeps_subnormals()
