@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
+from skorch.callbacks import Callback
 
 from ._columns import parse_feature_column
 from .nn.cooccurrence import label_cooccurrence_target
@@ -13,6 +15,56 @@ from .nn.mpcl import MPCLNet
 from .torch_estimator import TorchDistributionRegressor
 
 __all__ = ["MPCLDistributionRegressor"]
+
+
+class _CosineLR(Callback):
+    """Cosine learning-rate decay per batch from ``lr`` to ``lr * floor`` over the fit."""
+
+    def __init__(self, floor: float = 0.0):
+        self.floor = floor
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        self.step_ = 0
+        n_batches = max(1, math.ceil(len(X) / net.batch_size)) if X is not None else 1
+        self.total_ = max(1, n_batches * net.max_epochs)
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if not training:
+            return
+        t = min(self.step_ / self.total_, 1.0)
+        lr = net.lr * (self.floor + (1 - self.floor) * 0.5 * (1 + math.cos(math.pi * t)))
+        for g in net.optimizer_.param_groups:
+            g["lr"] = lr
+        self.step_ += 1
+
+
+class _WeightAveraging(Callback):
+    """Uniform average of the weights at the end of the last ``fraction`` of the epochs."""
+
+    def __init__(self, fraction: float = 0.5):
+        self.fraction = fraction
+
+    def on_train_begin(self, net, **kwargs):
+        self.avg_ = None
+        self.n_ = 0
+        # epochs (1-based, this fit) ceil((1 - fraction) * max_epochs), ..., max_epochs
+        self.first_ = len(net.history) + max(1, math.ceil(net.max_epochs * (1 - self.fraction)))
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) < self.first_:
+            return
+        state = {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
+        if self.avg_ is None:
+            self.avg_ = state
+        else:
+            for k, v in state.items():
+                if v.is_floating_point():
+                    self.avg_[k].mul_(self.n_ / (self.n_ + 1)).add_(v / (self.n_ + 1))
+        self.n_ += 1
+
+    def on_train_end(self, net, **kwargs):
+        if self.avg_ is not None and self.n_ > 1:
+            net.module_.load_state_dict(self.avg_)
 
 
 class MPCLDistributionRegressor(TorchDistributionRegressor):
@@ -59,10 +111,28 @@ use_hierarchical_compression : bool, default=True
         Emotion indices of each affect group (e.g. positive / negative valence); None learns
         ``n_affect_groups`` soft groups.
     n_affect_groups : int, default=2
+    input_dropout : float, default=0.2
+        Dropout on the standardised features entering the token encoder (training only).
+    token_dropout : float, default=0.2
+        Probability of zeroing a whole (modality, scale) token in training (never all of a
+        sample's tokens).
+    use_linear_evidence : bool, default=True
+        Add a ridge-penalised linear read-out of the features to the logits (``docs/method.md``
+        §6); False removes it.
+    linear_alpha : float, default=1.0
+        Its L2 penalty ``alpha / 2 * ||V||^2`` (same scale as SA-BFGS's ``alpha``).
+    lr_schedule : {"cosine", None}, default="cosine"
+        Cosine decay of the learning rate over the ``max_epochs`` of each ``fit``, per batch.
+    weight_averaging : float, default=0.5
+        Average the weights at the end of the last ``weight_averaging`` fraction of the epochs
+        (stochastic weight averaging, uniform) and keep the average; 0 keeps the last weights.
+        Ignored with ``early_stopping`` (the best epoch is kept instead).
     lr, max_epochs, batch_size, optimizer, weight_decay, max_grad_norm, early_stopping, \
 validation_fraction, n_iter_no_change, tol, warm_start, checkpoint_dir, device, random_state, \
 verbose, callbacks, normalize_y, n_threads
-        See :class:`mpcl_sklearn.torch_estimator.TorchDistributionRegressor`.
+        See :class:`mpcl_sklearn.torch_estimator.TorchDistributionRegressor`. MPCL's own
+        defaults differ: ``lr=1e-3``, ``weight_decay=1.0`` (decoupled, AdamW) -- chosen on
+        development data, see ``docs/method.md`` ("Defaults and how they were chosen").
 
     Attributes
     ----------
@@ -98,12 +168,18 @@ verbose, callbacks, normalize_y, n_threads
         modalities: Mapping | None = None,
         affect_groups: Sequence[Sequence[int]] | None = None,
         n_affect_groups: int = 2,
+        input_dropout: float = 0.2,
+        token_dropout: float = 0.2,
+        use_linear_evidence: bool = True,
+        linear_alpha: float = 1.0,
+        lr_schedule: str | None = "cosine",
+        weight_averaging: float = 0.5,
         *,
-        lr: float = 3e-3,
+        lr: float = 1e-3,
         max_epochs: int = 30,
         batch_size: int = 128,
         optimizer="adamw",
-        weight_decay: float = 1e-4,
+        weight_decay: float = 1.0,
         max_grad_norm: float | None = 5.0,
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
@@ -137,6 +213,12 @@ verbose, callbacks, normalize_y, n_threads
         self.modalities = modalities
         self.affect_groups = affect_groups
         self.n_affect_groups = n_affect_groups
+        self.input_dropout = input_dropout
+        self.token_dropout = token_dropout
+        self.use_linear_evidence = use_linear_evidence
+        self.linear_alpha = linear_alpha
+        self.lr_schedule = lr_schedule
+        self.weight_averaging = weight_averaging
         super().__init__(
             lr=lr,
             max_epochs=max_epochs,
@@ -232,8 +314,22 @@ verbose, callbacks, normalize_y, n_threads
         return M
 
     # ------------------------------------------------------------------ hooks
+    def _make_net(self, device, *, extra_callbacks=()):
+        extra = list(extra_callbacks)
+        if self.lr_schedule is not None:
+            if self.lr_schedule != "cosine":
+                raise ValueError(f"lr_schedule must be 'cosine' or None, got {self.lr_schedule!r}")
+            extra.append(("lr_schedule", _CosineLR()))
+        wa = self.weight_averaging
+        if not (isinstance(wa, (int, float, np.integer, np.floating)) and 0 <= wa <= 1):
+            raise ValueError(f"weight_averaging must be a fraction in [0, 1], got {wa!r}")
+        if wa and not self.early_stopping:
+            extra.append(("weight_averaging", _WeightAveraging(float(wa))))
+        return super()._make_net(device, extra_callbacks=extra)
+
     def _prepare_fit(self, X: np.ndarray, Y: np.ndarray) -> None:
         self.cooccurrence_target_ = label_cooccurrence_target(Y)
+        self.label_prior_ = Y.mean(axis=0)
         self.tokens_ = list(self.column_layout_)
         self._affect_membership(Y.shape[1])  # validate early
 
@@ -263,6 +359,11 @@ verbose, callbacks, normalize_y, n_threads
             distill_temperature=self.distill_temperature,
             cooccurrence_target=self.cooccurrence_target_,
             dropout=self.dropout,
+            input_dropout=self.input_dropout,
+            token_dropout=self.token_dropout,
+            label_prior=getattr(self, "label_prior_", None),
+            use_linear_evidence=self.use_linear_evidence,
+            linear_alpha=self.linear_alpha,
         )
 
     def _after_fit(self, X: np.ndarray, Y: np.ndarray) -> None:

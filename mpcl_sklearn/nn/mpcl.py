@@ -46,7 +46,14 @@ class MPCLNet(nn.Module):
        toward ``cooccurrence_target``.
     5. :class:`HierarchicalCompression` (``use_hierarchical_compression``): emotion -> affect
        groups -> global context added back to each emotion token.
-    6. Head: ``logit_c = w^T e_c + b_c + gamma * evidence_c``; output ``log_softmax``.
+    6. Head: ``logit_c = w^T e_c + b_c + gamma * evidence_c (+ v_c^T x)``; output
+       ``log_softmax``. ``b`` starts at the centred log of ``label_prior``; the optional linear
+       evidence ``v_c^T x`` (``use_linear_evidence``) is penalised by
+       ``linear_alpha / 2 * ||V||^2``.
+
+    Regularisation in training: ``input_dropout`` on the standardised features entering the
+    token encoder, ``token_dropout`` (whole tokens zeroed), ``dropout`` on the branch
+    representations.
 
     With no behavioural token (or no physiological one) there is a single branch: the
     distillation has no student and adds neither parameters nor loss.
@@ -75,6 +82,16 @@ class MPCLNet(nn.Module):
     cooccurrence_target : array of shape (n_emotions, n_emotions) or None
         Row-stochastic target of the co-occurrence regulariser.
     dropout : float, default=0.1
+    input_dropout : float, default=0.0
+        Dropout on the features entering the token encoder (training only).
+    token_dropout : float, default=0.0
+        Probability of zeroing a whole token (training only; never all tokens of a sample).
+    label_prior : array of shape (n_emotions,) or None
+        Training mean distribution; initialises the emotion bias to its (centred) log.
+    use_linear_evidence : bool, default=False
+        Add a linear read-out of the features to the logits.
+    linear_alpha : float, default=1.0
+        L2 penalty ``alpha / 2 * ||V||^2`` on the linear evidence (an auxiliary loss).
     """
 
     def __init__(
@@ -102,6 +119,11 @@ class MPCLNet(nn.Module):
         distill_temperature: float = 2.0,
         cooccurrence_target=None,
         dropout: float = 0.1,
+        input_dropout: float = 0.0,
+        token_dropout: float = 0.0,
+        label_prior=None,
+        use_linear_evidence: bool = False,
+        linear_alpha: float = 1.0,
     ):
         super().__init__()
         d, C, K = int(d_model), int(n_emotions), int(prototypes_per_emotion)
@@ -156,8 +178,22 @@ class MPCLNet(nn.Module):
             else None
         )
         self.dropout = nn.Dropout(dropout)
+        self.input_dropout = nn.Dropout(input_dropout)
+        self.token_dropout = float(token_dropout)
         self.head = nn.Linear(d, 1)
-        self.emotion_bias = nn.Parameter(torch.zeros(C))
+        # linear evidence: a ridge-penalised direct read-out of the features (zero at start)
+        self.linear_alpha = float(linear_alpha)
+        self.linear = nn.Linear(n_features, C, bias=False) if use_linear_evidence else None
+        if self.linear is not None:
+            nn.init.zeros_(self.linear.weight)
+        # start from the prior: b_c = log mean_i y_ic (centred), so the untrained net predicts
+        # the training mean distribution up to the (small) head/evidence terms
+        bias = torch.zeros(C)
+        if label_prior is not None:
+            prior = torch.as_tensor(np.asarray(label_prior), dtype=torch.float32).clamp_min(1e-6)
+            bias = torch.log(prior / prior.sum())
+            bias = bias - bias.mean()
+        self.emotion_bias = nn.Parameter(bias)
         self.evidence_scale = nn.Parameter(torch.ones(()))
         target = (
             None
@@ -187,7 +223,13 @@ class MPCLNet(nn.Module):
 
     def _branches(self, X: torch.Tensor, with_students: bool):
         """Fused-branch bank outputs, and the students' similarities (S, B, C, K) if asked."""
-        tokens = self.encoder(X)
+        tokens = self.encoder(self.input_dropout(X) if self.training else X)
+        if self.training and self.token_dropout and tokens.shape[1] > 1:
+            # token (modality/scale) dropout: zero whole tokens, but never all of a sample's
+            keep = torch.rand(tokens.shape[0], tokens.shape[1], 1, device=tokens.device)
+            keep = (keep >= self.token_dropout).to(tokens.dtype)
+            keep[:, :1] = torch.maximum(keep[:, :1], 1 - keep.amax(1, keepdim=True)[:, :1])
+            tokens = tokens * keep
         h, _ = self.fusion(tokens)
         out = self.bank.forward_bank(self.dropout(h), 0)
         if self.student_queries is None or not with_students:
@@ -208,12 +250,16 @@ class MPCLNet(nn.Module):
             E, _ = self.compression(E)
         logits = self.head(E).squeeze(-1) + self.emotion_bias
         logits = logits + self.evidence_scale * out["evidence"]
+        if self.linear is not None:
+            logits = logits + self.linear(X)
         if self.training:
             self._aux = self._auxiliary(out["similarity"], student_sim, cooc)
         return torch.log_softmax(logits, dim=-1)
 
     def _auxiliary(self, teacher_sim, student_sim, cooc) -> torch.Tensor:
         aux = self.lambda_diversity * prototype_diversity_loss(self.bank.prototypes)
+        if self.linear is not None and self.linear_alpha:
+            aux = aux + 0.5 * self.linear_alpha * self.linear.weight.square().sum()
         if student_sim is not None:
             rel = self.bank.relations()  # (1 + S, CK, CK)
             n_students = student_sim.shape[0]
