@@ -15,7 +15,9 @@ Everything in mpcl_sklearn that parallelises does so through :mod:`joblib`
         result = subject_independent_evaluate(pipe, X, y, groups, cv=5, n_jobs=-1)
 
 :func:`dask_backend` wraps exactly that, and starts a throw-away cluster on the loopback
-interface when no address is given. See ``docs/reliability.md``.
+interface when no address is given. The tsfresh feature backend can also use tsfresh's own Dask
+distributor: ``ModalityFeatureExtractor(backend="tsfresh", distributor="tcp://host:8786")``.
+See ``docs/reliability.md``.
 """
 
 from __future__ import annotations

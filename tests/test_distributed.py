@@ -6,6 +6,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+import sklearn.base
 from sklearn.model_selection import GroupKFold, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -124,7 +125,7 @@ def test_sklearn_cross_validate_on_dask_equals_local(client, windows):
     "backend, feature_set, scales",
     [
         ("fast", "default", (1.0, 2.0)),
-        ("physio", "default", None),  # EDA features need > 2 s at 4 Hz (see hostile suite)
+        ("physio", "default", None),  # 4-s frames: EDA features need >= 4 s (else NaN)
         ("tsfresh", "minimal", (1.0, 2.0)),
     ],
 )
@@ -138,6 +139,39 @@ def test_feature_extraction_on_dask_equals_local(client, windows, backend, featu
     remote, workers = _on_dask(client, lambda: par.transform(X))
     assert len(workers) == 2, f"chunks ran on {workers}"
     np.testing.assert_array_equal(remote, local)
+
+
+def test_tsfresh_distributor_on_dask_equals_local(client, windows):
+    """backend="tsfresh" with tsfresh's own ClusterDaskDistributor (by address, or a factory)."""
+    import functools
+
+    from tsfresh.utilities.distribution import ClusterDaskDistributor
+
+    X = SignalWindower(scales_s=(2.0,)).fit_transform(windows[0].iloc[:8])
+    kw = dict(backend="tsfresh", feature_set="minimal", chunk_size=4)
+    local = ModalityFeatureExtractor(**kw).fit_transform(X)
+    addr = client.scheduler.address
+    for distributor in (addr, functools.partial(ClusterDaskDistributor, addr)):
+        ext = ModalityFeatureExtractor(**kw, distributor=distributor)
+        assert ext.get_params()["distributor"] is distributor  # stored untouched
+        ext = sklearn.base.clone(ext).fit(X)  # clone-safe (no live client in the parameters)
+        with distributed.get_task_stream(client=client) as ts:
+            remote = ext.transform(X)
+        assert ts.data, "no tsfresh task ran on the Dask workers"
+        np.testing.assert_array_equal(remote, local)
+    # misuse: a clear error before any work
+    live = ClusterDaskDistributor(addr)
+    try:
+        with pytest.raises(TypeError, match="live ClusterDaskDistributor"):
+            ModalityFeatureExtractor(**kw, distributor=live).fit(X)
+    finally:
+        live.close()
+    with pytest.raises(ValueError, match="only used by backend='tsfresh'"):
+        ModalityFeatureExtractor(distributor=addr).fit(X)
+    with pytest.raises(ValueError, match="n_jobs"):
+        ModalityFeatureExtractor(**kw, distributor=addr, n_jobs=2).fit(X)
+    with pytest.raises(TypeError, match="distributor"):
+        ModalityFeatureExtractor(**kw, distributor=42).fit(X)
 
 
 def test_dask_backend_helper_local_and_address(windows):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,7 +148,17 @@ class ModalityFeatureExtractor(TransformerMixin, BaseEstimator):
         ValueError listing the columns.
     n_jobs : int, optional
         joblib workers over chunks of rows (None: sequential). Threads for the fast backend
-        (numpy releases the GIL), processes for the others.
+        (numpy releases the GIL), processes for the others. Under joblib's Dask backend the
+        chunks go to a ``dask.distributed`` cluster (see :mod:`mpcl_sklearn.distributed`).
+    distributor : str or callable, optional
+        tsfresh backend only: spread each chunk's ``tsfresh.extract_features`` call over a Dask
+        cluster with tsfresh's own distributor instead of computing it here. A scheduler address
+        (``"tcp://host:8786"``: a ``ClusterDaskDistributor`` is connected for each ``transform``)
+        or a zero-argument callable returning a tsfresh distributor, e.g.
+        ``functools.partial(LocalDaskDistributor, n_workers=4)``; it is closed when
+        ``transform`` ends. Not a live distributor object (its Dask client cannot be cloned or
+        pickled). ``fit`` (one row) always runs locally; the values are the same as without a
+        distributor. Requires ``n_jobs`` None or 1; other backends raise a ValueError.
     chunk_size : int, default=1024
         Rows per chunk; bounds memory (the fast backend holds one chunk's frames at a time).
     progress : bool, default=False
@@ -172,6 +183,7 @@ class ModalityFeatureExtractor(TransformerMixin, BaseEstimator):
         n_jobs: int | None = None,
         chunk_size: int = 1024,
         progress: bool = False,
+        distributor: str | Callable[[], Any] | None = None,
     ):
         self.backend = backend
         self.feature_set = feature_set
@@ -183,6 +195,7 @@ class ModalityFeatureExtractor(TransformerMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.chunk_size = chunk_size
         self.progress = progress
+        self.distributor = distributor
 
     # ----------------------------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -198,6 +211,22 @@ class ModalityFeatureExtractor(TransformerMixin, BaseEstimator):
             raise ValueError(f"pooling must be a non-empty subset of {list(_POOLS)}, got {pools}")
         if int(self.chunk_size) < 1:
             raise ValueError(f"chunk_size must be >= 1, got {self.chunk_size!r}")
+        distributor = getattr(self, "distributor", None)  # absent in models saved before it
+        if distributor is not None:
+            if self.backend != "tsfresh":
+                raise ValueError(
+                    "distributor is only used by backend='tsfresh' (tsfresh's Dask "
+                    f"distributors), got backend={self.backend!r}; for the other backends use "
+                    "n_jobs under joblib's Dask backend (mpcl_sklearn.distributed.dask_backend)"
+                )
+            if self.n_jobs not in (None, 1):
+                raise ValueError(
+                    f"distributor and n_jobs={self.n_jobs!r} both parallelise the tsfresh "
+                    "backend; with a distributor set n_jobs=None"
+                )
+            from .tsfresh_backend import check_distributor
+
+            check_distributor(distributor)
 
     def _settings(self):
         if self.backend == "fast":
@@ -210,7 +239,9 @@ class ModalityFeatureExtractor(TransformerMixin, BaseEstimator):
 
         return resolve_kinds(self.physio_kinds)
 
-    def _block_features(self, block: _Block, data: np.ndarray, settings) -> tuple[np.ndarray, list]:
+    def _block_features(
+        self, block: _Block, data: np.ndarray, settings, distributor=None
+    ) -> tuple[np.ndarray, list]:
         """Features of frames ``data`` (N, C, T) -> values (N, K) and names (K,)."""
         n, c, t = data.shape
         if self.backend == "physio":
@@ -224,7 +255,7 @@ class ModalityFeatureExtractor(TransformerMixin, BaseEstimator):
         else:
             from .tsfresh_backend import tsfresh_features
 
-            values, names = tsfresh_features(flat, settings, n_jobs=0)
+            values, names = tsfresh_features(flat, settings, n_jobs=0, distributor=distributor)
         k = len(names)
         values = values.reshape(n, c * k)
         return values, [f"ch{ci}{SEP}{f}" for ci in range(c) for f in names]
@@ -232,7 +263,7 @@ class ModalityFeatureExtractor(TransformerMixin, BaseEstimator):
     def _pools(self) -> list[str]:
         return [self.pooling] if isinstance(self.pooling, str) else list(self.pooling)
 
-    def _extract_chunk(self, X_chunk: pd.DataFrame, blocks, settings):
+    def _extract_chunk(self, X_chunk: pd.DataFrame, blocks, settings, distributor=None):
         """Features of a chunk of rows -> (values (rows, n_out), names)."""
         pools = self._pools()
         outs, names = [], []
@@ -257,7 +288,7 @@ class ModalityFeatureExtractor(TransformerMixin, BaseEstimator):
                     data = _interpolate(data)
             frames = data.reshape(n_rows * b.n_frames, b.n_channels, b.frame_len)
             with np.errstate(all="ignore"):
-                values, feat = self._block_features(b, frames, settings)
+                values, feat = self._block_features(b, frames, settings, distributor)
             values = np.where(np.isfinite(values), values, np.nan)
             prefix = f"{b.modality}{SEP}{b.scale}{SEP}"
             if b.n_frames == 1:
@@ -308,26 +339,32 @@ class ModalityFeatureExtractor(TransformerMixin, BaseEstimator):
         step = int(self.chunk_size)
         starts = list(range(0, len(X), step))
         chunks = (X.iloc[s : s + step] for s in starts)
-        if self.n_jobs in (None, 1):
-            results = (self._extract_chunk(c, blocks, settings) for c in chunks)
-        else:
-            # numpy releases the GIL: threads suffice for the fast backend (no pickling)
-            prefer = "threads" if self.backend == "fast" else "processes"
-            results = Parallel(n_jobs=self.n_jobs, return_as="generator", prefer=prefer)(
-                delayed(self._extract_chunk)(c, blocks, settings) for c in chunks
-            )
-        if self.progress:
-            from tqdm.auto import tqdm
-
-            results = tqdm(results, total=len(starts), desc=f"features ({self.backend})")
         out = np.empty((len(X), self.n_features_out_), dtype=np.float64)
-        for s, (values, names) in zip(starts, results, strict=True):
-            if list(names) != list(self.feature_names_out_):
-                raise ValueError(
-                    f"the {self.backend} backend returned other features on rows {s}.. "
-                    f"({len(names)}) than in fit ({self.n_features_out_})"
+        with ExitStack() as stack:
+            distributor = getattr(self, "distributor", None)
+            if distributor is not None:
+                from .tsfresh_backend import open_distributor
+
+                distributor = stack.enter_context(open_distributor(distributor))
+            if self.n_jobs in (None, 1):
+                results = (self._extract_chunk(c, blocks, settings, distributor) for c in chunks)
+            else:
+                # numpy releases the GIL: threads suffice for the fast backend (no pickling)
+                prefer = "threads" if self.backend == "fast" else "processes"
+                results = Parallel(n_jobs=self.n_jobs, return_as="generator", prefer=prefer)(
+                    delayed(self._extract_chunk)(c, blocks, settings) for c in chunks
                 )
-            out[s : s + len(values)] = values
+            if self.progress:
+                from tqdm.auto import tqdm
+
+                results = tqdm(results, total=len(starts), desc=f"features ({self.backend})")
+            for s, (values, names) in zip(starts, results, strict=True):
+                if list(names) != list(self.feature_names_out_):
+                    raise ValueError(
+                        f"the {self.backend} backend returned other features on rows {s}.. "
+                        f"({len(names)}) than in fit ({self.n_features_out_})"
+                    )
+                out[s : s + len(values)] = values
         bad = ~np.isfinite(out)
         if bad.any():
             if self.undefined == "raise":

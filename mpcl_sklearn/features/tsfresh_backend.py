@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import shutil
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -40,10 +42,97 @@ def resolve_tsfresh_settings(feature_set: str | Mapping[str, Any]) -> dict[str, 
     return dict(feature_set)
 
 
+def check_distributor(distributor) -> None:
+    """Validate a ``ModalityFeatureExtractor(distributor=...)`` value (without connecting).
+
+    None, a Dask scheduler address (str) or a zero-argument callable returning a tsfresh
+    distributor. A live distributor object is refused: it holds a Dask client, which can be
+    neither cloned (scikit-learn's ``clone`` deep-copies parameters) nor pickled.
+    """
+    if distributor is None or isinstance(distributor, str):
+        return
+    from tsfresh.utilities.distribution import DistributorBaseClass
+
+    if isinstance(distributor, DistributorBaseClass):
+        raise TypeError(
+            f"distributor must be a Dask scheduler address or a factory, not a live "
+            f"{type(distributor).__name__} (its Dask client cannot be cloned or pickled); pass "
+            "e.g. 'tcp://host:8786' or functools.partial(ClusterDaskDistributor, 'tcp://host:8786')"
+        )
+    if not callable(distributor):
+        raise TypeError(
+            "distributor must be None, a Dask scheduler address (str) or a callable returning "
+            f"a tsfresh distributor, got {distributor!r}"
+        )
+
+
+def _keep_open(inner):
+    """A tsfresh distributor delegating to ``inner`` whose ``close`` does nothing.
+
+    tsfresh closes the distributor at the end of every ``extract_features`` call; the extractor
+    makes one call per chunk and closes ``inner`` itself after the last one.
+    """
+    from tsfresh.utilities.distribution import IterableDistributorBaseClass
+
+    class KeepOpenDistributor(IterableDistributorBaseClass):
+        def __init__(self):  # the base class's __init__ raises NotImplementedError
+            pass
+
+        def calculate_best_chunk_size(self, data_length):
+            return inner.calculate_best_chunk_size(data_length)
+
+        def distribute(self, func, partitioned_chunks, kwargs):
+            return inner.distribute(func, partitioned_chunks, kwargs)
+
+        def close(self):
+            pass
+
+    return KeepOpenDistributor()
+
+
+@contextmanager
+def open_distributor(distributor) -> Iterator[Any]:
+    """A tsfresh distributor for ``distributor`` (see :func:`check_distributor`), open for the
+    duration of the block and closed after it (a ``LocalDaskDistributor``'s cluster too)."""
+    if distributor is None:
+        yield None
+        return
+    check_distributor(distributor)
+    from tsfresh.utilities.distribution import (
+        ClusterDaskDistributor,
+        IterableDistributorBaseClass,
+        LocalDaskDistributor,
+    )
+
+    if isinstance(distributor, str):
+        inner = ClusterDaskDistributor(distributor)
+    else:
+        inner = distributor()
+        if not isinstance(inner, IterableDistributorBaseClass):
+            if hasattr(inner, "close"):
+                inner.close()
+            raise TypeError(
+                "the distributor factory must return a tsfresh IterableDistributorBaseClass "
+                f"(e.g. ClusterDaskDistributor, LocalDaskDistributor), got {type(inner).__name__}"
+            )
+    local = isinstance(inner, LocalDaskDistributor)
+    cluster = getattr(getattr(inner, "client", None), "cluster", None) if local else None
+    try:
+        yield _keep_open(inner)
+    finally:
+        inner.close()
+        if cluster is not None:
+            cluster.close()
+            shutil.rmtree(getattr(inner, "local_dir_", ""), ignore_errors=True)
+
+
 def tsfresh_features(
-    x: np.ndarray, settings: Mapping[str, Any], *, n_jobs: int = 0
+    x: np.ndarray, settings: Mapping[str, Any], *, n_jobs: int = 0, distributor=None
 ) -> tuple[np.ndarray, list[str]]:
     """Compute tsfresh features of every row of ``x`` (n_series, n_times).
+
+    ``distributor``: a tsfresh distributor (see :func:`open_distributor`) that spreads the
+    calculation over a Dask cluster; None computes in this process (``n_jobs``).
 
     Returns the values ``(n_series, n_features)`` in input row order and the feature names
     (without the kind prefix), sorted as tsfresh sorts its columns.
@@ -64,6 +153,7 @@ def tsfresh_features(
         column_sort="time",
         default_fc_parameters=dict(settings),
         n_jobs=n_jobs,
+        distributor=distributor,
         disable_progressbar=True,
     )
     out = out.reindex(np.arange(n_series))  # tsfresh sorts the ids; restore input order
