@@ -15,6 +15,7 @@ from sklearn.neighbors import KNeighborsRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MaxAbsScaler, StandardScaler
 from sklearn.utils.validation import _check_sample_weight
+from threadpoolctl import threadpool_limits
 from torch import nn
 
 from ._columns import group_columns
@@ -244,14 +245,17 @@ class SABFGSRegressor(BaseDistributionRegressor):
         n_features, n_outputs = X.shape[1], Y.shape[1]
         b0 = np.log(np.clip(w @ Y, 1e-12, None))
         theta0 = np.concatenate([np.zeros(n_features * n_outputs), b0 - b0.mean()])
-        res = minimize(
-            self._objective,
-            theta0,
-            args=(X, Y, float(self.alpha), w),
-            jac=True,
-            method="L-BFGS-B",
-            options={"maxiter": int(self.max_iter), "gtol": float(self.tol)},
-        )
+        # L-BFGS-B's updates are BLAS calls on short vectors: multi-threaded OpenBLAS
+        # spin-waits on them and was 75x slower on a busy 2-core machine (n = 12,490).
+        with threadpool_limits(limits=1, user_api="blas"):
+            res = minimize(
+                self._objective,
+                theta0,
+                args=(X, Y, float(self.alpha), w),
+                jac=True,
+                method="L-BFGS-B",
+                options={"maxiter": int(self.max_iter), "gtol": float(self.tol)},
+            )
         if not np.isfinite(res.x).all() or not np.isfinite(res.fun):
             raise ValueError(
                 "SABFGSRegressor: the optimisation overflowed (non-finite weights or loss); the "
