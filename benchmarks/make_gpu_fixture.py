@@ -52,7 +52,7 @@ def main(out: str) -> int:
     np.savez(
         out_dir / "mpcl_cuda_reference.npz",
         X=X.to_numpy(),
-        columns=np.asarray(X.columns),
+        columns=np.asarray(X.columns, dtype=str),
         predictions=pred,
         cooccurrence=model.cooccurrence_,
     )
