@@ -19,6 +19,8 @@ from threadpoolctl import threadpool_limits
 from torch import nn
 
 from ._columns import group_columns
+from ._scaling import bound_rows as _bound_rows
+from ._scaling import row_directions as _row_directions
 from .base import BaseDistributionRegressor
 from .nn.helo import HeLoModule
 from .torch_estimator import TorchDistributionRegressor
@@ -94,45 +96,6 @@ def _scaled(scaler, X: np.ndarray) -> np.ndarray:
     max_abs, standard = scaler[0], scaler[1]
     with np.errstate(over="ignore", invalid="ignore"):
         return (X / max_abs.scale_ - standard.mean_) / standard.scale_
-
-
-def _row_directions(X: np.ndarray, divisors) -> np.ndarray:
-    """Rows of ``X / d1 / d2 / ...`` rescaled to max-abs 1, computed without overflow."""
-    D = np.array(X, dtype=np.float64)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for div in (None, *divisors):
-            if div is not None:
-                D = D / div
-            peak = np.max(np.abs(np.nan_to_num(D, nan=0.0)), axis=1, keepdims=True)
-            if not np.isfinite(peak).all():  # inf entries: keep their signs only
-                D = np.where(np.isinf(D), np.sign(D), np.where(np.isinf(peak), 0.0, D))
-                peak = np.max(np.abs(D), axis=1, keepdims=True)
-            D = D / np.where(peak > 0, peak, 1.0)
-    return np.nan_to_num(D, nan=0.0)
-
-
-#: Standardised rows larger than this (max-abs) are shrunk onto it by the kNN and torch models.
-_MAX_Z = 1e6
-
-
-def _bound_rows(Z: np.ndarray, X: np.ndarray, divisors, bound: float = _MAX_Z) -> np.ndarray:
-    """Shrink the rows of standardised features ``Z`` whose largest magnitude exceeds ``bound``
-    (or overflowed to inf) onto that magnitude, keeping their direction.
-
-    A test sample a million standard deviations out is saturated there: distances and float32
-    activations stay finite. ``X`` and ``divisors`` (``Z ~ X / d1 / d2 ...`` far out) give the
-    direction of rows that overflowed. Modifies ``Z`` in place and returns it.
-    """
-    with np.errstate(invalid="ignore"):
-        peak = np.max(np.abs(Z), axis=1) if Z.shape[1] else np.zeros(len(Z))
-    far = ~(peak <= bound)
-    if far.any():
-        ok = far & np.isfinite(peak)
-        Z[ok] *= bound / peak[ok, None]
-        bad = far & ~np.isfinite(peak)
-        if bad.any():
-            Z[bad] = bound * _row_directions(X[bad], divisors)
-    return Z
 
 
 class SABFGSRegressor(BaseDistributionRegressor):
@@ -503,36 +466,6 @@ def _label_correlation(Y: np.ndarray) -> np.ndarray:
 _BEHAVIOURAL_DEFAULT = ("acc", "face", "video")
 
 
-class _SafeStandardisation:
-    """Mixin for the torch baselines: standardisation that never feeds inf/NaN to the network.
-
-    * ``fit`` refuses (clear ``ValueError``) features so large that their mean or standard
-      deviation overflows float64 (from ``|x| >~ 1e154``): the shared torch base would otherwise
-      divide by an infinite scale and silently learn nothing from them.
-    * Standardised rows whose largest value exceeds ``1e6`` are shrunk onto that magnitude,
-      keeping their direction, before the float32 cast (a sample a million standard deviations
-      out is saturated): a huge test value would otherwise overflow float32 (``>3.4e38``) or the
-      network's activations, and the prediction would be NaN.
-    """
-
-    def _validate_fit_data(self, X, y, *, dtype=np.float64):
-        X, Y = super()._validate_fit_data(X, y, dtype=dtype)
-        with np.errstate(over="ignore", invalid="ignore"):
-            finite = np.isfinite(X.mean(axis=0)).all() and np.isfinite(X.std(axis=0)).all()
-        if not finite:
-            raise ValueError(
-                f"{type(self).__name__}: feature values too large to standardise (|x| up to "
-                f"{np.max(np.abs(X)):.3g}; their variance overflows float64). Rescale the "
-                "features (e.g. divide by a constant or take a log) before fitting."
-            )
-        return X, Y
-
-    def _standardize(self, X: np.ndarray) -> np.ndarray:
-        with np.errstate(over="ignore", invalid="ignore"):
-            Z = (X - self.x_mean_) / self.x_scale_
-        return _bound_rows(Z, X, [self.x_scale_]).astype(np.float32, copy=False)
-
-
 _ACTIVATIONS = {
     "relu": nn.ReLU,
     "gelu": nn.GELU,
@@ -596,7 +529,7 @@ class _MLPNet(nn.Module):
         return torch.log_softmax(self.layers(X), dim=-1)
 
 
-class MLPDistributionRegressor(_SafeStandardisation, TorchDistributionRegressor):
+class MLPDistributionRegressor(TorchDistributionRegressor):
     """Multilayer perceptron with a softmax head, trained on ``KL(y || y_hat)``.
 
     Features are standardised inside (mean/std of the training data), then fed through
@@ -717,7 +650,7 @@ class _HeLoNet(HeLoModule):
         return self.lambda_corr * self.correlation_loss()
 
 
-class HeLoRegressor(_SafeStandardisation, TorchDistributionRegressor):
+class HeLoRegressor(TorchDistributionRegressor):
     """HeLo (Zheng et al., ACM MM 2025) as a scikit-learn emotion-distribution regressor.
 
     Physiological modalities fused by cross-attention, aligned with the behavioural tokens by a

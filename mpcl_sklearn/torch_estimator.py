@@ -78,6 +78,7 @@ from skorch.history import History
 from skorch.utils import noop
 
 from ._columns import group_columns
+from ._scaling import bound_rows
 from ._validation import check_distributions
 from .base import DistributionRegressorMixin
 
@@ -466,7 +467,12 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
         return X, Y
 
     def _standardize(self, X: np.ndarray) -> np.ndarray:
-        return ((X - self.x_mean_) / self.x_scale_).astype(np.float32, copy=False)
+        """Standardised float32 features; rows beyond ``MAX_Z`` standard deviations are shrunk
+        onto that magnitude (direction kept), so a huge test value never overflows float32 or
+        the network's activations into a NaN prediction."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            Z = (X - self.x_mean_) / self.x_scale_
+        return bound_rows(Z, X, [self.x_scale_]).astype(np.float32, copy=False)
 
     def _make_net(self, device: torch.device, *, extra_callbacks=()) -> _DistributionNet:
         callbacks = []
@@ -584,8 +590,15 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             if not reuse:
-                self.x_mean_ = X.mean(axis=0)
-                scale = X.std(axis=0)
+                with np.errstate(over="ignore", invalid="ignore"):
+                    mean, scale = X.mean(axis=0), X.std(axis=0)
+                if not (np.isfinite(mean).all() and np.isfinite(scale).all()):
+                    raise ValueError(
+                        f"{type(self).__name__}: feature values too large to standardise (|x| "
+                        f"up to {np.max(np.abs(X)):.3g}; their variance overflows float64). "
+                        "Rescale the features (e.g. divide by a constant or take a log)."
+                    )
+                self.x_mean_ = mean
                 self.x_scale_ = np.where(scale > 1e-12, scale, 1.0)
                 self.column_layout_ = self._column_layout(X)
             Xs = self._standardize(X)

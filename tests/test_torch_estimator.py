@@ -277,3 +277,20 @@ def test_flush_denormal_scoped_to_training_and_predict(data):
     finally:
         torch.set_flush_denormal(False)
     assert numpy_keeps_subnormals()
+
+
+@pytest.mark.parametrize("name", ["MPCLDistributionRegressor", "MLPDistributionRegressor"])
+def test_huge_features_never_give_nan(name):
+    """Huge test rows saturate (finite predictions); overflowing training data is refused."""
+    import mpcl_sklearn
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 12))
+    y = rng.dirichlet(np.ones(4), 120)
+    model = getattr(mpcl_sklearn, name)(max_epochs=2, random_state=0).fit(X, y)
+    for scale in (1e30, 1e100, 1e300):
+        pred = model.predict(X * scale)
+        assert np.isfinite(pred).all(), scale
+        np.testing.assert_allclose(pred.sum(1), 1.0, atol=1e-5)
+    with pytest.raises(ValueError, match="too large to standardise"):
+        getattr(mpcl_sklearn, name)(max_epochs=1).fit(X * 1e200, y)

@@ -1,0 +1,46 @@
+"""Overflow-safe standardisation helpers shared by the baselines and the torch base."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["MAX_Z", "bound_rows", "row_directions"]
+
+
+def row_directions(X: np.ndarray, divisors) -> np.ndarray:
+    """Rows of ``X / d1 / d2 / ...`` rescaled to max-abs 1, computed without overflow."""
+    D = np.array(X, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for div in (None, *divisors):
+            if div is not None:
+                D = D / div
+            peak = np.max(np.abs(np.nan_to_num(D, nan=0.0)), axis=1, keepdims=True)
+            if not np.isfinite(peak).all():  # inf entries: keep their signs only
+                D = np.where(np.isinf(D), np.sign(D), np.where(np.isinf(peak), 0.0, D))
+                peak = np.max(np.abs(D), axis=1, keepdims=True)
+            D = D / np.where(peak > 0, peak, 1.0)
+    return np.nan_to_num(D, nan=0.0)
+
+
+#: Standardised rows larger than this (max-abs) are shrunk onto it by the kNN and torch models.
+MAX_Z = 1e6
+
+
+def bound_rows(Z: np.ndarray, X: np.ndarray, divisors, bound: float = MAX_Z) -> np.ndarray:
+    """Shrink the rows of standardised features ``Z`` whose largest magnitude exceeds ``bound``
+    (or overflowed to inf) onto that magnitude, keeping their direction.
+
+    A test sample a million standard deviations out is saturated there: distances and float32
+    activations stay finite. ``X`` and ``divisors`` (``Z ~ X / d1 / d2 ...`` far out) give the
+    direction of rows that overflowed. Modifies ``Z`` in place and returns it.
+    """
+    with np.errstate(invalid="ignore"):
+        peak = np.max(np.abs(Z), axis=1) if Z.shape[1] else np.zeros(len(Z))
+    far = ~(peak <= bound)
+    if far.any():
+        ok = far & np.isfinite(peak)
+        Z[ok] *= bound / peak[ok, None]
+        bad = far & ~np.isfinite(peak)
+        if bad.any():
+            Z[bad] = bound * row_directions(X[bad], divisors)
+    return Z
