@@ -33,6 +33,7 @@ _LAZY = {
     "subject_independent_evaluate": "model_selection",
     "subject_dependent_evaluate": "model_selection",
     "SubjectDependentSplitter": "model_selection",
+    "subject_standardize": "preprocessing",
     "save_model": "io",
     "load_model": "io",
     "dask_backend": "distributed",

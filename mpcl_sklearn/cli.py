@@ -86,6 +86,12 @@ def _add_data_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scales", help="comma-separated frame scales in seconds")
     p.add_argument("--feature-set", default="default")
     p.add_argument("--backend", default="fast", choices=("fast", "tsfresh", "physio"))
+    p.add_argument(
+        "--subject-normalize",
+        action="store_true",
+        help="z-score features within each subject (transductive: uses the test subjects' "
+        "unlabelled features)",
+    )
     p.add_argument("--max-epochs", type=int, help="override the neural models' epochs")
     p.add_argument("--random-state", type=int, default=0)
     p.add_argument("--n-jobs", type=int, help="folds in parallel (joblib)")
@@ -124,6 +130,7 @@ def _load(args: argparse.Namespace):
         subjects=None if not args.subjects else args.subjects.split(","),
         synthetic_params=synthetic or None,
         random_state=args.random_state,
+        subject_normalize=args.subject_normalize,
         progress=not args.quiet,
     )
     _log(f"{data.description} ({time.perf_counter() - start:.1f} s)")

@@ -166,6 +166,7 @@ def prepare_dataset(
     random_state: int | None = 0,
     n_jobs: int | None = None,
     progress: bool = False,
+    subject_normalize: bool = False,
 ) -> ExperimentData:
     """Load a dataset, cut it into windows and compute the feature table once.
 
@@ -196,6 +197,10 @@ def prepare_dataset(
         Seed of the synthetic generator.
     n_jobs, progress :
         Passed to the feature extractor.
+    subject_normalize : bool, default=False
+        Z-score every feature within each subject
+        (:func:`~mpcl_sklearn.preprocessing.subject_standardize`). This uses the unlabelled
+        features of the test subjects too (transductive, no labels); the description says so.
 
     Returns
     -------
@@ -208,7 +213,8 @@ def prepare_dataset(
     if dataset == "dmer":
         if path is None:
             raise ValueError("dataset='dmer' needs path= (the DMER release folder)")
-        return load_dmer(path, form="features", subjects=subjects)
+        data = load_dmer(path, form="features", subjects=subjects)
+        return _subject_normalized(data) if subject_normalize else data
     if dataset not in DATASET_DEFAULTS:
         raise ValueError(f"unknown dataset {dataset!r}; choose from synthetic, wesad, dmer")
     default_window, default_step, default_scales = DATASET_DEFAULTS[dataset]
@@ -245,7 +251,7 @@ def prepare_dataset(
         f"of {window_s:g} s (step {step_s:g} s), frames {tuple(scales_s)} s, "
         f"{X.shape[1]} {backend}/{feature_set} features"
     )
-    return ExperimentData(
+    data = ExperimentData(
         X=X,
         y=np.asarray(y),
         groups=np.asarray(groups).astype(str),
@@ -254,6 +260,24 @@ def prepare_dataset(
         behavioural=tuple(X_sig.attrs.get("behavioural", ())),
         description=description,
         report=report,
+    )
+    return _subject_normalized(data) if subject_normalize else data
+
+
+def _subject_normalized(data: ExperimentData) -> ExperimentData:
+    from dataclasses import replace
+
+    from .preprocessing import subject_standardize
+
+    X = data.X
+    if not np.isfinite(X.to_numpy(dtype=float)).all():
+        raise ValueError("subject_normalize needs finite features; impute them first")
+    return replace(
+        data,
+        X=subject_standardize(X, data.groups),
+        description=data.description
+        + "; features z-scored within each subject (transductive: uses the test subjects' "
+        "unlabelled features)",
     )
 
 
