@@ -497,10 +497,17 @@ def run_ablation(
     progress: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> ExperimentResult:
-    """MPCL with every component, with each switch off in turn, and with all four off."""
+    """MPCL with every component, each switch off in turn, all four off, and no linear path.
+
+    The rows are ``full``, ``no <component>`` for each of :data:`ABLATIONS`, ``none (all
+    off)`` (the four components off, the linear evidence path kept) and ``no linear evidence``
+    (the four components on, the penalised linear read-out off).
+    """
     variants = {"full": {}}
     variants |= {f"no {s[4:].replace('_', ' ')}": {s: False} for s in ABLATIONS}
     variants["none (all off)"] = dict.fromkeys(ABLATIONS, False)
+    # not one of the four MPCL components: the penalised linear read-out (docs/method.md)
+    variants["no linear evidence"] = {"use_linear_evidence": False}
     models = {
         label: make_model(
             "mpcl",

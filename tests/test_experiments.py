@@ -133,8 +133,8 @@ def test_ablation_variants(data):
     lines = []
     result = run_ablation(data, cv=2, max_epochs=2, log=lines.append)
     models = list(dict.fromkeys(result.summary["model"]))
-    assert models[0] == "full" and models[-1] == "none (all off)"
-    assert len(models) == len(ABLATIONS) + 2 == len(lines)
+    assert models[0] == "full" and models[-2:] == ["none (all off)", "no linear evidence"]
+    assert len(models) == len(ABLATIONS) + 3 == len(lines)
     assert "no memory fusion" in models
 
 

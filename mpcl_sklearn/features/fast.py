@@ -51,8 +51,23 @@ def _moment_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return mean, d, m2
 
 
+def _constant_moment() -> float:
+    """What pandas (so tsfresh) gives as the skewness/kurtosis of a constant series.
+
+    pandas < 3 returns 0, pandas >= 3 NaN (undefined); we follow the installed pandas so the
+    fast backend keeps matching tsfresh.
+    """
+    import pandas as pd
+
+    return float(pd.Series([1.0, 1.0, 1.0, 1.0, 1.0]).skew())
+
+
+_CONSTANT_MOMENT = _constant_moment()
+
+
 def _skewness(x: np.ndarray) -> np.ndarray:
-    # pandas.Series.skew: adjusted Fisher-Pearson G1, 0 for a constant series, NaN if n < 3
+    # pandas.Series.skew: adjusted Fisher-Pearson G1, constant series see _constant_moment,
+    # NaN if n < 3
     n = x.shape[1]
     if n < 3:
         return np.full(x.shape[0], np.nan)
@@ -65,11 +80,12 @@ def _skewness(x: np.ndarray) -> np.ndarray:
     m3 = np.where(np.abs(m3) < 1e-14, 0.0, m3)
     with np.errstate(invalid="ignore", divide="ignore"):
         res = (n * (n - 1) ** 0.5 / (n - 2)) * (m3 / m2**1.5)
-    return np.where(m2 == 0, 0.0, res)
+    return np.where(m2 == 0, _CONSTANT_MOMENT, res)
 
 
 def _kurtosis(x: np.ndarray) -> np.ndarray:
-    # pandas.Series.kurtosis: adjusted excess kurtosis G2, 0 for a constant series, NaN if n < 4
+    # pandas.Series.kurtosis: adjusted excess kurtosis G2, constant series see
+    # _constant_moment, NaN if n < 4
     n = x.shape[1]
     if n < 4:
         return np.full(x.shape[0], np.nan)
@@ -85,7 +101,7 @@ def _kurtosis(x: np.ndarray) -> np.ndarray:
     denominator = np.where(np.abs(denominator) < 1e-14, 0.0, denominator)
     with np.errstate(invalid="ignore", divide="ignore"):
         res = numerator / denominator - adj
-    return np.where(denominator == 0, 0.0, res)
+    return np.where(denominator == 0, _CONSTANT_MOMENT, res)
 
 
 def _mean_change(x: np.ndarray) -> np.ndarray:
