@@ -212,3 +212,40 @@ def test_cli_errors(capsys):
         main(["evaluate", "--dataset", "wesad"])
     with pytest.raises(SystemExit, match="for --dataset synthetic"):
         main(["evaluate", "--dataset", "wesad", "--path", "x", "--n-subjects", "3"])
+
+
+def test_cli_evaluate_dmer_feature_files(tmp_path, capsys):
+    """DMER's precomputed-feature layout (generated files) through the whole CLI."""
+    from test_datasets_dmer import write_features
+
+    root = tmp_path / "dmer"
+    root.mkdir()
+    for i, sub in enumerate(["1", "2", "3"]):
+        write_features(root, sub, [v for v in range(i, 30, 5) for _ in range(4)])
+    out = tmp_path / "out"
+    assert (
+        main(
+            [
+                "evaluate",
+                "--dataset",
+                "dmer",
+                "--path",
+                str(root),
+                "--cv",
+                "3",
+                "--models",
+                "mpcl,aa-knn,mean",
+                "--max-epochs",
+                "2",
+                "--quiet",
+                "--no-final-model",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    text = capsys.readouterr().out
+    assert "DMER precomputed features, 3 subjects" in text and "| mpcl |" in text
+    folds = pd.read_csv(out / "dmer_subject-independent_folds.csv", dtype={"test_subjects": str})
+    assert len(folds) == 9 and set(folds["test_subjects"]) == {"1", "2", "3"}
