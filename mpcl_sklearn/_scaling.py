@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import MaxAbsScaler, StandardScaler
 
-__all__ = ["MAX_Z", "bound_rows", "row_directions"]
+__all__ = ["MAX_Z", "bound_rows", "fit_scaler", "row_directions", "scaled"]
 
 
 def row_directions(X: np.ndarray, divisors) -> np.ndarray:
@@ -44,3 +46,33 @@ def bound_rows(Z: np.ndarray, X: np.ndarray, divisors, bound: float = MAX_Z) -> 
         if bad.any():
             Z[bad] = bound * row_directions(X[bad], divisors)
     return Z
+
+
+def fit_scaler(X: np.ndarray, sample_weight=None) -> Pipeline:
+    """Fitted standardisation of ``X`` that cannot overflow.
+
+    A plain :class:`~sklearn.preprocessing.StandardScaler` squares the features: from
+    ``|x| >~ 1e154`` the variance overflows to inf (its ``transform`` then gives NaN or 0), and
+    below ``~1e-154`` it underflows to 0 (the column looks constant). Each column is first
+    divided by its largest magnitude (:class:`~sklearn.preprocessing.MaxAbsScaler`), then
+    standardised; the composition is the same map ``(x - mean) / std``.
+    """
+    max_abs = MaxAbsScaler().fit(X)
+    # MaxAbsScaler leaves columns whose peak is below ~1e-15 unscaled; scale every non-zero one
+    # so that tiny features (|x| ~ 1e-300, whose variance underflows to 0) keep their signal too
+    max_abs.scale_ = np.where(max_abs.max_abs_ > 0, max_abs.max_abs_, 1.0)
+    standard = StandardScaler().fit(max_abs.transform(X), sample_weight=sample_weight)
+    return Pipeline([("max_abs", max_abs), ("standard", standard)])
+
+
+def scaled(scaler, X: np.ndarray) -> np.ndarray:
+    """``scaler.transform(X)`` for a :func:`fit_scaler` pipeline, letting overflow give inf.
+
+    (The pipeline's own ``transform`` rejects the inf that a huge test value divided by a small
+    training peak becomes; the callers deal with it.)
+    """
+    if scaler is None:
+        return X
+    max_abs, standard = scaler[0], scaler[1]
+    with np.errstate(over="ignore", invalid="ignore"):
+        return (X / max_abs.scale_ - standard.mean_) / standard.scale_

@@ -49,7 +49,7 @@ def _as_real_array(y, name: str) -> np.ndarray:
             f"({'strings' if kind in 'US' else 'not numbers'})"
         )
     try:
-        return raw.astype(np.float64)
+        return raw.astype(np.float64, copy=False)
     except (TypeError, ValueError, OverflowError) as exc:  # e.g. a Python int beyond float
         raise ValueError(f"{name} must be a numeric array of distributions: {exc}") from exc
 

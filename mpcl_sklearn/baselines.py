@@ -12,15 +12,12 @@ from scipy.optimize import minimize
 from scipy.special import logsumexp, xlogy
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neighbors import KNeighborsRegressor
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import MaxAbsScaler, StandardScaler
 from sklearn.utils.validation import _check_sample_weight
 from threadpoolctl import threadpool_limits
 from torch import nn
 
-from ._columns import group_columns
-from ._scaling import bound_rows as _bound_rows
-from ._scaling import row_directions as _row_directions
+from ._columns import explicit_modalities, group_columns
+from ._scaling import bound_rows, fit_scaler, row_directions, scaled
 from .base import BaseDistributionRegressor
 from .nn.helo import HeLoModule
 from .torch_estimator import TorchDistributionRegressor
@@ -66,36 +63,6 @@ class MeanDistributionRegressor(BaseDistributionRegressor):
 
 def _log_softmax(Z: np.ndarray) -> np.ndarray:
     return Z - logsumexp(Z, axis=1, keepdims=True)
-
-
-def _fit_scaler(X: np.ndarray, sample_weight=None) -> Pipeline:
-    """Fitted standardisation of ``X`` that cannot overflow.
-
-    A plain :class:`~sklearn.preprocessing.StandardScaler` squares the features: from
-    ``|x| >~ 1e154`` the variance overflows to inf (its ``transform`` then gives NaN or 0), and
-    below ``~1e-154`` it underflows to 0 (the column looks constant). Each column is first
-    divided by its largest magnitude (:class:`~sklearn.preprocessing.MaxAbsScaler`), then
-    standardised; the composition is the same map ``(x - mean) / std``.
-    """
-    max_abs = MaxAbsScaler().fit(X)
-    # MaxAbsScaler leaves columns whose peak is below ~1e-15 unscaled; scale every non-zero one
-    # so that tiny features (|x| ~ 1e-300, whose variance underflows to 0) keep their signal too
-    max_abs.scale_ = np.where(max_abs.max_abs_ > 0, max_abs.max_abs_, 1.0)
-    standard = StandardScaler().fit(max_abs.transform(X), sample_weight=sample_weight)
-    return Pipeline([("max_abs", max_abs), ("standard", standard)])
-
-
-def _scaled(scaler, X: np.ndarray) -> np.ndarray:
-    """``scaler.transform(X)`` for a :func:`_fit_scaler` pipeline, letting overflow give inf.
-
-    (The pipeline's own ``transform`` rejects the inf that a huge test value divided by a small
-    training peak becomes; the callers deal with it.)
-    """
-    if scaler is None:
-        return X
-    max_abs, standard = scaler[0], scaler[1]
-    with np.errstate(over="ignore", invalid="ignore"):
-        return (X / max_abs.scale_ - standard.mean_) / standard.scale_
 
 
 class SABFGSRegressor(BaseDistributionRegressor):
@@ -201,7 +168,7 @@ class SABFGSRegressor(BaseDistributionRegressor):
             raise ValueError("sample_weight must not sum to zero")
         w = w / w.sum()
         if self.standardize:
-            self.scaler_ = _fit_scaler(X, sample_weight=sample_weight)
+            self.scaler_ = fit_scaler(X, sample_weight=sample_weight)
             X = self.scaler_.transform(X)
         else:
             self.scaler_ = None
@@ -239,7 +206,7 @@ class SABFGSRegressor(BaseDistributionRegressor):
         return self
 
     def _predict_distribution(self, X):
-        Xs = _scaled(self.scaler_, X)
+        Xs = scaled(self.scaler_, X)
         with np.errstate(over="ignore", invalid="ignore"):
             Z = Xs @ self.coef_ + self.intercept_
             P = np.exp(_log_softmax(Z))
@@ -261,7 +228,7 @@ class SABFGSRegressor(BaseDistributionRegressor):
             max_abs, standard = self.scaler_[0], self.scaler_[1]
             divisors = [max_abs.scale_, standard.scale_]
             offset = offset - (standard.mean_ / standard.scale_) @ self.coef_
-        lead = _row_directions(X, divisors) @ self.coef_
+        lead = row_directions(X, divisors) @ self.coef_
         top = lead >= lead.max(axis=1, keepdims=True) - 1e-9 * np.abs(lead).max(
             axis=1, keepdims=True
         )
@@ -347,7 +314,7 @@ class AAKNNRegressor(BaseDistributionRegressor):
         if int(self.n_neighbors) < 1:
             raise ValueError(f"n_neighbors must be >= 1, got {self.n_neighbors!r}")
         if self.standardize:
-            self.scaler_ = _fit_scaler(X)
+            self.scaler_ = fit_scaler(X)
             X = self.scaler_.transform(X)
         else:
             self.scaler_ = None
@@ -364,7 +331,7 @@ class AAKNNRegressor(BaseDistributionRegressor):
         if self.scaler_ is not None:
             # a query a million standard deviations out is saturated there (finite distances)
             divisors = [self.scaler_[0].scale_, self.scaler_[1].scale_]
-            X = _bound_rows(_scaled(self.scaler_, X), X, divisors)
+            X = bound_rows(scaled(self.scaler_, X), X, divisors)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             P = self.knn_.predict(X)
         bad = ~np.isfinite(P).all(axis=1)
@@ -394,46 +361,7 @@ def _resolve_modalities(
     """
     names = None if feature_names is None else [str(n) for n in feature_names]
     if modalities is not None:
-        if not isinstance(modalities, Mapping) or not modalities:
-            raise ValueError("modalities must be a non-empty dict {name: column indices or names}")
-        lookup = {n: i for i, n in enumerate(names)} if names is not None else {}
-        out: dict[str, list[int]] = {}
-        owner: dict[int, str] = {}
-        for name, cols in modalities.items():
-            idx = []
-            for c in np.atleast_1d(np.asarray(cols, dtype=object)):
-                if isinstance(c, str):
-                    if c not in lookup:
-                        raise ValueError(
-                            f"modality {name!r}: unknown column {c!r}"
-                            + ("" if names is not None else " (X has no column names)")
-                        )
-                    idx.append(lookup[c])
-                elif (
-                    isinstance(c, Integral | np.integer)
-                    and not isinstance(c, bool | np.bool_)
-                    and 0 <= int(c) < n_features
-                ):
-                    idx.append(int(c))
-                else:
-                    raise ValueError(
-                        f"modality {name!r}: column {c!r} is not a name or an index < {n_features}"
-                    )
-            if not idx:
-                raise ValueError(f"modality {name!r} has no columns")
-            for i in idx:
-                if i in owner:
-                    raise ValueError(f"column {i} is in modalities {owner[i]!r} and {name!r}")
-                owner[i] = str(name)
-            out[str(name)] = idx
-        missing = sorted(set(range(n_features)) - set(owner))
-        if missing:
-            shown = [names[i] if names is not None else i for i in missing[:10]]
-            raise ValueError(
-                f"{len(missing)} columns belong to no modality in `modalities`: {shown}; drop "
-                "them before the regressor (e.g. with a ColumnTransformer) or list them"
-            )
-        return out
+        return explicit_modalities(modalities, names, n_features)
     if names is not None:
         try:
             groups = group_columns(names)

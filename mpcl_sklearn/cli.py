@@ -139,8 +139,18 @@ def _load(args: argparse.Namespace):
     return data
 
 
-def _cv(value: str):
-    return value if value == "loso" else int(value)
+def _run_options(args: argparse.Namespace) -> dict:
+    """Keyword arguments shared by ``run_experiment`` and ``run_ablation``."""
+    return {
+        "protocol": args.protocol,
+        "cv": args.cv if args.cv == "loso" else int(args.cv),
+        "split": args.split,
+        "random_state": args.random_state,
+        "max_epochs": args.max_epochs,
+        "n_jobs": args.n_jobs,
+        "progress": not args.quiet,
+        "log": _log,
+    }
 
 
 def _write(result, data, args, name: str, final_model=None) -> None:
@@ -163,18 +173,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if unknown:
         raise SystemExit(f"mpcl-sklearn: unknown models {unknown}; choose from {MODEL_NAMES}")
     data = _load(args)
-    result = run_experiment(
-        data,
-        models,
-        protocol=args.protocol,
-        cv=_cv(args.cv),
-        split=args.split,
-        random_state=args.random_state,
-        max_epochs=args.max_epochs,
-        n_jobs=args.n_jobs,
-        progress=not args.quiet,
-        log=_log,
-    )
+    result = run_experiment(data, models, **_run_options(args))
     final = None
     if "mpcl" in models and not args.no_final_model:
         _log("fitting MPCL on all subjects for the learned co-occurrence figure")
@@ -192,17 +191,7 @@ def _ablation(args: argparse.Namespace) -> int:
     from .experiments import run_ablation
 
     data = _load(args)
-    result = run_ablation(
-        data,
-        protocol=args.protocol,
-        cv=_cv(args.cv),
-        split=args.split,
-        random_state=args.random_state,
-        max_epochs=args.max_epochs,
-        n_jobs=args.n_jobs,
-        progress=not args.quiet,
-        log=_log,
-    )
+    result = run_ablation(data, **_run_options(args))
     _write(result, data, args, args.name or f"{args.dataset}_ablation")
     return 0
 

@@ -240,11 +240,9 @@ def prepare_dataset(
     frames = SignalWindower(scales_s=scales_s).fit_transform(X_sig)
     extractor = ModalityFeatureExtractor(
         backend=backend, feature_set=feature_set, n_jobs=n_jobs, progress=progress
-    )
+    ).set_output(transform="pandas")
     X = extractor.fit_transform(frames)
-    if not isinstance(X, pd.DataFrame):
-        X = pd.DataFrame(X, columns=extractor.get_feature_names_out(), index=X_sig.index)
-    report = list(getattr(recordings, "report", []) or []) + list(X_sig.attrs.get("report", []))
+    report = list(recordings.report) + list(X_sig.attrs.get("report", []))
     n_subjects = len(np.unique(groups))
     description = (
         f"{source}; {n_subjects} subjects, {len(np.unique(trials))} trials, {len(X)} windows "
@@ -269,12 +267,9 @@ def _subject_normalized(data: ExperimentData) -> ExperimentData:
 
     from .preprocessing import subject_standardize
 
-    X = data.X
-    if not np.isfinite(X.to_numpy(dtype=float)).all():
-        raise ValueError("subject_normalize needs finite features; impute them first")
     return replace(
         data,
-        X=subject_standardize(X, data.groups),
+        X=subject_standardize(data.X, data.groups),
         description=data.description
         + "; features z-scored within each subject (transductive: uses the test subjects' "
         "unlabelled features)",

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from skorch.callbacks import Callback
 
-from ._columns import parse_feature_column
+from ._columns import explicit_modalities, parse_feature_column
 from .nn.cooccurrence import label_cooccurrence_target
 from .nn.mpcl import MPCLNet
 from .torch_estimator import TorchDistributionRegressor
@@ -244,39 +244,9 @@ verbose, callbacks, normalize_y, n_threads
     def _column_layout(self, X) -> dict:
         if self.modalities is None:
             return super()._column_layout(X)
-        if not isinstance(self.modalities, Mapping) or not self.modalities:
-            raise TypeError(
-                "modalities must be a non-empty dict {name: [columns]}, got "
-                f"{type(self.modalities).__name__}"
-            )
         names = getattr(self, "feature_names_in_", None)
-        position = {str(n): i for i, n in enumerate(names)} if names is not None else {}
         layout: dict = {}
-        owner: dict[int, str] = {}
-        for mod, cols in self.modalities.items():
-            if isinstance(cols, (str, int, np.integer)):
-                cols = [cols]
-            idx = []
-            for c in cols:
-                if isinstance(c, (int, np.integer)) and not isinstance(c, bool):
-                    if not 0 <= int(c) < X.shape[1]:
-                        raise ValueError(f"modality {mod!r}: column index {c} out of range")
-                    idx.append(int(c))
-                elif isinstance(c, str):
-                    if c not in position:
-                        raise ValueError(
-                            f"modality {mod!r}: column {c!r} is not among the feature names"
-                            + ("" if names is not None else " (X has no column names)")
-                        )
-                    idx.append(position[c])
-                else:
-                    raise TypeError(f"modality {mod!r}: columns must be names or ints, got {c!r}")
-            if not idx:
-                raise ValueError(f"modality {mod!r} has no columns")
-            for i in idx:
-                if i in owner:
-                    raise ValueError(f"column {i} is in modalities {owner[i]!r} and {mod!r}")
-                owner[i] = str(mod)
+        for mod, idx in explicit_modalities(self.modalities, names, X.shape[1]).items():
             by_scale: dict = {}
             for i in idx:
                 scale = None
@@ -287,14 +257,7 @@ verbose, callbacks, normalize_y, n_threads
                         scale = None
                 by_scale.setdefault(scale, []).append(i)
             for scale, ii in by_scale.items():
-                layout[(str(mod), scale)] = ii
-        missing = sorted(set(range(X.shape[1])) - set(owner))
-        if missing:
-            shown = [str(names[i]) if names is not None else i for i in missing[:10]]
-            raise ValueError(
-                f"{len(missing)} columns belong to no modality in `modalities`: {shown}; "
-                "drop them before the regressor (e.g. ColumnTransformer) or list them"
-            )
+                layout[(mod, scale)] = ii
         return layout
 
     def _affect_membership(self, n_outputs: int):
