@@ -34,7 +34,7 @@ docs: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_features.py
-	$(PY) benchmarks/bench_model.py --repeats 3
+	$(PY) benchmarks/bench_model.py --repeats 3 --compile
 
 bench-scale: $(STAMP)
 	$(PY) benchmarks/bench_scale.py --sizes 10000 100000 1000000

@@ -10,6 +10,12 @@ sliced from tensors), use the same optimizer, batch size, thread setting and gra
 the MLP has MPCL's width (``d_model``) and ``--mlp-depth`` hidden layers. Targets (issue 4):
 MPCL epoch / MLP epoch <= 3, single-sample median latency < 2 ms, batch throughput > 20,000
 samples/s (CPU).
+
+It also counts the matrix-multiply FLOPs of one training step (forward + backward, per sample;
+``torch.utils.flop_counter``) of both networks, the arithmetic floor of the epoch ratio, and
+with ``--compile`` times one step's forward + backward of the MPCL module eagerly and under
+``torch.compile`` (inductor), the best the operator overhead can be cut without changing the
+model.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from mpcl_sklearn.regressor import MPCLDistributionRegressor
 from mpcl_sklearn.torch_estimator import TorchDistributionRegressor
@@ -92,6 +99,52 @@ def epoch_seconds(est) -> float:
     return statistics.median(durs[1:] if len(durs) > 1 else durs)
 
 
+def _step_loss(module, X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+    """Training loss of one batch as the estimators compute it (KL plus auxiliary losses)."""
+    loss = nn.functional.kl_div(module(X), Y, reduction="batchmean")
+    aux = getattr(module, "auxiliary_loss", lambda: None)()
+    return loss if aux is None else loss + aux
+
+
+def step_flops_per_sample(est, X: torch.Tensor, Y: torch.Tensor) -> float:
+    """Matrix-multiply FLOPs of one training step (forward + backward), per sample."""
+    module = est.net_.module_
+    module.train()
+    with FlopCounterMode(display=False) as counter:
+        _step_loss(module, X, Y).backward()
+    module.zero_grad(set_to_none=True)
+    return counter.get_total_flops() / len(X)
+
+
+def _median_ms(fn, n: int = 100) -> float:
+    for _ in range(10):
+        fn()
+    ts = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts) * 1e3
+
+
+def compiled_step_times(est, X: torch.Tensor, Y: torch.Tensor) -> tuple[float, float, float]:
+    """Eager and ``torch.compile`` forward + backward time of one step (ms), compile seconds."""
+    module = est.net_.module_
+    module.train()
+
+    def eager():
+        _step_loss(module, X, Y).backward()
+
+    compiled_loss = torch.compile(lambda x, y: _step_loss(module, x, y), dynamic=False)
+    t0 = time.perf_counter()
+    compiled_loss(X, Y).backward()
+    compile_s = time.perf_counter() - t0
+    compiled_ms = _median_ms(lambda: compiled_loss(X, Y).backward())
+    eager_ms = _median_ms(eager)
+    module.zero_grad(set_to_none=True)
+    return eager_ms, compiled_ms, compile_s
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n-samples", type=int, default=20_000)
@@ -110,6 +163,11 @@ def main(argv=None) -> int:
     )
     p.add_argument("--device", default="cpu")
     p.add_argument("--n-threads", type=int, default=1)
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="also time one MPCL step under torch.compile (needs a C++ compiler; ~20-60 s)",
+    )
     args = p.parse_args(argv)
 
     print("command:", " ".join([sys.executable, *sys.argv]))
@@ -139,6 +197,13 @@ def main(argv=None) -> int:
             f"ratio {e_mpcl / e_mlp:.2f}"
         )
     n_params = sum(p.numel() for p in mpcl.net_.module_.parameters())
+    torch.manual_seed(0)
+    xb = torch.randn(args.batch_size, args.n_features, device=mpcl.device_)
+    yb = torch.softmax(torch.randn(args.batch_size, args.n_emotions, device=mpcl.device_), -1)
+    torch.set_num_threads(args.n_threads)  # as inside the estimators' fit
+    flops_mpcl = step_flops_per_sample(mpcl, xb, yb)
+    flops_mlp = step_flops_per_sample(mlp, xb, yb)
+    compiled = compiled_step_times(mpcl, xb, yb) if args.compile else None
     n_params_mlp = sum(p.numel() for p in mlp.net_.module_.parameters())
 
     Xa = X.to_numpy()
@@ -177,6 +242,17 @@ def main(argv=None) -> int:
         f"({args.n_samples / statistics.median(mpcl_epochs):,.0f} samples/s), "
         f"MLP epoch {statistics.median(mlp_epochs):.3f} s"
     )
+    print(
+        f"matmul FLOPs per sample of a training step (fwd + bwd): MPCL {flops_mpcl:,.0f}, "
+        f"MLP {flops_mlp:,.0f}, ratio {flops_mpcl / flops_mlp:.2f}"
+    )
+    if compiled is not None:
+        eager_ms, compiled_ms, compile_s = compiled
+        print(
+            f"MPCL step fwd + bwd (batch {args.batch_size}): eager {eager_ms:.2f} ms, "
+            f"torch.compile {compiled_ms:.2f} ms ({eager_ms / compiled_ms:.2f}x faster; "
+            f"compiling took {compile_s:.1f} s)"
+        )
     for name, (med, p95) in lat.items():
         print(
             f"single-sample predict latency ({name}): median {med:.3f} ms, p95 {p95:.3f} ms "
