@@ -116,15 +116,16 @@ def step_flops_per_sample(est, X: torch.Tensor, Y: torch.Tensor) -> float:
     return counter.get_total_flops() / len(X)
 
 
-def _median_ms(fn, n: int = 100) -> float:
-    for _ in range(10):
+def timings_ms(fn, n: int = 100, warmup: int = 10) -> np.ndarray:
+    """Durations (ms) of ``n`` calls of ``fn`` after ``warmup`` untimed calls."""
+    for _ in range(warmup):
         fn()
     ts = []
     for _ in range(n):
         t0 = time.perf_counter()
         fn()
         ts.append(time.perf_counter() - t0)
-    return statistics.median(ts) * 1e3
+    return np.asarray(ts) * 1e3
 
 
 def compiled_step_times(est, X: torch.Tensor, Y: torch.Tensor) -> tuple[float, float, float]:
@@ -139,8 +140,8 @@ def compiled_step_times(est, X: torch.Tensor, Y: torch.Tensor) -> tuple[float, f
     t0 = time.perf_counter()
     compiled_loss(X, Y).backward()
     compile_s = time.perf_counter() - t0
-    compiled_ms = _median_ms(lambda: compiled_loss(X, Y).backward())
-    eager_ms = _median_ms(eager)
+    compiled_ms = float(np.median(timings_ms(lambda: compiled_loss(X, Y).backward())))
+    eager_ms = float(np.median(timings_ms(eager)))
     module.zero_grad(set_to_none=True)
     return eager_ms, compiled_ms, compile_s
 
@@ -210,14 +211,8 @@ def main(argv=None) -> int:
     mpcl_np = MPCLDistributionRegressor(**common).fit(Xa[:2000], Y[:2000])
     lat = {}
     for name, est, x1 in [("numpy row", mpcl_np, Xa[:1]), ("DataFrame row", mpcl, X.iloc[:1])]:
-        for _ in range(20):
-            est.predict(x1)
-        ts = []
-        for _ in range(500):
-            t0 = time.perf_counter()
-            est.predict(x1)
-            ts.append(time.perf_counter() - t0)
-        lat[name] = (statistics.median(ts) * 1e3, float(np.percentile(ts, 95)) * 1e3)
+        ts = timings_ms(lambda est=est, x1=x1: est.predict(x1), n=500, warmup=20)
+        lat[name] = (float(np.median(ts)), float(np.percentile(ts, 95)))
     thr = []
     for _ in range(3):
         t0 = time.perf_counter()
