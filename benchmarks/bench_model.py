@@ -198,6 +198,7 @@ def main(argv=None) -> int:
             f"ratio {e_mpcl / e_mlp:.2f}"
         )
     n_params = sum(p.numel() for p in mpcl.net_.module_.parameters())
+    n_params_mlp = sum(p.numel() for p in mlp.net_.module_.parameters())
     torch.manual_seed(0)
     xb = torch.randn(args.batch_size, args.n_features, device=mpcl.device_)
     yb = torch.softmax(torch.randn(args.batch_size, args.n_emotions, device=mpcl.device_), -1)
@@ -205,7 +206,6 @@ def main(argv=None) -> int:
     flops_mpcl = step_flops_per_sample(mpcl, xb, yb)
     flops_mlp = step_flops_per_sample(mlp, xb, yb)
     compiled = compiled_step_times(mpcl, xb, yb) if args.compile else None
-    n_params_mlp = sum(p.numel() for p in mlp.net_.module_.parameters())
 
     Xa = X.to_numpy()
     mpcl_np = MPCLDistributionRegressor(**common).fit(Xa[:2000], Y[:2000])
