@@ -33,7 +33,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from mpcl_sklearn.regressor import MPCLDistributionRegressor
-from mpcl_sklearn.torch_estimator import TorchDistributionRegressor
+from mpcl_sklearn.torch_estimator import TensorBatchDataset, TorchDistributionRegressor
 
 
 class _MLP(nn.Module):
@@ -114,6 +114,18 @@ def step_flops_per_sample(est, X: torch.Tensor, Y: torch.Tensor) -> float:
         _step_loss(module, X, Y).backward()
     module.zero_grad(set_to_none=True)
     return counter.get_total_flops() / len(X)
+
+
+def feeding_seconds(est, X: pd.DataFrame, Y: np.ndarray) -> float:
+    """Seconds to draw one epoch of shuffled batches from the net's own iterator (no model)."""
+    Xs = est._standardize(X.to_numpy())
+    dataset = TensorBatchDataset(est._to_tensor(Xs, est.device_), est._to_tensor(Y, est.device_))
+
+    def epoch():
+        for _batch in est.net_.get_iterator(dataset, training=True):
+            pass
+
+    return float(np.median(timings_ms(epoch, n=5, warmup=1))) / 1e3
 
 
 def timings_ms(fn, n: int = 100, warmup: int = 10) -> np.ndarray:
@@ -206,6 +218,7 @@ def main(argv=None) -> int:
     flops_mpcl = step_flops_per_sample(mpcl, xb, yb)
     flops_mlp = step_flops_per_sample(mlp, xb, yb)
     compiled = compiled_step_times(mpcl, xb, yb) if args.compile else None
+    feed_s = feeding_seconds(mpcl, X, Y)
 
     Xa = X.to_numpy()
     mpcl_np = MPCLDistributionRegressor(**common).fit(Xa[:2000], Y[:2000])
@@ -236,6 +249,11 @@ def main(argv=None) -> int:
         f"  MPCL epoch {statistics.median(mpcl_epochs):.3f} s "
         f"({args.n_samples / statistics.median(mpcl_epochs):,.0f} samples/s), "
         f"MLP epoch {statistics.median(mlp_epochs):.3f} s"
+    )
+    print(
+        f"data feeding alone (one epoch of shuffled batches, no model): {feed_s * 1e3:.1f} ms = "
+        f"{100 * feed_s / statistics.median(mpcl_epochs):.1f}% of the MPCL epoch, "
+        f"{100 * feed_s / statistics.median(mlp_epochs):.1f}% of the MLP epoch"
     )
     print(
         f"matmul FLOPs per sample of a training step (fwd + bwd): MPCL {flops_mpcl:,.0f}, "
