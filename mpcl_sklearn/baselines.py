@@ -20,7 +20,7 @@ from ._columns import explicit_modalities, group_columns
 from ._scaling import bound_rows, fit_scaler, row_directions, scaled
 from .base import BaseDistributionRegressor
 from .nn.helo import HeLoModule
-from .torch_estimator import TorchDistributionRegressor
+from .torch_estimator import TorchDistributionRegressor, training_params
 
 __all__ = [
     "MeanDistributionRegressor",
@@ -525,26 +525,7 @@ verbose, callbacks, normalize_y, n_threads
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.dropout = dropout
-        super().__init__(
-            lr=lr,
-            max_epochs=max_epochs,
-            batch_size=batch_size,
-            optimizer=optimizer,
-            weight_decay=weight_decay,
-            max_grad_norm=max_grad_norm,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            n_iter_no_change=n_iter_no_change,
-            tol=tol,
-            warm_start=warm_start,
-            checkpoint_dir=checkpoint_dir,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
-            callbacks=callbacks,
-            normalize_y=normalize_y,
-            n_threads=n_threads,
-        )
+        super().__init__(**training_params(locals()))
 
     def _check_params(self) -> None:
         super()._check_params()
@@ -721,26 +702,7 @@ verbose, callbacks, normalize_y, n_threads
         self.lambda_corr = lambda_corr
         self.behavioural_modalities = behavioural_modalities
         self.modalities = modalities
-        super().__init__(
-            lr=lr,
-            max_epochs=max_epochs,
-            batch_size=batch_size,
-            optimizer=optimizer,
-            weight_decay=weight_decay,
-            max_grad_norm=max_grad_norm,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            n_iter_no_change=n_iter_no_change,
-            tol=tol,
-            warm_start=warm_start,
-            checkpoint_dir=checkpoint_dir,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
-            callbacks=callbacks,
-            normalize_y=normalize_y,
-            n_threads=n_threads,
-        )
+        super().__init__(**training_params(locals()))
 
     # ------------------------------------------------------------------ parameters and layout
     def _check_params(self) -> None:

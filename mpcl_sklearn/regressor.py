@@ -12,7 +12,7 @@ from skorch.callbacks import Callback
 from ._columns import explicit_modalities, parse_feature_column
 from .nn.cooccurrence import label_cooccurrence_target
 from .nn.mpcl import MPCLNet
-from .torch_estimator import TorchDistributionRegressor
+from .torch_estimator import TorchDistributionRegressor, training_params
 
 __all__ = ["MPCLDistributionRegressor"]
 
@@ -219,26 +219,7 @@ verbose, callbacks, normalize_y, n_threads
         self.linear_alpha = linear_alpha
         self.lr_schedule = lr_schedule
         self.weight_averaging = weight_averaging
-        super().__init__(
-            lr=lr,
-            max_epochs=max_epochs,
-            batch_size=batch_size,
-            optimizer=optimizer,
-            weight_decay=weight_decay,
-            max_grad_norm=max_grad_norm,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            n_iter_no_change=n_iter_no_change,
-            tol=tol,
-            warm_start=warm_start,
-            checkpoint_dir=checkpoint_dir,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
-            callbacks=callbacks,
-            normalize_y=normalize_y,
-            n_threads=n_threads,
-        )
+        super().__init__(**training_params(locals()))
 
     # ------------------------------------------------------------------ layout
     def _column_layout(self, X) -> dict:
@@ -277,17 +258,20 @@ verbose, callbacks, normalize_y, n_threads
         return M
 
     # ------------------------------------------------------------------ hooks
-    def _make_net(self, device, *, extra_callbacks=()):
-        extra = list(extra_callbacks)
-        if self.lr_schedule is not None:
-            if self.lr_schedule != "cosine":
-                raise ValueError(f"lr_schedule must be 'cosine' or None, got {self.lr_schedule!r}")
-            extra.append(("lr_schedule", _CosineLR()))
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.lr_schedule not in ("cosine", None):
+            raise ValueError(f"lr_schedule must be 'cosine' or None, got {self.lr_schedule!r}")
         wa = self.weight_averaging
         if not (isinstance(wa, (int, float, np.integer, np.floating)) and 0 <= wa <= 1):
             raise ValueError(f"weight_averaging must be a fraction in [0, 1], got {wa!r}")
-        if wa and not self.early_stopping:
-            extra.append(("weight_averaging", _WeightAveraging(float(wa))))
+
+    def _make_net(self, device, *, extra_callbacks=()):
+        extra = list(extra_callbacks)
+        if self.lr_schedule == "cosine":
+            extra.append(("lr_schedule", _CosineLR()))
+        if self.weight_averaging and not self.early_stopping:
+            extra.append(("weight_averaging", _WeightAveraging(float(self.weight_averaging))))
         return super()._make_net(device, extra_callbacks=extra)
 
     def _prepare_fit(self, X: np.ndarray, Y: np.ndarray) -> None:

@@ -30,8 +30,9 @@ network itself:
 
 How to subclass
 ---------------
-Write an ``__init__`` listing *all* parameters explicitly (your own plus the base's, see
-``_BASE_PARAMS``), storing each unchanged (scikit-learn's rule), and implement::
+Write an ``__init__`` listing *all* parameters explicitly (your own plus the base's,
+:data:`TRAINING_PARAMS`), storing each of yours unchanged (scikit-learn's rule) and handing the
+base's on with ``super().__init__(**training_params(locals()))``, and implement::
 
     def _build_module(self, n_features, n_outputs, column_layout) -> torch.nn.Module
 
@@ -54,10 +55,11 @@ again when unpickling).
 from __future__ import annotations
 
 import copy
+import inspect
 import math
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -82,29 +84,12 @@ from ._scaling import bound_rows
 from ._validation import check_distributions
 from .base import DistributionRegressorMixin
 
-__all__ = ["TorchDistributionRegressor", "TrainingDivergedError"]
-
-#: Parameters every subclass must accept (with these defaults unless it has a reason).
-_BASE_PARAMS: dict[str, Any] = {
-    "lr": 3e-3,
-    "max_epochs": 30,
-    "batch_size": 128,
-    "optimizer": "adamw",
-    "weight_decay": 1e-4,
-    "max_grad_norm": 5.0,
-    "early_stopping": False,
-    "validation_fraction": 0.1,
-    "n_iter_no_change": 10,
-    "tol": 1e-4,
-    "warm_start": False,
-    "checkpoint_dir": None,
-    "device": "cpu",
-    "random_state": None,
-    "verbose": 0,
-    "callbacks": None,
-    "normalize_y": False,
-    "n_threads": 1,
-}
+__all__ = [
+    "TRAINING_PARAMS",
+    "TorchDistributionRegressor",
+    "TrainingDivergedError",
+    "training_params",
+]
 
 _OPTIMIZERS = {
     "adamw": torch.optim.AdamW,
@@ -773,3 +758,18 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "net_")
+
+
+#: the training parameters every :class:`TorchDistributionRegressor` takes (keyword-only)
+TRAINING_PARAMS: tuple[str, ...] = tuple(
+    inspect.signature(TorchDistributionRegressor.__init__).parameters
+)[1:]
+
+
+def training_params(namespace: Mapping[str, Any]) -> dict[str, Any]:
+    """The shared training parameters, picked from a subclass ``__init__``'s ``locals()``.
+
+    scikit-learn needs every parameter in the subclass's own signature; this hands the shared
+    ones to :class:`TorchDistributionRegressor` without listing them a second time.
+    """
+    return {name: namespace[name] for name in TRAINING_PARAMS}

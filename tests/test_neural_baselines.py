@@ -5,9 +5,9 @@ from __future__ import annotations
 import pickle
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
+from _problems import make_multimodal_problem
 from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -26,36 +26,17 @@ EXPECTED_FAILED = {
     ),
 }
 
-MODS = {"eda": 8, "bvp": 6, "face": 6}
-
-
-def make_problem(n_subjects=10, per_subject=50, n_emotions=4, seed=0):
-    """Latent affect -> features per modality with subject offsets -> label distribution."""
-    rng = np.random.default_rng(seed)
-    n_latent = 3
-    loadings = {m: rng.normal(size=(n_latent, k)) for m, k in MODS.items()}
-    to_emotions = rng.normal(size=(n_latent, n_emotions)) * 1.5
-    X, Y, G = [], [], []
-    for s in range(n_subjects):
-        latent = rng.normal(size=(per_subject, n_latent))
-        parts = []
-        for m, k in MODS.items():
-            offset = rng.normal(size=k) * 0.5
-            parts.append(latent @ loadings[m] + offset + 0.5 * rng.normal(size=(per_subject, k)))
-        logits = latent @ to_emotions
-        P = np.exp(logits - logits.max(1, keepdims=True))
-        P /= P.sum(1, keepdims=True)
-        P = 0.9 * P + 0.1 * rng.dirichlet(np.ones(n_emotions), size=per_subject)
-        X.append(np.hstack(parts))
-        Y.append(P)
-        G += [s] * per_subject
-    cols = [f"{m}__4s__f{i}" for m, k in MODS.items() for i in range(k)]
-    return pd.DataFrame(np.vstack(X), columns=cols), np.vstack(Y), np.asarray(G)
-
 
 @pytest.fixture(scope="module")
 def problem():
-    return make_problem()
+    return make_multimodal_problem(
+        {"eda": 8, "bvp": 6, "face": 6},
+        n_subjects=10,
+        per_subject=50,
+        n_emotions=4,
+        offset_scale=0.5,
+        noise_scale=0.5,
+    )
 
 
 def _mlp(**kw):

@@ -6,9 +6,9 @@ import pickle
 
 import joblib
 import numpy as np
-import pandas as pd
 import pytest
 import torch
+from _problems import make_multimodal_problem
 from sklearn import config_context
 from sklearn.impute import SimpleImputer
 from sklearn.model_selection import GroupKFold, cross_validate
@@ -17,7 +17,6 @@ from sklearn.pipeline import Pipeline
 from mpcl_sklearn.baselines import MeanDistributionRegressor
 from mpcl_sklearn.regressor import MPCLDistributionRegressor
 
-MODS = {"eeg": 24, "ecg": 10, "face": 14}
 SMALL = dict(d_model=16, prototypes_per_emotion=2, max_epochs=4, batch_size=64, random_state=0)
 
 
@@ -26,33 +25,16 @@ def _kl(P, Q):
     return float(np.mean(np.sum(P * np.log(P / Q), axis=1)))
 
 
-def make_problem(n_subjects=14, per_subject=80, n_emotions=6, seed=0):
-    """Latent affect -> features per modality with subject offsets -> label distribution."""
-    rng = np.random.default_rng(seed)
-    n_latent = 3
-    loadings = {m: rng.normal(size=(n_latent, k)) for m, k in MODS.items()}
-    to_emotions = rng.normal(size=(n_latent, n_emotions)) * 1.5
-    X, Y, G = [], [], []
-    for s in range(n_subjects):
-        latent = rng.normal(size=(per_subject, n_latent))
-        parts = []
-        for m, k in MODS.items():
-            offset = rng.normal(size=k) * 0.7  # subject-specific baseline
-            parts.append(latent @ loadings[m] + offset + rng.normal(size=(per_subject, k)))
-        logits = latent @ to_emotions
-        P = np.exp(logits - logits.max(1, keepdims=True))
-        P /= P.sum(1, keepdims=True)
-        P = 0.9 * P + 0.1 * rng.dirichlet(np.ones(n_emotions), size=per_subject)
-        X.append(np.hstack(parts))
-        Y.append(P)
-        G += [s] * per_subject
-    cols = [f"{m}__4s__f{i}" for m, k in MODS.items() for i in range(k)]
-    return pd.DataFrame(np.vstack(X), columns=cols), np.vstack(Y), np.asarray(G)
-
-
 @pytest.fixture(scope="module")
 def problem():
-    return make_problem()
+    return make_multimodal_problem(
+        {"eeg": 24, "ecg": 10, "face": 14},
+        n_subjects=14,
+        per_subject=80,
+        n_emotions=6,
+        offset_scale=0.7,
+        noise_scale=1.0,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -250,6 +232,20 @@ def test_bad_modalities(problem):
         MPCLDistributionRegressor(**SMALL, modalities={"a": list(range(48)), "b": [0]}).fit(
             A, Y[:40]
         )
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"lr_schedule": "step"}, "lr_schedule must be 'cosine' or None"),
+        ({"weight_averaging": 1.5}, "weight_averaging must be a fraction"),
+        ({"weight_averaging": "last"}, "weight_averaging must be a fraction"),
+    ],
+)
+def test_bad_schedule_parameters(problem, params, match):
+    X, Y, _ = problem
+    with pytest.raises(ValueError, match=match):
+        MPCLDistributionRegressor(**SMALL, **params).fit(X.iloc[:40], Y[:40])
 
 
 def test_too_few_samples_or_groups_for_validation(problem):

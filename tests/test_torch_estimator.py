@@ -13,6 +13,7 @@ from mpcl_sklearn.torch_estimator import (
     TorchDistributionRegressor,
     TrainingDivergedError,
     _denormals_flushed,
+    training_params,
 )
 
 
@@ -55,26 +56,7 @@ class LinearSoftmaxRegressor(TorchDistributionRegressor):
         normalize_y=False,
         n_threads=1,
     ):
-        super().__init__(
-            lr=lr,
-            max_epochs=max_epochs,
-            batch_size=batch_size,
-            optimizer=optimizer,
-            weight_decay=weight_decay,
-            max_grad_norm=max_grad_norm,
-            early_stopping=early_stopping,
-            validation_fraction=validation_fraction,
-            n_iter_no_change=n_iter_no_change,
-            tol=tol,
-            warm_start=warm_start,
-            checkpoint_dir=checkpoint_dir,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
-            callbacks=callbacks,
-            normalize_y=normalize_y,
-            n_threads=n_threads,
-        )
+        super().__init__(**training_params(locals()))
 
     def _build_module(self, n_features, n_outputs, column_layout):
         return _Softmax(n_features, n_outputs)
