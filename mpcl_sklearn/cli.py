@@ -14,7 +14,14 @@ import sys
 import time
 from collections.abc import Sequence
 
-from .experiments import MODEL_NAMES, make_model
+from .experiments import (
+    MODEL_NAMES,
+    make_model,
+    prepare_dataset,
+    run_ablation,
+    run_experiment,
+    write_outputs,
+)
 
 
 def _log(msg: str) -> None:
@@ -29,12 +36,12 @@ def _print_result(result, data) -> None:
     _log(result.to_markdown())
     _log("")
     best = result.best()
-    first = next(iter(dict.fromkeys(result.summary["model"])))
-    _log(f"{first} is best on {result.wins(first)} of {len(best)} metrics.")
+    first = result.summary["model"].iloc[0]
+    wins = sum(model == first for model in best.values())
+    _log(f"{first} is best on {wins} of {len(best)} metrics.")
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .experiments import prepare_dataset, run_experiment
 
     start = time.perf_counter()
     _log("mpcl-sklearn demo: MPCL vs baselines on built-in synthetic mixed-emotion recordings")
@@ -62,6 +69,21 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cv_argument(value: str):
+    """``--cv``: ``loso`` or a number (>= 2) of GroupKFold folds."""
+    if value == "loso":
+        return value
+    try:
+        folds = int(value)
+    except ValueError:
+        folds = 0
+    if folds < 2:
+        raise argparse.ArgumentTypeError(
+            f"expected 'loso' or a number of folds >= 2, got {value!r}"
+        )
+    return folds
+
+
 def _add_data_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", choices=("synthetic", "wesad", "dmer"), default="synthetic")
     p.add_argument("--path", help="dataset folder (wesad: holds S2..S17; dmer: the release)")
@@ -71,7 +93,9 @@ def _add_data_arguments(p: argparse.ArgumentParser) -> None:
         choices=("subject-independent", "subject-dependent"),
         default="subject-independent",
     )
-    p.add_argument("--cv", default="loso", help="'loso' or a number of GroupKFold folds")
+    p.add_argument(
+        "--cv", type=_cv_argument, default="loso", help="'loso' or a number of GroupKFold folds"
+    )
     p.add_argument(
         "--split",
         choices=("trial", "temporal", "random"),
@@ -100,7 +124,6 @@ def _add_data_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _load(args: argparse.Namespace):
-    from .experiments import prepare_dataset
 
     if args.dataset in ("wesad", "dmer") and not args.path:
         raise SystemExit(f"mpcl-sklearn: --dataset {args.dataset} needs --path")
@@ -143,7 +166,7 @@ def _run_options(args: argparse.Namespace) -> dict:
     """Keyword arguments shared by ``run_experiment`` and ``run_ablation``."""
     return {
         "protocol": args.protocol,
-        "cv": args.cv if args.cv == "loso" else int(args.cv),
+        "cv": args.cv,
         "split": args.split,
         "random_state": args.random_state,
         "max_epochs": args.max_epochs,
@@ -154,7 +177,6 @@ def _run_options(args: argparse.Namespace) -> dict:
 
 
 def _write(result, data, args, name: str, final_model=None) -> None:
-    from .experiments import write_outputs
 
     command = "mpcl-sklearn " + " ".join(shlex.quote(a) for a in args.argv)
     written = write_outputs(
@@ -166,7 +188,6 @@ def _write(result, data, args, name: str, final_model=None) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from .experiments import run_experiment
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = sorted(set(models).difference(MODEL_NAMES))
@@ -188,7 +209,6 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _ablation(args: argparse.Namespace) -> int:
-    from .experiments import run_ablation
 
     data = _load(args)
     result = run_ablation(data, **_run_options(args))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -277,17 +278,28 @@ def _subject_normalized(data: ExperimentData) -> ExperimentData:
 
 
 class _InnerGroupKFold:
-    """``GroupKFold(n_splits)`` capped at the number of subjects in the training fold."""
+    """``GroupKFold(n_splits)`` capped at the number of groups in the training fold.
+
+    With a single group (e.g. one training trial per subject in the subject-dependent
+    protocol, or two subjects left one out) no group split exists: the rows are then split into
+    ``n_splits`` contiguous folds (``KFold``), with a warning.
+    """
 
     def __init__(self, n_splits: int = 3):
         self.n_splits = n_splits
 
     def _splitter(self, groups):
-        from sklearn.model_selection import GroupKFold
+        from sklearn.model_selection import GroupKFold, KFold
 
-        n_groups = len(np.unique(groups))
+        n_groups = 0 if groups is None else len(np.unique(groups))
         if n_groups < 2:
-            raise ValueError("the inner hyper-parameter search needs at least 2 subjects")
+            warnings.warn(
+                f"the inner hyper-parameter search got {n_groups} group(s) in this training "
+                f"fold: it splits the rows into {self.n_splits} contiguous folds instead",
+                UserWarning,
+                stacklevel=2,
+            )
+            return KFold(self.n_splits)
         return GroupKFold(min(self.n_splits, n_groups))
 
     def get_n_splits(self, X=None, y=None, groups=None) -> int:
@@ -363,7 +375,10 @@ def make_model(
 
 
 def _needs_groups(estimator) -> bool:
-    return hasattr(estimator, "param_grid")
+    """Hyper-parameter searches get the groups (their inner CV keeps subjects apart)."""
+    from sklearn.model_selection._search import BaseSearchCV
+
+    return isinstance(estimator, BaseSearchCV)
 
 
 def _evaluate_one(

@@ -44,9 +44,16 @@ def subject_standardize(X, groups, *, min_scale: float = 1e-12):
     out = np.empty_like(A)
     for g in np.unique(groups):
         rows = groups == g
-        mean = A[rows].mean(axis=0)
-        scale = A[rows].std(axis=0)
-        out[rows] = (A[rows] - mean) / np.where(scale > min_scale, scale, 1.0)
+        block = A[rows]
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean, scale = block.mean(axis=0), block.std(axis=0)
+        if not (np.isfinite(mean).all() and np.isfinite(scale).all()):
+            raise ValueError(
+                f"subject {g}: feature values too large to standardise (|x| up to "
+                f"{np.max(np.abs(block)):.3g}; their variance overflows float64). Rescale the "
+                "features (e.g. divide by a constant or take a log)."
+            )
+        out[rows] = (block - mean) / np.where(scale > min_scale, scale, 1.0)
     if is_frame:
         return pd.DataFrame(out, index=X.index, columns=X.columns)
     return out

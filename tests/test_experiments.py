@@ -68,6 +68,15 @@ def test_make_model_names():
         make_model("mean", use_memory_fusion=False)
 
 
+def test_inner_search_with_one_group_per_training_fold():
+    """Two trials per subject: each subject-dependent training fold holds a single trial."""
+    two_trials = {"n_subjects": 2, "trials_per_subject": 2, "duration_s": 20.0}
+    small = prepare_dataset("synthetic", feature_set="minimal", synthetic_params=two_trials)
+    with pytest.warns(UserWarning, match="got 1 group"):
+        result = run_experiment(small, ["sa-bfgs"], protocol="subject-dependent")
+    assert np.isfinite(result.summary["mean"]).all()
+
+
 def test_run_experiment_same_folds_and_tables(data):
     result = run_experiment(data, ["mean", "sa-bfgs", "aa-knn"], cv=2)
     assert set(result.summary["model"]) == {"mean", "sa-bfgs", "aa-knn"}
@@ -212,6 +221,10 @@ def test_cli_errors(capsys):
         main(["evaluate", "--dataset", "wesad"])
     with pytest.raises(SystemExit, match="for --dataset synthetic"):
         main(["evaluate", "--dataset", "wesad", "--path", "x", "--n-subjects", "3"])
+    for bad in ("abc", "1"):
+        with pytest.raises(SystemExit):
+            main(["evaluate", "--cv", bad])
+        assert "expected 'loso' or a number of folds >= 2" in capsys.readouterr().err
 
 
 def test_cli_evaluate_dmer_feature_files(tmp_path, capsys):

@@ -38,6 +38,9 @@ def test_errors():
     X[1, 1] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         subject_standardize(X, np.zeros(4))
+    huge = np.array([[1e200, 1.0], [-1e200, 2.0], [3e200, 3.0]])
+    with pytest.raises(ValueError, match="subject 0: feature values too large"):
+        subject_standardize(huge, np.zeros(3, dtype=int))
 
 
 def test_prepare_dataset_option():
