@@ -51,23 +51,29 @@ def _moment_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return mean, d, m2
 
 
-def _constant_moment() -> float:
-    """What pandas (so tsfresh) gives as the skewness/kurtosis of a constant series.
+def _pandas_moment_rules() -> tuple[float, float]:
+    """How the installed pandas (so tsfresh) treats degenerate skewness/kurtosis.
 
-    pandas < 3 returns 0, pandas >= 3 NaN (undefined); we follow the installed pandas so the
-    fast backend keeps matching tsfresh.
+    Returns ``(constant, zero_below)``: the value given for a series whose central moments
+    vanish, and the absolute size under which pandas rounds a moment sum to zero. pandas < 3
+    zeroes sums below 1e-14 (so a signal of amplitude ~1e-6, e.g. EEG in volts, gets skewness 0
+    and kurtosis 0) and returns 0; pandas >= 3 keeps every non-zero sum and returns NaN
+    (undefined) only for an exactly constant series. We follow the installed pandas so the fast
+    backend keeps matching tsfresh.
     """
     import pandas as pd
 
-    return float(pd.Series([1.0, 1.0, 1.0, 1.0, 1.0]).skew())
+    constant = float(pd.Series([1.0, 1.0, 1.0, 1.0, 1.0]).skew())
+    tiny = float(pd.Series([0.0, 1e-6, 3e-6]).skew())  # its third-moment sum is ~1e-18
+    return constant, (1e-14 if tiny == 0 else 0.0)
 
 
-_CONSTANT_MOMENT = _constant_moment()
+_CONSTANT_MOMENT, _ZERO_BELOW = _pandas_moment_rules()
 
 
 def _skewness(x: np.ndarray) -> np.ndarray:
-    # pandas.Series.skew: adjusted Fisher-Pearson G1, constant series see _constant_moment,
-    # NaN if n < 3
+    # pandas.Series.skew: adjusted Fisher-Pearson G1, degenerate series see
+    # _pandas_moment_rules, NaN if n < 3
     n = x.shape[1]
     if n < 3:
         return np.full(x.shape[0], np.nan)
@@ -76,16 +82,16 @@ def _skewness(x: np.ndarray) -> np.ndarray:
     d2 = d * d
     m2 = d2.sum(axis=1)
     m3 = np.einsum("ij,ij->i", d2, d)
-    m2 = np.where(np.abs(m2) < 1e-14, 0.0, m2)
-    m3 = np.where(np.abs(m3) < 1e-14, 0.0, m3)
+    m2 = np.where(np.abs(m2) < _ZERO_BELOW, 0.0, m2)
+    m3 = np.where(np.abs(m3) < _ZERO_BELOW, 0.0, m3)
     with np.errstate(invalid="ignore", divide="ignore"):
         res = (n * (n - 1) ** 0.5 / (n - 2)) * (m3 / m2**1.5)
     return np.where(m2 == 0, _CONSTANT_MOMENT, res)
 
 
 def _kurtosis(x: np.ndarray) -> np.ndarray:
-    # pandas.Series.kurtosis: adjusted excess kurtosis G2, constant series see
-    # _constant_moment, NaN if n < 4
+    # pandas.Series.kurtosis: adjusted excess kurtosis G2, degenerate series see
+    # _pandas_moment_rules, NaN if n < 4
     n = x.shape[1]
     if n < 4:
         return np.full(x.shape[0], np.nan)
@@ -97,8 +103,8 @@ def _kurtosis(x: np.ndarray) -> np.ndarray:
     adj = 3 * (n - 1) ** 2 / ((n - 2) * (n - 3))
     numerator = n * (n + 1) * (n - 1) * m4
     denominator = (n - 2) * (n - 3) * m2**2
-    numerator = np.where(np.abs(numerator) < 1e-14, 0.0, numerator)
-    denominator = np.where(np.abs(denominator) < 1e-14, 0.0, denominator)
+    numerator = np.where(np.abs(numerator) < _ZERO_BELOW, 0.0, numerator)
+    denominator = np.where(np.abs(denominator) < _ZERO_BELOW, 0.0, denominator)
     with np.errstate(invalid="ignore", divide="ignore"):
         res = numerator / denominator - adj
     return np.where(denominator == 0, _CONSTANT_MOMENT, res)
