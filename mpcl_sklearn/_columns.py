@@ -68,8 +68,8 @@ def explicit_modalities(
     TypeError
         If ``modalities`` is not a non-empty mapping, or a column is neither a name nor an int.
     ValueError
-        For an unknown name, an index out of range, an empty modality, a column in two
-        modalities or a column in none.
+        For an unknown name, an index out of range, an empty modality, two modality names
+        that are equal as strings, a column listed twice or a column in none.
     """
     if not isinstance(modalities, Mapping) or not modalities:
         raise TypeError(
@@ -81,6 +81,8 @@ def explicit_modalities(
     out: dict[str, list[int]] = {}
     owner: dict[int, str] = {}
     for mod, cols in modalities.items():
+        if str(mod) in out:
+            raise ValueError(f"modalities {mod!r} and {str(mod)!r} have the same name")
         idx = []
         for c in np.atleast_1d(np.asarray(cols, dtype=object)):
             if isinstance(c, Integral | np.integer) and not isinstance(c, bool | np.bool_):
@@ -101,6 +103,8 @@ def explicit_modalities(
         if not idx:
             raise ValueError(f"modality {mod!r} has no columns")
         for i in idx:
+            if i in owner and owner[i] == str(mod):
+                raise ValueError(f"column {i} is listed twice in modality {mod!r}")
             if i in owner:
                 raise ValueError(f"column {i} is in modalities {owner[i]!r} and {mod!r}")
             owner[i] = str(mod)

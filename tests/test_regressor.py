@@ -232,6 +232,13 @@ def test_bad_modalities(problem):
         MPCLDistributionRegressor(**SMALL, modalities={"a": list(range(48)), "b": [0]}).fit(
             A, Y[:40]
         )
+    with pytest.raises(ValueError, match="listed twice in modality 'a'"):
+        MPCLDistributionRegressor(**SMALL, modalities={"a": [0, *range(48)]}).fit(A, Y[:40])
+    # 1 and "1" would be one token name: refused instead of silently dropping column 0
+    with pytest.raises(ValueError, match="have the same name"):
+        MPCLDistributionRegressor(**SMALL, modalities={1: [0], "1": list(range(1, 48))}).fit(
+            A, Y[:40]
+        )
 
 
 @pytest.mark.parametrize(
