@@ -15,7 +15,14 @@ def _row_list(rows: np.ndarray, limit: int = 10) -> str:
     return shown + (f", ... ({len(rows)} rows in all)" if len(rows) > limit else "")
 
 
-def _as_real_array(y, name: str) -> np.ndarray:
+def real_target_or_none(y):
+    """``y`` checked by :func:`as_real_array` before scikit-learn's ``validate_data`` (which
+    would parse strings and drop imaginary parts); ``None`` is left to ``validate_data``'s own
+    message."""
+    return None if y is None else as_real_array(y, "y")
+
+
+def as_real_array(y, name: str) -> np.ndarray:
     """``y`` as a float64 array; a ValueError naming ``name`` unless every entry is a real number.
 
     Refused rather than silently converted: complex numbers (numpy would drop the imaginary part
@@ -40,8 +47,8 @@ def _as_real_array(y, name: str) -> np.ndarray:
                 )
     if kind == "c":
         raise ValueError(
-            f"{name} is complex; emotion distributions must be real numbers (the imaginary "
-            "part would be dropped)"
+            f"Complex data not supported: {name} is complex; emotion distributions must be "
+            "real numbers (the imaginary part would be dropped)"
         )
     if kind not in "biufO":
         raise ValueError(
@@ -87,7 +94,7 @@ def check_distributions(
         negative entries, or has rows that do not sum to 1 (the message lists the offending
         rows).
     """
-    arr = _as_real_array(y, name)
+    arr = as_real_array(y, name)
     if arr.ndim != 2:
         raise ValueError(
             f"{name} must be 2-D (n_samples, n_emotions), got {arr.ndim}-D shape {arr.shape}"

@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._validation import check_distributions
+from ._validation import as_real_array, check_distributions, real_target_or_none
 
 
 class DistributionRegressorMixin(RegressorMixin):
@@ -23,7 +23,9 @@ class DistributionRegressorMixin(RegressorMixin):
 
     def _validate_fit_data(self, X, y, *, dtype=np.float64):
         """Validate X and y for ``fit``; sets ``n_features_in_`` (and ``feature_names_in_``)."""
-        X, y = validate_data(self, X, y, multi_output=True, dtype=dtype, y_numeric=True)
+        X, y = validate_data(
+            self, X, real_target_or_none(y), multi_output=True, dtype=dtype, y_numeric=True
+        )
         Y = check_distributions(
             np.asarray(y).reshape(len(y), -1),
             normalize=bool(getattr(self, "normalize_y", False)),
@@ -51,6 +53,10 @@ class DistributionRegressorMixin(RegressorMixin):
     def predict_proba(self, X) -> np.ndarray:
         """Same as :meth:`predict`: the predicted emotion distribution of each sample."""
         return self.predict(X)
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """scikit-learn's R^2 of :meth:`predict` against ``y`` (real numbers only)."""
+        return super().score(X, as_real_array(y, "y"), sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -81,7 +81,7 @@ from skorch.utils import noop
 
 from ._columns import group_columns
 from ._scaling import bound_rows
-from ._validation import check_distributions
+from ._validation import as_real_array, check_distributions, real_target_or_none
 from .base import DistributionRegressorMixin
 
 __all__ = [
@@ -432,7 +432,7 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
     def _target_distributions(self, y) -> np.ndarray:
         """Targets as distributions, following ``normalize_y``."""
         mode = self.normalize_y
-        Y = np.asarray(y, dtype=np.float64)
+        Y = as_real_array(y, "y")
         Y = Y.reshape(len(Y), -1)
         if isinstance(mode, str):
             if mode != "softmax":
@@ -446,7 +446,9 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
     def _validate_fit_data(self, X, y, *, dtype=np.float64):
         if not isinstance(self.normalize_y, str):
             return super()._validate_fit_data(X, y, dtype=dtype)
-        X, y = validate_data(self, X, y, multi_output=True, dtype=dtype, y_numeric=True)
+        X, y = validate_data(
+            self, X, real_target_or_none(y), multi_output=True, dtype=dtype, y_numeric=True
+        )
         Y = self._target_distributions(y)
         self.n_outputs_ = Y.shape[1]
         return X, Y

@@ -14,7 +14,12 @@ from sklearn.base import clone
 from sklearn.utils import get_tags
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from mpcl_sklearn.baselines import AAKNNRegressor, MeanDistributionRegressor, SABFGSRegressor
+from mpcl_sklearn.baselines import (
+    AAKNNRegressor,
+    MeanDistributionRegressor,
+    MLPDistributionRegressor,
+    SABFGSRegressor,
+)
 from mpcl_sklearn.metrics import intersection_similarity, kl_divergence
 from mpcl_sklearn.nn.helo import HeLoModule, gromov_wasserstein_ipot, thresholded_cosine_cost
 
@@ -294,3 +299,24 @@ def test_helo_module_without_behaviour_or_ot(phys, beh, use_ot):
     m = HeLoModule(phys, beh, 4, use_ot=use_ot).eval()
     out = m(torch.randn(7, 10))
     assert out.shape == (7, 4) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize(
+    ("make_y", "match"),
+    [
+        (lambda Y: Y.astype(str).astype(object), "holds '"),  # numeric strings: not parsed
+        (lambda Y: np.where(np.arange(Y.size).reshape(Y.shape) == 3, None, Y), "holds None"),
+        (lambda Y: Y + 1j, "complex"),
+    ],
+)
+@pytest.mark.parametrize(
+    "make_est", [MeanDistributionRegressor, lambda: MLPDistributionRegressor(max_epochs=1)]
+)
+def test_targets_that_are_not_real_numbers_are_refused(make_est, make_y, match):
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(8, 3)), rng.dirichlet(np.ones(3), size=8)
+    with pytest.raises(ValueError, match=match):
+        make_est().fit(X, make_y(Y))
+    fitted = make_est().fit(X, Y)
+    with pytest.raises(ValueError, match=match):
+        fitted.score(X, make_y(Y))
