@@ -98,9 +98,8 @@ def _check_lengths(X, y, **named) -> int:
     return n
 
 
-def _fit_and_score(
-    estimator, X, y, train, test, fit_params, fit_groups=None, keep_predictions=False
-):
+def _fit_and_score(estimator, X, y, train, test, fit_params, fit_groups=None):
+    """Fit a clone on ``train``; the six metrics on ``test`` and the test predictions."""
     est = clone(estimator)
     params = dict(fit_params or {})
     if fit_groups is not None:
@@ -108,7 +107,7 @@ def _fit_and_score(
     est.fit(_take(X, train), _take(y, train), **params)
     pred = est.predict(_take(X, test))
     report = distribution_report(_take(y, test), pred)
-    return (report, np.asarray(pred)) if keep_predictions else report
+    return report, np.asarray(pred)
 
 
 def _run_parallel(tasks: list, n_jobs, progress: bool, desc: str) -> list:
@@ -121,7 +120,9 @@ def _run_parallel(tasks: list, n_jobs, progress: bool, desc: str) -> list:
     return list(results)
 
 
-def _summarise(per_unit: pd.DataFrame, protocol: str, scores: pd.DataFrame) -> EvaluationResult:
+def _summarise(
+    per_unit: pd.DataFrame, protocol: str, scores: pd.DataFrame, predictions=None
+) -> EvaluationResult:
     summary = pd.DataFrame(
         {
             "mean": per_unit[METRIC_NAMES].mean(),
@@ -130,7 +131,9 @@ def _summarise(per_unit: pd.DataFrame, protocol: str, scores: pd.DataFrame) -> E
         }
     )
     summary.index.name = "metric"
-    return EvaluationResult(scores=scores, summary=summary, protocol=protocol)
+    return EvaluationResult(
+        scores=scores, summary=summary, protocol=protocol, predictions=predictions
+    )
 
 
 def subject_independent_evaluate(
@@ -197,15 +200,19 @@ def subject_independent_evaluate(
         if shared:
             raise ValueError(f"splitter {label} put subjects {sorted(shared)} in train and test")
     inner = groups if fit_groups else None
-    tasks = [(estimator, X, y, tr, te, fit_params, inner, return_predictions) for tr, te in splits]
-    reports = _run_parallel(tasks, n_jobs, progress, "folds")
+    tasks = [(estimator, X, y, tr, te, fit_params, inner) for tr, te in splits]
+    reports, preds = zip(*_run_parallel(tasks, n_jobs, progress, "folds"), strict=True)
     predictions = None
     if return_predictions:
-        first = reports[0][1]
-        predictions = np.full((len(groups), first.shape[1]), np.nan)
-        for (_, test), (_, pred) in zip(splits, reports, strict=True):
-            predictions[test] = pred
-        reports = [rep for rep, _ in reports]
+        predictions = np.full((len(groups), preds[0].shape[1]), np.nan)
+        tested = np.zeros(len(groups), dtype=bool)
+        for (_, test), pred in zip(splits, preds, strict=True):
+            predictions[test], tested[test] = pred, True
+        if not tested.all():
+            raise ValueError(
+                f"return_predictions=True needs every row in some test fold; splitter {label} "
+                f"left {int((~tested).sum())} rows untested"
+            )
     rows = []
     for i, ((train, test), rep) in enumerate(zip(splits, reports, strict=True)):
         rows.append(
@@ -219,9 +226,7 @@ def subject_independent_evaluate(
         )
     scores = pd.DataFrame(rows)
     protocol = f"subject-independent, {label} over {n_subjects} subjects"
-    result = _summarise(scores, protocol, scores)
-    result.predictions = predictions
-    return result
+    return _summarise(scores, protocol, scores, predictions)
 
 
 class SubjectDependentSplitter:
@@ -391,7 +396,7 @@ def subject_dependent_evaluate(
         raise ValueError("fit_groups=True needs the trial id of every row")
     inner = np.asarray(trials) if fit_groups else None
     tasks = [(estimator, X, y, tr, te, fit_params, inner) for _, _, tr, te in splits]
-    reports = _run_parallel(tasks, n_jobs, progress, "subject folds")
+    reports = [rep for rep, _ in _run_parallel(tasks, n_jobs, progress, "subject folds")]
     rows = [
         {"subject": s, "fold": f, "n_train": len(tr), "n_test": len(te)} | rep
         for (s, f, tr, te), rep in zip(splits, reports, strict=True)

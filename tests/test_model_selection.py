@@ -51,6 +51,35 @@ def test_subject_independent_scores_are_the_held_out_metrics(data):
     assert first["chebyshev"] == pytest.approx(distribution_report(y[test], pred)["chebyshev"])
 
 
+def test_out_of_fold_predictions_need_every_row_tested(data):
+    X, y, groups, _ = data
+
+    class FirstSubjectOnly:
+        """Holds out subject S0 only: the other subjects are never tested."""
+
+        def split(self, X, y=None, groups=None):
+            test = np.flatnonzero(groups == "S0")
+            yield np.flatnonzero(groups != "S0"), test
+
+    res = subject_independent_evaluate(
+        MeanDistributionRegressor(), X, y, groups, cv="loso", return_predictions=True
+    )
+    assert res.predictions.shape == y.shape and np.isfinite(res.predictions).all()
+    with pytest.raises(ValueError, match="left 100 rows untested"):
+        subject_independent_evaluate(
+            MeanDistributionRegressor(),
+            X,
+            y,
+            groups,
+            cv=FirstSubjectOnly(),
+            return_predictions=True,
+        )
+    partial = subject_independent_evaluate(
+        MeanDistributionRegressor(), X, y, groups, cv=FirstSubjectOnly()
+    )
+    assert len(partial.scores) == 1 and partial.predictions is None
+
+
 def test_parallel_equals_serial(data):
     X, y, groups, trials = data
     a = subject_independent_evaluate(MeanDistributionRegressor(), X, y, groups, cv=3)
