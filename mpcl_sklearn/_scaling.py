@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MaxAbsScaler, StandardScaler
 
-__all__ = ["MAX_Z", "bound_rows", "fit_scaler", "row_directions", "scaled"]
+__all__ = ["MAX_Z", "bound_rows", "fit_scaler", "row_directions", "scaled", "scaler_divisors"]
 
 
 def row_directions(X: np.ndarray, divisors) -> np.ndarray:
@@ -76,3 +76,11 @@ def scaled(scaler, X: np.ndarray) -> np.ndarray:
     max_abs, standard = scaler[0], scaler[1]
     with np.errstate(over="ignore", invalid="ignore"):
         return (X / max_abs.scale_ - standard.mean_) / standard.scale_
+
+
+def scaler_divisors(scaler) -> list[np.ndarray]:
+    """The per-column divisors of a :func:`fit_scaler` pipeline, in order (none for None), as
+    :func:`row_directions` and :func:`bound_rows` take them."""
+    if scaler is None:
+        return []
+    return [scaler[0].scale_, scaler[1].scale_]

@@ -16,8 +16,8 @@ from sklearn.utils.validation import _check_sample_weight
 from threadpoolctl import threadpool_limits
 from torch import nn
 
-from ._columns import explicit_modalities, group_columns
-from ._scaling import bound_rows, fit_scaler, row_directions, scaled
+from ._columns import explicit_modalities
+from ._scaling import bound_rows, fit_scaler, row_directions, scaled, scaler_divisors
 from .base import BaseDistributionRegressor
 from .nn.helo import HeLoModule
 from .torch_estimator import TorchDistributionRegressor, training_params
@@ -169,7 +169,7 @@ class SABFGSRegressor(BaseDistributionRegressor):
         w = w / w.sum()
         if self.standardize:
             self.scaler_ = fit_scaler(X, sample_weight=sample_weight)
-            X = self.scaler_.transform(X)
+            X = scaled(self.scaler_, X)
         else:
             self.scaler_ = None
         n_features, n_outputs = X.shape[1], Y.shape[1]
@@ -222,13 +222,11 @@ class SABFGSRegressor(BaseDistributionRegressor):
         the emotions with the largest ``u @ W`` (ties shared according to the rest of the
         logits). ``u`` is the row's direction in the standardised space.
         """
-        divisors = []
         offset = self.intercept_
         if self.scaler_ is not None:
-            max_abs, standard = self.scaler_[0], self.scaler_[1]
-            divisors = [max_abs.scale_, standard.scale_]
+            standard = self.scaler_[1]
             offset = offset - (standard.mean_ / standard.scale_) @ self.coef_
-        lead = row_directions(X, divisors) @ self.coef_
+        lead = row_directions(X, scaler_divisors(self.scaler_)) @ self.coef_
         top = lead >= lead.max(axis=1, keepdims=True) - 1e-9 * np.abs(lead).max(
             axis=1, keepdims=True
         )
@@ -315,7 +313,7 @@ class AAKNNRegressor(BaseDistributionRegressor):
             raise ValueError(f"n_neighbors must be >= 1, got {self.n_neighbors!r}")
         if self.standardize:
             self.scaler_ = fit_scaler(X)
-            X = self.scaler_.transform(X)
+            X = scaled(self.scaler_, X)
         else:
             self.scaler_ = None
         self.knn_ = KNeighborsRegressor(
@@ -330,8 +328,7 @@ class AAKNNRegressor(BaseDistributionRegressor):
     def _predict_distribution(self, X):
         if self.scaler_ is not None:
             # a query a million standard deviations out is saturated there (finite distances)
-            divisors = [self.scaler_[0].scale_, self.scaler_[1].scale_]
-            X = bound_rows(scaled(self.scaler_, X), X, divisors)
+            X = bound_rows(scaled(self.scaler_, X), X, scaler_divisors(self.scaler_))
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             P = self.knn_.predict(X)
         bad = ~np.isfinite(P).all(axis=1)
@@ -345,34 +342,6 @@ class AAKNNRegressor(BaseDistributionRegressor):
 
 # ------------------------------------------------------------------------------------------------
 # helpers of the neural baselines
-
-
-def _resolve_modalities(
-    modalities,
-    feature_names,
-    n_features: int,
-) -> dict[str, list[int]]:
-    """Column indices of each modality, in order.
-
-    ``modalities`` maps a name to column indices or column names (every column in exactly one
-    modality); without it, the columns are grouped by the ``<modality>__`` prefix of their names
-    (all scales of a modality together, see :func:`mpcl_sklearn._columns.group_columns`).
-    Without usable names, all columns form one modality called ``"x"``.
-    """
-    names = None if feature_names is None else [str(n) for n in feature_names]
-    if modalities is not None:
-        return explicit_modalities(modalities, names, n_features)
-    if names is not None:
-        try:
-            groups = group_columns(names)
-        except ValueError:
-            groups = None
-        if groups is not None:
-            out = {}
-            for (modality, _scale), idx in groups.items():
-                out.setdefault(modality, []).extend(idx)
-            return out
-    return {"x": list(range(n_features))}
 
 
 def _label_correlation(Y: np.ndarray) -> np.ndarray:
@@ -404,6 +373,15 @@ _ACTIVATIONS = {
 }
 
 
+def _is_int(value, minimum: int) -> bool:
+    """An integer (not a bool) of at least ``minimum``."""
+    return (
+        isinstance(value, Integral | np.integer)
+        and not isinstance(value, bool | np.bool_)
+        and value >= minimum
+    )
+
+
 def _hidden_sizes(hidden_layer_sizes) -> tuple[int, ...]:
     sizes = hidden_layer_sizes
     if isinstance(sizes, Integral | np.integer) and not isinstance(sizes, bool):
@@ -414,9 +392,7 @@ def _hidden_sizes(hidden_layer_sizes) -> tuple[int, ...]:
         raise ValueError(
             f"hidden_layer_sizes must be a sequence of positive ints, got {hidden_layer_sizes!r}"
         ) from None
-    if not all(
-        isinstance(h, Integral | np.integer) and not isinstance(h, bool) and h >= 1 for h in sizes
-    ):
+    if not all(_is_int(h, 1) for h in sizes):
         raise ValueError(
             f"hidden_layer_sizes must be a sequence of positive ints, got {hidden_layer_sizes!r}"
         )
@@ -709,15 +685,13 @@ verbose, callbacks, normalize_y, n_threads
         super()._check_params()
         for name in ("d_model", "n_tokens", "n_heads", "ffn_dim", "depth", "hidden_size"):
             value = getattr(self, name)
-            if not (isinstance(value, Integral | np.integer) and not isinstance(value, bool)):
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-            if value < 1:
+            if not _is_int(value, 1):
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
         for name in ("ot_outer_iter", "ot_inner_iter"):
             value = getattr(self, name)
-            if not (isinstance(value, Integral | np.integer) and value >= 0):
+            if not _is_int(value, 0):
                 raise ValueError(f"{name} must be an int >= 0, got {value!r}")
         for name in ("dropout", "attn_dropout", "dropkey"):
             _check_dropout(name, getattr(self, name))
@@ -727,8 +701,15 @@ verbose, callbacks, normalize_y, n_threads
             raise ValueError(f"lambda_corr must be a float >= 0, got {self.lambda_corr!r}")
 
     def _column_layout(self, X) -> dict:
-        names = getattr(self, "feature_names_in_", None)
-        mods = _resolve_modalities(self.modalities, names, X.shape[1])
+        """One column group per modality (HeLo has no scales): the explicit ``modalities``, or
+        the base's ``(modality, scale)`` groups merged over the scales."""
+        if self.modalities is not None:
+            names = getattr(self, "feature_names_in_", None)
+            mods = explicit_modalities(self.modalities, names, X.shape[1])
+        else:
+            mods: dict[str, list[int]] = {}
+            for (modality, _scale), idx in super()._column_layout(X).items():
+                mods.setdefault(modality, []).extend(idx)
         return {(name, None): idx for name, idx in mods.items()}
 
     def _split_modalities(self) -> tuple[list[str], list[str]]:

@@ -133,6 +133,7 @@ def test_simulation_fallback_only_when_needed():
         ({"mixed_fraction": "half"}, TypeError, "mixed_fraction"),
         ({"mixed_fraction": 2.0}, ValueError, "mixed_fraction"),
         ({"random_state": "seed"}, TypeError, "random_state"),
+        ({"random_state": -1}, ValueError, "random_state"),
         ({"modalities": "eda"}, TypeError, "modalities"),
         ({"modalities": {"eda", "ppg"}}, TypeError, "modalities"),
     ],

@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from ..features.physio import neurokit_length_error
 from ..recordings import Recordings, Trial
 from .emotions import DMER_EMOTIONS
 
@@ -189,7 +190,7 @@ def _simulate_at_least(
                 warnings.simplefilter("ignore")
                 x = np.asarray(simulate(d), dtype=float)
         except TypeError as exc:  # neurokit2 reports a too-short signal as a TypeError
-            if not str(exc).startswith("NeuroKit error"):
+            if not neurokit_length_error(exc):
                 raise
             x = np.zeros(0)
         if x.size >= n:
@@ -393,8 +394,8 @@ def make_mixed_emotion_recordings(
     t_start = time.perf_counter()
     try:
         rng = np.random.default_rng(random_state)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
+    except (TypeError, ValueError) as exc:  # a wrong type, or a negative seed
+        raise type(exc)(
             "random_state must be None, a non-negative integer or a numpy Generator, got "
             f"{random_state!r} ({type(random_state).__name__})"
         ) from exc

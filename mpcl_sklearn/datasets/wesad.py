@@ -545,6 +545,9 @@ _PICKLE_ALLOWED: frozenset[tuple[str, str]] = frozenset(
 )
 
 
+_NUMPY2 = int(np.__version__.split(".")[0]) >= 2
+
+
 class _WesadUnpickler(pickle.Unpickler):
     """Unpickler that resolves only the globals in :data:`_PICKLE_ALLOWED`."""
 
@@ -554,7 +557,7 @@ class _WesadUnpickler(pickle.Unpickler):
                 f"refused global {module}.{name}: a WESAD pickle holds only numpy arrays, "
                 "dicts and strings (the file may be corrupt or malicious)"
             )
-        if module.startswith("numpy.core") and int(np.__version__.split(".")[0]) >= 2:
+        if module.startswith("numpy.core") and _NUMPY2:
             module = "numpy._core" + module[len("numpy.core") :]  # avoid the deprecated alias
         elif module == "__builtin__":  # written by Python 2
             module, name = "builtins", _PY2_BUILTINS.get(name, name)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._columns import SEP, format_scale
 from ..windowing import check_signal_frame
 from . import fast as _fast
+from .tsfresh_backend import open_distributor
 
 _POOLS = {
     "mean": np.nanmean,
@@ -340,12 +340,7 @@ class ModalityFeatureExtractor(TransformerMixin, BaseEstimator):
         starts = list(range(0, len(X), step))
         chunks = (X.iloc[s : s + step] for s in starts)
         out = np.empty((len(X), self.n_features_out_), dtype=np.float64)
-        with ExitStack() as stack:
-            distributor = getattr(self, "distributor", None)
-            if distributor is not None:
-                from .tsfresh_backend import open_distributor
-
-                distributor = stack.enter_context(open_distributor(distributor))
+        with open_distributor(getattr(self, "distributor", None)) as distributor:
             if self.n_jobs in (None, 1):
                 results = (self._extract_chunk(c, blocks, settings, distributor) for c in chunks)
             else:

@@ -74,7 +74,7 @@ def min_frame_samples(kind: str, sfreq: float) -> int:
     return max(1, int(np.ceil(MIN_FRAME_S.get(kind, 0.0) * sfreq - 1e-9)))
 
 
-def _neurokit_length_error(exc: Exception) -> bool:
+def neurokit_length_error(exc: Exception) -> bool:
     """neurokit2's own argument errors (raised as TypeError, e.g. a smoothing window longer
     than the signal): the frame is unusable, not our bug."""
     return isinstance(exc, TypeError) and str(exc).startswith("NeuroKit error")
@@ -183,7 +183,7 @@ def _cardiac(x: np.ndarray, sfreq: float, kind: str) -> tuple[np.ndarray, list[s
         except (ValueError, IndexError, ZeroDivisionError):
             continue
         except TypeError as exc:
-            if not _neurokit_length_error(exc):
+            if not neurokit_length_error(exc):
                 raise
             continue
         out[i] = _hrv(peaks, sfreq, len(row) / sfreq)
@@ -216,7 +216,7 @@ def _eda(x: np.ndarray, sfreq: float) -> tuple[np.ndarray, list[str]]:
         except (ValueError, IndexError, ZeroDivisionError):
             continue
         except TypeError as exc:
-            if not _neurokit_length_error(exc):
+            if not neurokit_length_error(exc):
                 raise
             continue
     return out, names
