@@ -6,7 +6,15 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MaxAbsScaler, StandardScaler
 
-__all__ = ["MAX_Z", "bound_rows", "fit_scaler", "row_directions", "scaled", "scaler_divisors"]
+__all__ = [
+    "MAX_Z",
+    "bound_rows",
+    "column_mean_std",
+    "fit_scaler",
+    "row_directions",
+    "scaled",
+    "scaler_divisors",
+]
 
 
 def row_directions(X: np.ndarray, divisors) -> np.ndarray:
@@ -84,3 +92,17 @@ def scaler_divisors(scaler) -> list[np.ndarray]:
     if scaler is None:
         return []
     return [scaler[0].scale_, scaler[1].scale_]
+
+
+def column_mean_std(X: np.ndarray, whose: str) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and standard deviations of ``X``; a ValueError naming ``whose`` data when
+    the variance overflows float64 (|x| beyond ~1e154), instead of a silent inf or 0."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, std = X.mean(axis=0), X.std(axis=0)
+    if not (np.isfinite(mean).all() and np.isfinite(std).all()):
+        raise ValueError(
+            f"{whose}: feature values too large to standardise (|x| up to "
+            f"{np.max(np.abs(X)):.3g}; their variance overflows float64). Rescale the features "
+            "(e.g. divide by a constant or take a log)."
+        )
+    return mean, std

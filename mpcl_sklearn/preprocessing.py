@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ._scaling import column_mean_std
+
 __all__ = ["subject_standardize"]
 
 
@@ -45,14 +47,7 @@ def subject_standardize(X, groups, *, min_scale: float = 1e-12):
     for g in np.unique(groups):
         rows = groups == g
         block = A[rows]
-        with np.errstate(over="ignore", invalid="ignore"):
-            mean, scale = block.mean(axis=0), block.std(axis=0)
-        if not (np.isfinite(mean).all() and np.isfinite(scale).all()):
-            raise ValueError(
-                f"subject {g}: feature values too large to standardise (|x| up to "
-                f"{np.max(np.abs(block)):.3g}; their variance overflows float64). Rescale the "
-                "features (e.g. divide by a constant or take a log)."
-            )
+        mean, scale = column_mean_std(block, f"subject {g}")
         out[rows] = (block - mean) / np.where(scale > min_scale, scale, 1.0)
     if is_frame:
         return pd.DataFrame(out, index=X.index, columns=X.columns)

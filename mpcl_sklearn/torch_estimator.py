@@ -80,7 +80,7 @@ from skorch.history import History
 from skorch.utils import noop
 
 from ._columns import group_columns
-from ._scaling import bound_rows
+from ._scaling import bound_rows, column_mean_std
 from ._validation import as_real_array, check_distributions, real_target_or_none
 from .base import DistributionRegressorMixin
 
@@ -577,14 +577,7 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             if not reuse:
-                with np.errstate(over="ignore", invalid="ignore"):
-                    mean, scale = X.mean(axis=0), X.std(axis=0)
-                if not (np.isfinite(mean).all() and np.isfinite(scale).all()):
-                    raise ValueError(
-                        f"{type(self).__name__}: feature values too large to standardise (|x| "
-                        f"up to {np.max(np.abs(X)):.3g}; their variance overflows float64). "
-                        "Rescale the features (e.g. divide by a constant or take a log)."
-                    )
+                mean, scale = column_mean_std(X, type(self).__name__)
                 self.x_mean_ = mean
                 self.x_scale_ = np.where(scale > 1e-12, scale, 1.0)
                 self.column_layout_ = self._column_layout(X)
