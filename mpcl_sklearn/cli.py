@@ -124,7 +124,6 @@ def _add_data_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _load(args: argparse.Namespace):
-
     if args.dataset in ("wesad", "dmer") and not args.path:
         raise SystemExit(f"mpcl-sklearn: --dataset {args.dataset} needs --path")
     synthetic = {
@@ -140,6 +139,11 @@ def _load(args: argparse.Namespace):
         raise SystemExit(
             "mpcl-sklearn: --n-subjects/--trials-per-subject/--duration-s are "
             "for --dataset synthetic"
+        )
+    if args.dataset == "dmer" and (args.window_s or args.step_s or args.scales):
+        raise SystemExit(
+            "mpcl-sklearn: --window-s/--step-s/--scales do not apply to --dataset dmer "
+            "(its features are precomputed)"
         )
     start = time.perf_counter()
     data = prepare_dataset(
@@ -164,6 +168,10 @@ def _load(args: argparse.Namespace):
 
 def _run_options(args: argparse.Namespace) -> dict:
     """Keyword arguments shared by ``run_experiment`` and ``run_ablation``."""
+    if args.protocol == "subject-dependent" and args.cv != "loso":
+        raise SystemExit("mpcl-sklearn: --cv is for the subject-independent protocol")
+    if args.protocol == "subject-independent" and args.split != "trial":
+        raise SystemExit("mpcl-sklearn: --split is for --protocol subject-dependent")
     return {
         "protocol": args.protocol,
         "cv": args.cv,
@@ -188,13 +196,13 @@ def _write(result, data, args, name: str, final_model=None) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = sorted(set(models).difference(MODEL_NAMES))
     if unknown:
         raise SystemExit(f"mpcl-sklearn: unknown models {unknown}; choose from {MODEL_NAMES}")
+    options = _run_options(args)  # checked before the (slow) loading
     data = _load(args)
-    result = run_experiment(data, models, **_run_options(args))
+    result = run_experiment(data, models, **options)
     final = None
     if "mpcl" in models and not args.no_final_model:
         _log("fitting MPCL on all subjects for the learned co-occurrence figure")
@@ -210,8 +218,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _ablation(args: argparse.Namespace) -> int:
 
+    options = _run_options(args)
     data = _load(args)
-    result = run_ablation(data, **_run_options(args))
+    result = run_ablation(data, **options)
     _write(result, data, args, args.name or f"{args.dataset}_ablation")
     return 0
 

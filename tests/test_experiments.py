@@ -221,6 +221,12 @@ def test_cli_errors(capsys):
         main(["evaluate", "--dataset", "wesad"])
     with pytest.raises(SystemExit, match="for --dataset synthetic"):
         main(["evaluate", "--dataset", "wesad", "--path", "x", "--n-subjects", "3"])
+    with pytest.raises(SystemExit, match="--cv is for the subject-independent"):
+        main(["evaluate", "--protocol", "subject-dependent", "--cv", "3"])
+    with pytest.raises(SystemExit, match="--split is for --protocol subject-dependent"):
+        main(["evaluate", "--split", "temporal"])
+    with pytest.raises(SystemExit, match="do not apply to --dataset dmer"):
+        main(["evaluate", "--dataset", "dmer", "--path", "x", "--window-s", "30"])
     for bad in ("abc", "1"):
         with pytest.raises(SystemExit):
             main(["evaluate", "--cv", bad])
