@@ -18,6 +18,8 @@ _LAZY = {
     "ModalityFeatureExtractor": "features",
     "load_wesad": "datasets",
     "load_dmer": "datasets",
+    "load_dmer_raw": "datasets",
+    "FeatureTable": "datasets",
     "make_mixed_emotion_recordings": "datasets",
     "DMER_EMOTIONS": "datasets",
     "MPCLDistributionRegressor": "regressor",

@@ -15,19 +15,20 @@ deviation over folds (subject-independent) or subjects (subject-dependent).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.base import clone
-from sklearn.model_selection import GroupKFold, LeaveOneGroupOut
+from sklearn.model_selection import BaseCrossValidator, GroupKFold, KFold, LeaveOneGroupOut
 
 from .metrics import METRICS, distribution_report
 
 __all__ = [
     "EvaluationResult",
+    "InnerGroupKFold",
     "LeakageWarning",
     "SubjectDependentSplitter",
     "subject_dependent_evaluate",
@@ -229,16 +230,87 @@ def subject_independent_evaluate(
     return _summarise(scores, protocol, scores, predictions)
 
 
-class SubjectDependentSplitter:
-    """Splits within each subject: by trial, temporally within each trial, or at random.
+class InnerGroupKFold(BaseCrossValidator):
+    """``GroupKFold(n_splits)`` capped at the number of groups it is given.
+
+    Meant as the ``cv`` of a hyper-parameter search nested in a protocol's training fold, where
+    the number of groups varies: a fold with fewer than ``n_splits`` subjects (or trials) gets
+    one fold per group. With a single group (e.g. one training trial per subject in the
+    subject-dependent protocol, or two subjects left one out) no group split exists: the rows
+    are then split into ``n_splits`` contiguous folds (``KFold``), with a warning.
 
     Parameters
     ----------
-    split : {"trial", "temporal", "random"}, default="trial"
+    n_splits : int, default=3
+        Most folds.
+    """
+
+    __metadata_request__split = {"groups": True}
+
+    def __init__(self, n_splits: int = 3):
+        self.n_splits = n_splits
+
+    def _splitter(self, groups) -> BaseCrossValidator:
+        n_groups = 0 if groups is None else len(np.unique(groups))
+        if n_groups < 2:
+            warnings.warn(
+                f"the inner hyper-parameter search got {n_groups} group(s) in this training "
+                f"fold: it splits the rows into {self.n_splits} contiguous folds instead",
+                UserWarning,
+                stacklevel=3,
+            )
+            return KFold(self.n_splits)
+        return GroupKFold(min(self.n_splits, n_groups))
+
+    def get_n_splits(self, X=None, y=None, groups=None) -> int:
+        """Number of folds for these ``groups``."""
+        return self._splitter(groups).get_n_splits()
+
+    def split(self, X, y=None, groups=None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield ``(train, test)`` indices; no group in both."""
+        splitter = self._splitter(groups)
+        return splitter.split(X, y, None if isinstance(splitter, KFold) else groups)
+
+
+_STRATEGIES = ("trial", "temporal", "random")
+#: Columns of the ``groups`` a :class:`SubjectDependentSplitter` reads.
+_ID_COLUMNS = ("subject", "trial", "time")
+
+
+def _check_strategy(value, name: str) -> None:
+    if value not in _STRATEGIES:
+        raise ValueError(f"{name} must be 'trial', 'temporal' or 'random', got {value!r}")
+
+
+class SubjectDependentSplitter(BaseCrossValidator):
+    """Splits within each subject: by trial, temporally within each trial, or at random.
+
+    A scikit-learn splitter: ``split(X, y, groups)`` yields ``(train, test)`` index arrays, one
+    pair per subject and fold, both within that subject (the subject-dependent protocol trains
+    one model per subject). It works as ``cv=`` in ``cross_validate``, ``GridSearchCV`` and
+    the rest of :mod:`sklearn.model_selection`.
+
+    ``groups`` carries the ids the split needs, one row per sample: a DataFrame with columns
+    ``subject`` and ``trial`` and optionally ``time`` (the time of the row within its trial;
+    row order when absent), or an array of shape (n_samples, 2 or 3) with the same columns in
+    that order. ``strategy="random"`` needs only the subject, so plain 1-D subject ids do::
+
+        groups = pd.DataFrame({"subject": subjects, "trial": trials})
+        cross_validate(model, X, y, groups=groups, cv=SubjectDependentSplitter("trial"))
+        GridSearchCV(model, grid, cv=SubjectDependentSplitter("temporal")).fit(X, y, groups=groups)
+
+    With metadata routing enabled (``sklearn.set_config(enable_metadata_routing=True)``) pass
+    the same ``groups`` as ``params={"groups": groups}`` (``cross_validate``) or as a fit
+    parameter (``GridSearchCV.fit(X, y, groups=groups)``); the splitter requests ``groups``.
+
+    Parameters
+    ----------
+    strategy : {"trial", "temporal", "random"}, default="trial"
         ``"trial"``: ``GroupKFold`` over the subject's trials, so no trial is in both train and
         test. ``"temporal"``: in every trial, the first ``1 - test_size`` of its windows (row
-        order, or ``times``) train and the rest test; one split per subject. ``"random"``:
-        shuffled windows, which leaks (neighbouring windows share signal and label); warns.
+        order, or ``time``) train and the rest test; one split per subject. ``"random"``:
+        shuffled windows, which leaks (neighbouring windows share signal and label); warns
+        with :class:`LeakageWarning`.
     n_splits : int, default=5
         Folds per subject for ``"trial"`` (capped at the subject's number of trials) and
         ``"random"``.
@@ -248,62 +320,104 @@ class SubjectDependentSplitter:
         Seed for ``"random"``.
     """
 
+    # under metadata routing, ``groups`` is requested by default (as by sklearn's group splitters)
+    __metadata_request__split = {"groups": True}
+
     def __init__(
         self,
-        split: str = "trial",
+        strategy: str = "trial",
         n_splits: int = 5,
         test_size: float = 0.2,
         random_state: int | None = None,
     ):
-        self.split_kind = split
+        self.strategy = strategy
         self.n_splits = n_splits
         self.test_size = test_size
         self.random_state = random_state
 
-    def _validate(self) -> None:
-        if self.split_kind not in ("trial", "temporal", "random"):
+    def split(self, X, y=None, groups=None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield ``(train, test)`` row indices, one pair per subject and fold.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+        y : ignored
+        groups : DataFrame, array-like of shape (n_samples, 2 or 3) or (n_samples,)
+            Subject, trial and optionally time of every row (see the class docstring).
+        """
+        subjects, trials, times = self._ids(X, groups)
+        for _, _, train, test in self._subject_folds(subjects, trials, times, warn=True):
+            yield train, test
+
+    def get_n_splits(self, X=None, y=None, groups=None) -> int:
+        """Number of ``(train, test)`` pairs :meth:`split` yields for these ``groups``."""
+        return sum(1 for _ in self._subject_folds(*self._ids(X, groups)))
+
+    def _ids(self, X, groups) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Subject, trial (or None) and time (or None) of every row, from ``groups``."""
+        if groups is None:
             raise ValueError(
-                f"split must be 'trial', 'temporal' or 'random', got {self.split_kind!r}"
+                "SubjectDependentSplitter needs groups: the subject and trial of every row "
+                "(a DataFrame with columns 'subject', 'trial' and optionally 'time')"
             )
+        if isinstance(groups, pd.DataFrame):
+            if "subject" not in groups.columns:
+                raise ValueError(
+                    f"groups has columns {list(groups.columns)}; it needs 'subject' (and "
+                    "'trial', optionally 'time')"
+                )
+            columns = [groups[c].to_numpy() if c in groups else None for c in _ID_COLUMNS]
+        else:
+            ids = np.asarray(groups)
+            if ids.ndim == 1:
+                columns = [ids, None, None]
+            elif ids.ndim == 2 and ids.shape[1] in (2, 3):
+                columns = [ids[:, 0], ids[:, 1], ids[:, 2] if ids.shape[1] == 3 else None]
+            else:
+                raise ValueError(
+                    f"groups has shape {ids.shape}: expected (n_samples,) subject ids or "
+                    "(n_samples, 2 or 3) columns subject, trial[, time]"
+                )
+        subjects, trials, times = columns
+        if X is not None and len(subjects) != len(X):
+            raise ValueError(f"X has {len(X)} rows but groups has {len(subjects)}")
+        if times is not None and times.dtype.kind in "OSU":
+            try:
+                times = times.astype(float)
+            except (TypeError, ValueError):
+                raise ValueError("the time column of groups must hold numbers") from None
+        return subjects, trials, times
+
+    def _subject_folds(self, subjects, trials=None, times=None, *, warn=False):
+        """Yield ``(subject, fold, train, test)`` with indices into all rows; ``warn``: warn
+        that ``strategy="random"`` leaks."""
+        _check_strategy(self.strategy, "strategy")
         if not 0.0 < self.test_size < 1.0:
             raise ValueError(f"test_size must be in (0, 1), got {self.test_size!r}")
         if self.n_splits < 2:
             raise ValueError(f"n_splits must be >= 2, got {self.n_splits!r}")
-
-    def split(
-        self, groups: Sequence, trials: Sequence | None = None, times: Sequence | None = None
-    ) -> Iterator[tuple[object, int, np.ndarray, np.ndarray]]:
-        """Yield ``(subject, fold, train_indices, test_indices)`` with indices into all rows.
-
-        Parameters
-        ----------
-        groups : array-like of shape (n_samples,)
-            Subject id per row.
-        trials : array-like of shape (n_samples,), optional
-            Trial id per row (needed for ``"trial"`` and ``"temporal"``).
-        times : array-like of shape (n_samples,), optional
-            Time of each row within its trial; row order is used when omitted.
-        """
-        self._validate()
-        groups = np.asarray(groups)
-        if self.split_kind != "random" and trials is None:
-            raise ValueError(f"split={self.split_kind!r} needs the trial id of every row")
-        if self.split_kind == "random":
+        subjects = np.asarray(subjects)
+        if self.strategy != "random" and trials is None:
+            raise ValueError(
+                f"strategy={self.strategy!r} needs the trial id of every row (the 'trial' column "
+                "of groups; trials= in subject_dependent_evaluate)"
+            )
+        if warn and self.strategy == "random":
             warnings.warn(
                 "split='random' puts windows of the same trial in train and test; neighbouring "
                 "windows share signal and label, so scores are optimistic. Use it only to "
                 "compare with published numbers; prefer split='trial' or 'temporal'.",
                 LeakageWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         trials = None if trials is None else np.asarray(trials)
-        times = np.arange(len(groups)) if times is None else np.asarray(times)
+        times = np.arange(len(subjects)) if times is None else np.asarray(times)
         rng = np.random.default_rng(self.random_state)
-        for subject in pd.unique(groups):
-            rows = np.flatnonzero(groups == subject)
-            if self.split_kind == "trial":
+        for subject in pd.unique(subjects):
+            rows = np.flatnonzero(subjects == subject)
+            if self.strategy == "trial":
                 yield from self._by_trial(subject, rows, trials)
-            elif self.split_kind == "temporal":
+            elif self.strategy == "temporal":
                 yield self._temporal(subject, rows, trials, times)
             else:
                 yield from self._random(subject, rows, rng)
@@ -372,7 +486,9 @@ def subject_dependent_evaluate(
         Subject id of every row.
     trials : array-like of shape (n_samples,), optional
         Trial id of every row (required unless ``split="random"``).
-    split, n_splits, test_size, random_state :
+    split : {"trial", "temporal", "random"}, default="trial"
+        The splitter's ``strategy``.
+    n_splits, test_size, random_state :
         Passed to :class:`SubjectDependentSplitter`.
     times : array-like, optional
         Time of each row within its trial (for ``split="temporal"``); row order otherwise.
@@ -390,8 +506,9 @@ def subject_dependent_evaluate(
     """
     groups = np.asarray(groups)
     _check_lengths(X, y, groups=groups, trials=trials, times=times)
+    _check_strategy(split, "split")
     splitter = SubjectDependentSplitter(split, n_splits, test_size, random_state)
-    splits = list(splitter.split(groups, trials, times))
+    splits = list(splitter._subject_folds(groups, trials, times, warn=True))
     if fit_groups and trials is None:
         raise ValueError("fit_groups=True needs the trial id of every row")
     inner = np.asarray(trials) if fit_groups else None

@@ -1,7 +1,9 @@
 """Figures: emotion co-occurrence, predicted vs true distributions, metric comparison.
 
-All functions need matplotlib (``pip install mpcl-sklearn[plot]``), return the matplotlib
-``Figure`` and never call ``plt.show()``.
+All functions need matplotlib (``pip install mpcl-sklearn[plot]``) and return a
+:class:`matplotlib.figure.Figure` built without pyplot: no backend is selected or switched and no
+window opens, so they are safe in scripts, servers and notebooks alike. Save a figure with
+``fig.savefig(path)``, or display it where IPython's matplotlib support is active.
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ __all__ = [
 ]
 
 
-def _pyplot():
+def _figure(**kwargs):
+    """A new ``Figure`` outside pyplot's figure manager (the user's backend is not touched)."""
     try:
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("plotting needs matplotlib: pip install 'mpcl-sklearn[plot]'") from exc
-    return plt
+    return Figure(constrained_layout=True, **kwargs)
 
 
 def _emotion_names(emotions: Sequence[str] | None, n: int) -> list[str]:
@@ -95,13 +98,13 @@ def plot_cooccurrence(y_true, y_pred, emotions: Sequence[str] | None = None, *, 
     -------
     matplotlib.figure.Figure
     """
-    plt = _pyplot()
     t = check_distributions(y_true, name="y_true")
     p = check_distributions(y_pred, name="y_pred")
     if t.shape != p.shape:
         raise ValueError(f"y_true has shape {t.shape} but y_pred has shape {p.shape}")
     names = _emotion_names(emotions, t.shape[1])
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5.2), constrained_layout=True)
+    fig = _figure(figsize=(12, 5.2))
+    axes = fig.subplots(1, 2)
     for ax, y, which in zip(axes, (t, p), ("true", "predicted")):
         _matrix(
             ax,
@@ -130,7 +133,6 @@ def plot_learned_cooccurrence(estimator_or_matrix, emotions: Sequence[str] | Non
     -------
     matplotlib.figure.Figure
     """
-    plt = _pyplot()
     obj = estimator_or_matrix
     if hasattr(obj, "steps"):
         obj = obj.steps[-1][1]
@@ -138,7 +140,8 @@ def plot_learned_cooccurrence(estimator_or_matrix, emotions: Sequence[str] | Non
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
         raise ValueError(f"co-occurrence matrix must be square, got shape {matrix.shape}")
     names = _emotion_names(emotions, matrix.shape[0])
-    fig, ax = plt.subplots(figsize=(6.5, 5.5), constrained_layout=True)
+    fig = _figure(figsize=(6.5, 5.5))
+    ax = fig.subplots()
     lo, hi = float(np.nanmin(matrix)), float(np.nanmax(matrix))
     symmetric = lo < 0
     bound = max(abs(lo), abs(hi))
@@ -180,7 +183,6 @@ def plot_distributions(
     -------
     matplotlib.figure.Figure
     """
-    plt = _pyplot()
     t = check_distributions(y_true, name="y_true")
     p = check_distributions(y_pred, name="y_pred")
     if t.shape != p.shape:
@@ -189,14 +191,8 @@ def plot_distributions(
     if indices is None:
         indices = np.unique(np.linspace(0, len(t) - 1, min(n_samples, len(t))).astype(int))
     indices = list(indices)
-    fig, axes = plt.subplots(
-        len(indices),
-        1,
-        figsize=(9, 2.3 * len(indices)),
-        sharex=True,
-        squeeze=False,
-        constrained_layout=True,
-    )
+    fig = _figure(figsize=(9, 2.3 * len(indices)))
+    axes = fig.subplots(len(indices), 1, sharex=True, squeeze=False)
     x = np.arange(len(names))
     for ax, i in zip(axes[:, 0], indices):
         ax.bar(x - 0.2, t[i], width=0.4, label="true", color="tab:gray")
@@ -223,14 +219,16 @@ def plot_metric_comparison(results: pd.DataFrame, *, title: str | None = None):
     -------
     matplotlib.figure.Figure
     """
-    plt = _pyplot()
     missing = {"model", "metric", "mean", "std"}.difference(results.columns)
     if missing:
         raise ValueError(f"results lacks columns {sorted(missing)}")
     metrics = [m for m in METRICS if m in set(results["metric"])]
     models = list(dict.fromkeys(results["model"]))
-    fig, axes = plt.subplots(2, 3, figsize=(13, 6.5), constrained_layout=True, squeeze=False)
-    colors = plt.get_cmap("tab10")(np.arange(len(models)) % 10)
+    fig = _figure(figsize=(13, 6.5))
+    axes = fig.subplots(2, 3, squeeze=False)
+    from matplotlib import colormaps
+
+    colors = colormaps["tab10"](np.arange(len(models)) % 10)
     for ax, metric in zip(axes.ravel(), metrics):
         sub = results[results["metric"] == metric].set_index("model").reindex(models)
         ax.bar(range(len(models)), sub["mean"], yerr=sub["std"], color=colors, capsize=3)

@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 from scipy.io import savemat
 
-from mpcl_sklearn.datasets import DMER_EMOTIONS
-from mpcl_sklearn.datasets.dmer import DMERFormatError, dmer_feature_names, load_dmer
+from mpcl_sklearn import Recordings
+from mpcl_sklearn.datasets import DMER_EMOTIONS, FeatureTable
+from mpcl_sklearn.datasets.dmer import (
+    DMERFormatError,
+    dmer_feature_names,
+    load_dmer,
+    load_dmer_raw,
+)
 
 RNG = np.random.default_rng(0)
 
@@ -54,8 +60,9 @@ def test_features_form(tmp_path):
     assert any("transposed" in line for line in data.report)
     prefixes = {c.split("__")[0] for c in X.columns}
     assert prefixes == {"eeg", "gsr", "ppg", "video"}
-    X2, y2, g2 = load_dmer(tmp_path, subjects=["2"], return_X_y=True)
-    assert X2.shape == (2, 913) and list(g2) == ["2", "2"]
+    assert isinstance(data, FeatureTable)
+    only2 = load_dmer(tmp_path, ["2"])
+    assert only2.X.shape == (2, 913) and list(only2.groups) == ["2", "2"]
 
 
 def test_features_form_errors(tmp_path):
@@ -78,8 +85,11 @@ def test_features_form_errors(tmp_path):
     write_features(tmp_path, "6", [0, 1], dis_label=lab)
     with pytest.raises(DMERFormatError, match="vid 1"):
         load_dmer(tmp_path, subjects=["6"])
-    with pytest.raises(ValueError, match="form"):
-        load_dmer(tmp_path, form="video")
+    # one return type per loader: the raw form has its own function, no form= switch
+    with pytest.raises(TypeError, match="form"):
+        load_dmer(tmp_path, form="raw")
+    with pytest.raises(TypeError, match="not the string 'raw'"):
+        load_dmer(tmp_path, "raw")
 
 
 def write_raw(root, sub, segments, *, dis_label=None):
@@ -101,7 +111,8 @@ def write_raw(root, sub, segments, *, dis_label=None):
 def test_raw_form(tmp_path):
     f = write_raw(tmp_path, "1", [(40, 3), (0, 2), (17, 5)])
     write_raw(tmp_path, "2", [(8, 2.5)])
-    rec = load_dmer(tmp_path, form="raw")
+    rec = load_dmer_raw(tmp_path)
+    assert isinstance(rec, Recordings)
     assert rec.sfreq == {"eeg": 300.0, "gsr": 4.0, "ppg": 100.0}
     assert [(t.subject, t.trial) for t in rec] == [("1", "vid00"), ("1", "vid17"), ("2", "vid08")]
     t = rec.trials[1]
@@ -117,7 +128,7 @@ def test_raw_form(tmp_path):
 def test_raw_form_errors(tmp_path):
     write_raw(tmp_path, "1", [(0, 2)])
     with pytest.raises(FileNotFoundError, match="datas.mat"):
-        load_dmer(tmp_path, form="raw", subjects=["1", "9"])
+        load_dmer_raw(tmp_path, subjects=["1", "9"])
     (tmp_path / "2").mkdir()
     savemat(
         tmp_path / "2" / "datas.mat",
@@ -129,4 +140,4 @@ def test_raw_form_errors(tmp_path):
         },
     )
     with pytest.raises(DMERFormatError, match=r"eeg_datas has shape \(5, 10\)"):
-        load_dmer(tmp_path, form="raw", subjects=["2"])
+        load_dmer_raw(tmp_path, subjects=["2"])

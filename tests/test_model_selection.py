@@ -96,18 +96,21 @@ def test_too_few_subjects(data):
 
 
 def test_trial_split_never_shares_a_trial(data):
-    _, _, groups, trials = data
-    splits = list(SubjectDependentSplitter("trial", n_splits=4).split(groups, trials))
-    assert len(splits) == 6 * 4
-    for subject, _, train, test in splits:
-        assert set(groups[train]) == {subject} == set(groups[test])
+    X, _, groups, trials = data
+    ids = pd.DataFrame({"subject": groups, "trial": trials})
+    splitter = SubjectDependentSplitter("trial", n_splits=4)
+    splits = list(splitter.split(X, groups=ids))
+    assert len(splits) == 6 * 4 == splitter.get_n_splits(X, groups=ids)
+    for train, test in splits:
+        assert len(set(groups[train])) == 1 and set(groups[train]) == set(groups[test])
         assert not set(trials[train]) & set(trials[test])
         assert len(train) + len(test) == 20
 
 
 def test_temporal_split_trains_on_the_start_of_every_trial(data):
-    _, _, groups, trials = data
-    for _, _, train, test in SubjectDependentSplitter("temporal").split(groups, trials):
+    X, _, groups, trials = data
+    ids = np.column_stack([groups, trials])  # (n_samples, 2): subject, trial
+    for train, test in SubjectDependentSplitter("temporal").split(X, groups=ids):
         for trial in np.unique(trials[test]):
             tr, te = train[trials[train] == trial], test[trials[test] == trial]
             assert len(te) == 1 and len(tr) == 4
@@ -115,9 +118,10 @@ def test_temporal_split_trains_on_the_start_of_every_trial(data):
 
 
 def test_temporal_split_uses_times_when_given(data):
-    _, _, groups, trials = data
+    X, _, groups, trials = data
     times = -np.arange(len(groups))  # reversed time: the first rows are the latest
-    for _, _, train, test in SubjectDependentSplitter("temporal").split(groups, trials, times):
+    ids = pd.DataFrame({"subject": groups, "trial": trials, "time": times})
+    for train, test in SubjectDependentSplitter("temporal").split(X, groups=ids):
         for trial in np.unique(trials[test]):
             assert train[trials[train] == trial].min() > test[trials[test] == trial].max()
 
@@ -173,3 +177,165 @@ def test_nested_search_gets_only_training_subjects(data):
     for fold_groups, tested in zip(seen, res.scores["test_subjects"]):
         assert not fold_groups & set(tested.split(","))
         assert len(fold_groups) == 4
+
+
+# ------------------------------------------------ splitters in scikit-learn's own tools ---
+
+
+def _kl_scorer():
+    from mpcl_sklearn.metrics import distribution_scorers
+
+    return distribution_scorers()["neg_kl_divergence"]
+
+
+@pytest.mark.parametrize("strategy", ["trial", "temporal", "random"])
+def test_subject_dependent_splitter_in_cross_validate(data, strategy):
+    """cross_validate with the splitter scores the folds subject_dependent_evaluate scores."""
+    import warnings
+
+    from sklearn.model_selection import cross_validate
+
+    X, y, groups, trials = data
+    ids = pd.DataFrame({"subject": groups, "trial": trials})
+    splitter = SubjectDependentSplitter(strategy, n_splits=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LeakageWarning)
+        cv = cross_validate(
+            MeanDistributionRegressor(),
+            X,
+            y,
+            groups=ids,
+            cv=splitter,
+            scoring=_kl_scorer(),
+            return_indices=True,
+        )
+        res = subject_dependent_evaluate(
+            MeanDistributionRegressor(),
+            X,
+            y,
+            groups,
+            trials,
+            split=strategy,
+            n_splits=3,
+            random_state=0,
+        )
+    assert len(cv["test_score"]) == len(res.scores) == splitter.get_n_splits(X, y, ids)
+    np.testing.assert_allclose(-cv["test_score"], res.scores["kl_divergence"], rtol=1e-12)
+    for train, test, subject in zip(
+        cv["indices"]["train"], cv["indices"]["test"], res.scores["subject"]
+    ):
+        assert set(groups[train]) == set(groups[test]) == {subject}
+        if strategy == "trial":
+            assert not set(trials[train]) & set(trials[test])
+
+
+def test_subject_dependent_splitter_in_grid_search(data):
+    from sklearn.model_selection import GridSearchCV
+
+    X, y, groups, trials = data
+    seen = []
+
+    class Recorder(MeanDistributionRegressor):
+        def fit(self, X, y):
+            seen.append(len(y))
+            return super().fit(X, y)
+
+    ids = pd.DataFrame({"subject": groups, "trial": trials})
+    search = GridSearchCV(
+        Recorder(),
+        {"normalize_y": [False, True]},
+        cv=SubjectDependentSplitter("trial", n_splits=2),
+        scoring=_kl_scorer(),
+    ).fit(X, y, groups=ids)
+    # 6 subjects x 2 folds per candidate, each fit on half of one subject's 20 windows
+    assert search.n_splits_ == 12
+    assert seen[:24] == [10] * 24 and seen[-1] == len(y)  # then the refit on everything
+    assert search.best_params_["normalize_y"] in (False, True)
+    with pytest.raises(ValueError, match="needs groups"):
+        GridSearchCV(
+            MeanDistributionRegressor(),
+            {"normalize_y": [False, True]},
+            cv=SubjectDependentSplitter(),
+        ).fit(X, y)
+
+
+def test_splitters_under_metadata_routing(data):
+    """With routing on, groups reach the splitters (they request them) but not the model."""
+    import sklearn
+    from sklearn.model_selection import GridSearchCV, cross_validate
+
+    from mpcl_sklearn.model_selection import InnerGroupKFold
+
+    X, y, groups, trials = data
+    ids = pd.DataFrame({"subject": groups, "trial": trials})
+    with sklearn.config_context(enable_metadata_routing=True):
+        cv = cross_validate(
+            MeanDistributionRegressor(),
+            X,
+            y,
+            params={"groups": ids},
+            cv=SubjectDependentSplitter("temporal"),
+            scoring=_kl_scorer(),
+        )
+        assert len(cv["test_score"]) == 6
+        search = GridSearchCV(
+            MeanDistributionRegressor(),
+            {"normalize_y": [False, True]},
+            cv=InnerGroupKFold(3),
+            scoring=_kl_scorer(),
+        ).fit(X, y, groups=groups)
+        assert search.n_splits_ == 3
+
+
+def test_subject_dependent_splitter_groups_layouts(data):
+    X, _, groups, trials = data
+    frame = pd.DataFrame({"subject": groups, "trial": trials})
+    array = np.column_stack([groups, trials])
+    a = list(SubjectDependentSplitter("trial", n_splits=2).split(X, groups=frame))
+    b = list(SubjectDependentSplitter("trial", n_splits=2).split(X, groups=array))
+    assert len(a) == len(b) == 12
+    for (tr_a, te_a), (tr_b, te_b) in zip(a, b):
+        np.testing.assert_array_equal(tr_a, tr_b)
+        np.testing.assert_array_equal(te_a, te_b)
+    # times given as text in a 2-D array are compared as numbers, not as strings
+    times = np.tile(np.array(["9", "10", "11", "12", "13"]), 24)
+    ids = np.column_stack([groups, trials, times])
+    for _, test in SubjectDependentSplitter("temporal").split(X, groups=ids):
+        assert set(times[test]) == {"13"}
+    with pytest.raises(ValueError, match="time column"):
+        list(
+            SubjectDependentSplitter("temporal").split(
+                X, groups=np.column_stack([groups, trials, np.full(len(X), "late")])
+            )
+        )
+    # random needs subjects only
+    with pytest.warns(LeakageWarning):
+        assert len(list(SubjectDependentSplitter("random").split(X, groups=groups))) == 30
+    with pytest.raises(ValueError, match="trial id"):
+        list(SubjectDependentSplitter("trial").split(X, groups=groups))
+    with pytest.raises(ValueError, match="needs 'subject'"):
+        list(SubjectDependentSplitter().split(X, groups=frame.rename(columns={"subject": "s"})))
+    with pytest.raises(ValueError, match="shape"):
+        list(SubjectDependentSplitter().split(X, groups=np.zeros((len(X), 4))))
+    with pytest.raises(ValueError, match="rows but groups"):
+        list(SubjectDependentSplitter().split(X[:-1], groups=frame))
+    with pytest.raises(ValueError, match="strategy must be"):
+        SubjectDependentSplitter("by-window").get_n_splits(X, groups=frame)
+    assert "strategy='temporal'" in repr(SubjectDependentSplitter("temporal"))
+
+
+def test_inner_group_kfold(data):
+    from mpcl_sklearn.model_selection import InnerGroupKFold
+
+    X, _, groups, _ = data
+    two = np.isin(groups, ["S0", "S1"])
+    splits = list(InnerGroupKFold(3).split(X[two], groups=groups[two]))
+    assert len(splits) == 2 == InnerGroupKFold(3).get_n_splits(X[two], groups=groups[two])
+    for train, test in splits:
+        assert not set(groups[two][train]) & set(groups[two][test])
+    assert InnerGroupKFold(3).get_n_splits(X, groups=groups) == 3
+    one = groups == "S0"
+    with pytest.warns(UserWarning, match="got 1 group"):
+        folds = list(InnerGroupKFold(4).split(X[one], groups=groups[one]))
+    assert [len(test) for _, test in folds] == [5, 5, 5, 5]
+    assert np.concatenate([test for _, test in folds]).tolist() == list(range(20))

@@ -1,8 +1,7 @@
 """Figures render with titles, labels and emotion names; bad input is refused."""
 
-import matplotlib
-
-matplotlib.use("Agg")
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -77,3 +76,34 @@ def test_wrong_names_and_shapes(dists):
         plot_cooccurrence(t, p, NAMES[:3])
     with pytest.raises(ValueError, match="shape"):
         plot_distributions(t, p[:10])
+
+
+def test_figures_leave_the_backend_and_pyplot_alone(tmp_path):
+    """Making and saving every figure (as write_outputs does) selects no backend, imports no
+    pyplot and opens no window: run where the user chose a backend of their own."""
+    code = f"""
+import sys
+import matplotlib
+import numpy as np
+import pandas as pd
+from mpcl_sklearn.experiments import ExperimentResult, FeatureTable, write_outputs
+rng = np.random.default_rng(0)
+y = rng.dirichlet(np.ones(3), 12)
+summary = pd.DataFrame({{"model": ["m"] * 2, "metric": ["kl_divergence", "cosine"],
+                        "mean": [0.1, 0.9], "std": [0.01, 0.02], "higher_is_better": [0, 1]}})
+result = ExperimentResult(scores=summary, summary=summary, protocol="p", seconds={{"m": 1.0}},
+                          predictions={{"m": y[::-1]}})
+data = FeatureTable(X=pd.DataFrame(rng.normal(size=(12, 2))), y=y, groups=np.zeros(12),
+                    trials=np.zeros(12), emotions=["a", "b", "c"])
+written = write_outputs(result, {str(tmp_path)!r}, data=data, final_model=np.eye(3))
+assert all(p.stat().st_size > 0 for p in written.values()), written
+assert "learned_cooccurrence" in written and "cooccurrence_m" in written
+assert matplotlib.get_backend() == "template", matplotlib.get_backend()
+assert "matplotlib.pyplot" not in sys.modules
+print("ok")
+"""
+    env = {"MPLBACKEND": "template", "PYTHONPATH": ":".join(sys.path)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

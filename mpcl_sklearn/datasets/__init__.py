@@ -1,10 +1,11 @@
-"""Dataset loaders and the synthetic generator.
+"""Dataset loaders, the synthetic generator and the feature-table record.
 
-All loaders return :class:`mpcl_sklearn.Recordings` (or, for DMER's precomputed features, a
-feature table); none of them downloads anything.
+Loaders of signals return :class:`mpcl_sklearn.Recordings` (:func:`load_wesad`,
+:func:`load_dmer_raw`, :func:`make_mixed_emotion_recordings`); the loader of DMER's precomputed
+features returns a :class:`FeatureTable` (:func:`load_dmer`). None of them downloads anything.
 """
 
-from .dmer import DMERFormatError, dmer_feature_names, load_dmer
+from .dmer import DMERFormatError, dmer_feature_names, load_dmer, load_dmer_raw
 from .emotions import (
     DMER_EMOTIONS,
     DMER_TO_WESAD,
@@ -13,6 +14,7 @@ from .emotions import (
     WESAD_PANAS_ITEMS,
 )
 from .synthetic import make_mixed_emotion_recordings
+from .table import FeatureTable
 from .wesad import (
     WESAD_CONDITIONS,
     WESAD_SUBJECTS,
@@ -26,6 +28,7 @@ __all__ = [
     "DMER_EMOTIONS",
     "DMER_TO_WESAD",
     "DMERFormatError",
+    "FeatureTable",
     "NEGATIVE_EMOTIONS",
     "POSITIVE_EMOTIONS",
     "WESADFormatError",
@@ -35,6 +38,7 @@ __all__ = [
     "dmer_feature_names",
     "estimate_e4_offset",
     "load_dmer",
+    "load_dmer_raw",
     "load_wesad",
     "make_mixed_emotion_recordings",
     "read_wesad_quest",

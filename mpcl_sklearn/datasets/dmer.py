@@ -1,15 +1,16 @@
 """Loader for DMER (Yang et al., "A Multimodal Dataset for Mixed Emotion Recognition", 2024).
 
 Two forms of the release are read (see ``docs/datasets.md`` for the layouts and the
-assumptions made):
+assumptions made), each by its own function:
 
-* ``form="features"``: one MATLAB file per subject, ``<root>/<sub>.mat`` (or
+* :func:`load_dmer`: one MATLAB file per subject, ``<root>/<sub>.mat`` (or
   ``<root>/features/<sub>.mat``) with ``feas`` (N x 913: EEG 1-90, GSR 91-118, PPG 119-145,
   video 146-913), ``vids`` (the trial index 0-31 of every row) and ``dis_label`` (one 10-vector
-  per trial, indexed by vid). Returned as a feature table (columns ``eeg__...``, ``gsr__...``,
-  ``ppg__...``, ``video__...``) that enters the regressor directly.
-* ``form="raw"``: ``<root>/<sub>/datas.mat`` with ``eeg_datas`` (19 x T: 18 channels and a vid
-  row), ``gsr_datas`` (2 x T) and ``ppg_datas`` (2 x T) (signal rows then a vid row) and
+  per trial, indexed by vid). Returned as a :class:`~mpcl_sklearn.datasets.FeatureTable`
+  (columns ``eeg__...``, ``gsr__...``, ``ppg__...``, ``video__...``) that enters the regressor
+  directly.
+* :func:`load_dmer_raw`: ``<root>/<sub>/datas.mat`` with ``eeg_datas`` (19 x T: 18 channels and
+  a vid row), ``gsr_datas`` (2 x T) and ``ppg_datas`` (2 x T) (signal rows then a vid row) and
   ``dis_label``. Returned as :class:`~mpcl_sklearn.Recordings`, one trial per vid.
 """
 
@@ -24,6 +25,7 @@ import pandas as pd
 
 from ..recordings import Recordings, Trial
 from .emotions import DMER_EMOTIONS
+from .table import FeatureTable
 
 #: Column ranges (0-based, end exclusive) of the 913 DMER features.
 DMER_FEATURE_BLOCKS: dict[str, tuple[int, int]] = {
@@ -122,45 +124,72 @@ def _discover(root: Path, form: str) -> list[str]:
 
 def load_dmer(
     path: str | Path,
-    form: str = "features",
     subjects: Sequence[str] | None = None,
     *,
     emotions: Sequence[str] = DMER_EMOTIONS,
-    sfreq: Mapping[str, float] | None = None,
-    include_rest: bool = False,
-    return_X_y: bool = False,
-):
-    """Load the DMER dataset.
+) -> FeatureTable:
+    """Load DMER's precomputed features (913 per row) as a feature table.
 
     Parameters
     ----------
     path : str or Path
-        Root folder of the release.
-    form : {"features", "raw"}, default="features"
-        ``"features"``: the per-subject feature files (``<sub>.mat`` with ``feas``, ``vids``,
-        ``dis_label``). ``"raw"``: ``<sub>/datas.mat`` (``eeg_datas``, ``gsr_datas``,
-        ``ppg_datas``, ``dis_label``).
+        Folder holding ``<sub>.mat`` (or ``features/<sub>.mat``) files with ``feas``, ``vids``
+        and ``dis_label``.
     subjects : sequence of str, optional
-        File stems (features) or folder names (raw); all found by default.
+        File stems; all found by default.
     emotions : sequence of str, default=DMER_EMOTIONS
         Names of the ``dis_label`` columns (DMER's 10 PANAS items in stored order).
-    sfreq : dict, optional
-        Raw form only: sampling rates, default ``{"eeg": 300, "gsr": 4, "ppg": 100}``.
-    include_rest : bool, default=False
-        Raw form: the resting-state segment (vid 40) has no label and is skipped (reported).
-        Kept for API symmetry; ``True`` raises because it cannot be labelled.
-    return_X_y : bool, default=False
-        Features form: return ``(X, y, groups)`` only.
 
     Returns
     -------
-    ExperimentData or tuple or Recordings
-        Features form: :class:`mpcl_sklearn.experiments.ExperimentData` with ``X`` (DataFrame,
-        913 columns named by :func:`dmer_feature_names`; row index ``<sub>:vidNN:<row>``), ``y``
-        (normalised ``dis_label[vid]`` per row), ``groups`` (subject), ``trials``
-        (``<sub>:vidNN``), ``behavioural=("video",)`` and ``report``. Raw form:
-        :class:`~mpcl_sklearn.Recordings` with modalities ``eeg`` (18 ch), ``gsr``, ``ppg`` and
-        one trial per vid (id ``vidNN``; ``meta["kind"]`` positive/negative/mixed).
+    FeatureTable
+        ``X`` (DataFrame, 913 columns named by :func:`dmer_feature_names`; row index
+        ``<sub>:vidNN:<row>``), ``y`` (normalised ``dis_label[vid]`` per row), ``groups``
+        (subject), ``trials`` (``<sub>:vidNN``), ``behavioural=("video",)`` and ``report``.
+        ``X, y, groups`` are what ``cross_validate`` takes.
+
+    Raises
+    ------
+    FileNotFoundError
+        A subject file is missing (named).
+    DMERFormatError
+        A field is missing or has the wrong shape (file named).
+
+    See Also
+    --------
+    load_dmer_raw : the raw signals of the release as :class:`~mpcl_sklearn.Recordings`.
+    """
+    root, subjects, emotions = _check_call(path, subjects, emotions, "features")
+    return _load_features(root, subjects, emotions)
+
+
+def load_dmer_raw(
+    path: str | Path,
+    subjects: Sequence[str] | None = None,
+    *,
+    emotions: Sequence[str] = DMER_EMOTIONS,
+    sfreq: Mapping[str, float] | None = None,
+) -> Recordings:
+    """Load DMER's raw signals (EEG, GSR, PPG) as recordings, one trial per clip.
+
+    Parameters
+    ----------
+    path : str or Path
+        Folder holding ``<sub>/datas.mat`` files with ``eeg_datas``, ``gsr_datas``,
+        ``ppg_datas`` (signal rows then a vid row) and ``dis_label``.
+    subjects : sequence of str, optional
+        Folder names; all found by default.
+    emotions : sequence of str, default=DMER_EMOTIONS
+        Names of the ``dis_label`` columns.
+    sfreq : dict, optional
+        Sampling rates, default ``{"eeg": 300, "gsr": 4, "ppg": 100}``.
+
+    Returns
+    -------
+    Recordings
+        Modalities ``eeg`` (18 ch), ``gsr``, ``ppg`` and one trial per vid (id ``vidNN``;
+        ``meta["kind"]`` positive/negative/mixed). The resting-state segment (vid 40) has no
+        label and is skipped (reported).
 
     Raises
     ------
@@ -169,21 +198,25 @@ def load_dmer(
     DMERFormatError
         A field is missing or has the wrong shape (file named).
     """
+    root, subjects, emotions = _check_call(path, subjects, emotions, "raw")
+    rates = dict(DMER_SFREQ) | dict(sfreq or {})
+    return _load_raw(root, subjects, emotions, rates)
+
+
+def _check_call(
+    path: str | Path, subjects: Sequence[str] | None, emotions: Sequence[str], form: str
+) -> tuple[Path, list[str], list[str]]:
+    """The root folder, the subjects (found when not given) and the emotion names."""
     root = Path(path)
     if not root.is_dir():
         raise FileNotFoundError(f"DMER folder not found: {root}")
-    if form not in ("features", "raw"):
-        raise ValueError(f"form must be 'features' or 'raw', got {form!r}")
     emotions = [str(e) for e in emotions]
     if len(emotions) < 2 or len(set(emotions)) != len(emotions):
         raise ValueError(f"emotions must be at least 2 distinct names, got {emotions}")
+    if isinstance(subjects, str):
+        raise TypeError(f"subjects must be a sequence of subject ids, not the string {subjects!r}")
     subjects = _discover(root, form) if subjects is None else [str(s) for s in subjects]
-    if form == "features":
-        return _load_features(root, subjects, emotions, return_X_y)
-    if include_rest:
-        raise ValueError("the resting state (vid 40) has no emotion label; use include_rest=False")
-    rates = dict(DMER_SFREQ) | dict(sfreq or {})
-    return _load_raw(root, subjects, emotions, rates)
+    return root, subjects, emotions
 
 
 def _feature_file(root: Path, sub: str) -> Path:
@@ -196,9 +229,7 @@ def _feature_file(root: Path, sub: str) -> Path:
     )
 
 
-def _load_features(root: Path, subjects: list[str], emotions: list[str], return_X_y: bool):
-    from ..experiments import ExperimentData
-
+def _load_features(root: Path, subjects: list[str], emotions: list[str]) -> FeatureTable:
     names = dmer_feature_names()
     report: list[str] = []
     Xs, Ys, groups, trials, index = [], [], [], [], []
@@ -234,14 +265,11 @@ def _load_features(root: Path, subjects: list[str], emotions: list[str], return_
         report.append(f"{p}: {feas.shape[0]} rows, {len(rows)} trials")
     X = pd.DataFrame(np.vstack(Xs), columns=names, index=pd.Index(index, name="row"))
     y = np.vstack(Ys)
-    groups_arr, trials_arr = np.asarray(groups), np.asarray(trials)
-    if return_X_y:
-        return X, y, groups_arr
-    return ExperimentData(
+    return FeatureTable(
         X=X,
         y=y,
-        groups=groups_arr,
-        trials=trials_arr,
+        groups=np.asarray(groups),
+        trials=np.asarray(trials),
         emotions=emotions,
         behavioural=("video",),
         description=f"DMER precomputed features, {len(subjects)} subjects, {len(X)} rows",
@@ -265,7 +293,9 @@ def _split_vid_rows(arr: np.ndarray, name: str, n_signal: int, p: Path):
     return a[:-1], vid.astype(int)
 
 
-def _load_raw(root: Path, subjects: list[str], emotions: list[str], rates: dict[str, float]):
+def _load_raw(
+    root: Path, subjects: list[str], emotions: list[str], rates: dict[str, float]
+) -> Recordings:
     report: list[str] = []
     trials: list[Trial] = []
     n_signal = {"eeg": 18, "gsr": 1, "ppg": 1}

@@ -1,0 +1,145 @@
+"""Data assembly: load a dataset, cut it into windows and compute the feature table once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from ..datasets.table import FeatureTable
+
+__all__ = ["DATASET_DEFAULTS", "ExperimentData", "prepare_dataset"]
+
+#: The feature table's former name (it was defined here before it moved to
+#: :mod:`mpcl_sklearn.datasets.table`, below the loaders that return it).
+ExperimentData = FeatureTable
+
+#: Default windowing per dataset: (window_s, step_s, frame scales in seconds).
+DATASET_DEFAULTS = {
+    "synthetic": (10.0, 5.0, (2.0, 10.0)),
+    "wesad": (60.0, 30.0, (10.0, 30.0)),
+}
+
+
+def prepare_dataset(
+    dataset: str = "synthetic",
+    path: str | Path | None = None,
+    *,
+    window_s: float | None = None,
+    step_s: float | None = None,
+    scales_s: Sequence[float] | None = None,
+    feature_set: str = "default",
+    backend: str = "fast",
+    subjects: Sequence[str] | None = None,
+    synthetic_params: dict | None = None,
+    random_state: int | None = 0,
+    n_jobs: int | None = None,
+    progress: bool = False,
+    subject_normalize: bool = False,
+) -> FeatureTable:
+    """Load a dataset, cut it into windows and compute the feature table once.
+
+    Windowing and feature extraction are computed per window and learn nothing from the data,
+    so computing them before the cross-validation split cannot leak.
+
+    Parameters
+    ----------
+    dataset : {"synthetic", "wesad", "dmer"}
+        ``"synthetic"``: :func:`~mpcl_sklearn.datasets.make_mixed_emotion_recordings`.
+        ``"wesad"``: :func:`~mpcl_sklearn.datasets.load_wesad` on ``path`` (wrist E4 signals,
+        PANAS self-reports). ``"dmer"``: DMER's precomputed features
+        (:func:`~mpcl_sklearn.datasets.load_dmer`); the windowing and
+        feature parameters do not apply.
+    path : str or Path, optional
+        Dataset folder (WESAD, DMER).
+    window_s, step_s, scales_s : optional
+        Window length, window step and :class:`~mpcl_sklearn.windowing.SignalWindower` frame
+        scales in seconds; defaults in :data:`DATASET_DEFAULTS`.
+    feature_set, backend :
+        Passed to :class:`~mpcl_sklearn.features.ModalityFeatureExtractor`.
+    subjects : sequence of str, optional
+        Subjects to load (WESAD, DMER).
+    synthetic_params : dict, optional
+        Extra arguments for the synthetic generator (``n_subjects``, ``trials_per_subject``,
+        ``duration_s``, ...).
+    random_state : int, optional
+        Seed of the synthetic generator.
+    n_jobs, progress :
+        Passed to the feature extractor.
+    subject_normalize : bool, default=False
+        Z-score every feature within each subject
+        (:func:`~mpcl_sklearn.preprocessing.subject_standardize`). This uses the unlabelled
+        features of the test subjects too (transductive, no labels); the description says so.
+
+    Returns
+    -------
+    FeatureTable
+    """
+    from ..datasets import load_dmer, load_wesad, make_mixed_emotion_recordings
+    from ..features import ModalityFeatureExtractor
+    from ..windowing import SignalWindower, make_windows
+
+    if dataset == "dmer":
+        if path is None:
+            raise ValueError("dataset='dmer' needs path= (the DMER release folder)")
+        data = load_dmer(path, subjects)
+        return _subject_normalized(data) if subject_normalize else data
+    if dataset not in DATASET_DEFAULTS:
+        raise ValueError(f"unknown dataset {dataset!r}; choose from synthetic, wesad, dmer")
+    default_window, default_step, default_scales = DATASET_DEFAULTS[dataset]
+    window_s = default_window if window_s is None else float(window_s)
+    if step_s is None:
+        step_s = default_step if window_s == default_window else window_s / 2
+    if scales_s is None:
+        scales_s = tuple(s for s in default_scales if s <= window_s) or (window_s,)
+    if dataset == "synthetic":
+        params = {"random_state": random_state, **(synthetic_params or {})}
+        recordings = make_mixed_emotion_recordings(**params)
+        source = "synthetic mixed-emotion recordings ({})".format(
+            ", ".join(f"{k}={v}" for k, v in params.items())
+        )
+    else:
+        if path is None:
+            raise ValueError("dataset='wesad' needs path= (the folder holding S2 ... S17)")
+        recordings = load_wesad(path, subjects)
+        source = f"WESAD wrist signals from {path}"
+    X_sig, y, groups, trials = make_windows(
+        recordings, window_s=window_s, step_s=step_s, return_trials=True
+    )
+    frames = SignalWindower(scales_s=scales_s).fit_transform(X_sig)
+    extractor = ModalityFeatureExtractor(
+        backend=backend, feature_set=feature_set, n_jobs=n_jobs, progress=progress
+    ).set_output(transform="pandas")
+    X = extractor.fit_transform(frames)
+    report = list(recordings.report) + list(X_sig.attrs.get("report", []))
+    n_subjects = len(np.unique(groups))
+    description = (
+        f"{source}; {n_subjects} subjects, {len(np.unique(trials))} trials, {len(X)} windows "
+        f"of {window_s:g} s (step {step_s:g} s), frames {tuple(scales_s)} s, "
+        f"{X.shape[1]} {backend}/{feature_set} features"
+    )
+    data = FeatureTable(
+        X=X,
+        y=np.asarray(y),
+        groups=np.asarray(groups).astype(str),
+        trials=np.asarray(trials).astype(str),
+        emotions=list(X_sig.attrs.get("emotions", [])),
+        behavioural=tuple(X_sig.attrs.get("behavioural", ())),
+        description=description,
+        report=report,
+    )
+    return _subject_normalized(data) if subject_normalize else data
+
+
+def _subject_normalized(data: FeatureTable) -> FeatureTable:
+    from ..preprocessing import subject_standardize
+
+    return replace(
+        data,
+        X=subject_standardize(data.X, data.groups),
+        description=data.description
+        + "; features z-scored within each subject (transductive: uses the test subjects' "
+        "unlabelled features)",
+    )
