@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from ..features.physio import neurokit_length_error
+from .._neurokit import neurokit_length_error
 from ..recordings import Recordings, Trial
 from .emotions import DMER_EMOTIONS
 

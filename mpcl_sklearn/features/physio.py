@@ -39,6 +39,8 @@ from collections.abc import Mapping
 import numpy as np
 from scipy import signal
 
+from .._neurokit import neurokit_length_error
+
 #: EEG bands (Hz) as in DMER's feature code.
 EEG_BANDS: dict[str, tuple[float, float]] = {
     "delta": (1.0, 4.0),
@@ -72,12 +74,6 @@ MIN_FRAME_S: dict[str, float] = {"eda": 4.0, "ppg": 0.667, "ecg": 0.75}
 def min_frame_samples(kind: str, sfreq: float) -> int:
     """Fewest samples a frame of ``kind`` at ``sfreq`` Hz needs (1 for kinds without a minimum)."""
     return max(1, int(np.ceil(MIN_FRAME_S.get(kind, 0.0) * sfreq - 1e-9)))
-
-
-def neurokit_length_error(exc: Exception) -> bool:
-    """neurokit2's own argument errors (raised as TypeError, e.g. a smoothing window longer
-    than the signal): the frame is unusable, not our bug."""
-    return isinstance(exc, TypeError) and str(exc).startswith("NeuroKit error")
 
 
 def infer_kind(modality: str) -> str:
