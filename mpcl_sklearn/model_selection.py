@@ -355,30 +355,19 @@ class SubjectDependentSplitter(BaseCrossValidator):
 
     def _ids(self, X, groups) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """Subject, trial (or None) and time (or None) of every row, from ``groups``."""
-        if groups is None:
-            raise ValueError(
-                "SubjectDependentSplitter needs groups: the subject and trial of every row "
-                "(a DataFrame with columns 'subject', 'trial' and optionally 'time')"
-            )
-        if isinstance(groups, pd.DataFrame):
-            if "subject" not in groups.columns:
-                raise ValueError(
-                    f"groups has columns {list(groups.columns)}; it needs 'subject' (and "
-                    "'trial', optionally 'time')"
-                )
-            columns = [groups[c].to_numpy() if c in groups else None for c in _ID_COLUMNS]
+        if isinstance(groups, pd.DataFrame) and "subject" in groups.columns:
+            cols = [groups[c].to_numpy() if c in groups else None for c in _ID_COLUMNS]
         else:
-            ids = np.asarray(groups)
-            if ids.ndim == 1:
-                columns = [ids, None, None]
-            elif ids.ndim == 2 and ids.shape[1] in (2, 3):
-                columns = [ids[:, 0], ids[:, 1], ids[:, 2] if ids.shape[1] == 3 else None]
-            else:
+            ids = None if groups is None or isinstance(groups, pd.DataFrame) else np.asarray(groups)
+            if ids is None or not (ids.ndim == 1 or (ids.ndim == 2 and ids.shape[1] in (2, 3))):
+                got = "None" if groups is None else getattr(groups, "shape", type(groups))
                 raise ValueError(
-                    f"groups has shape {ids.shape}: expected (n_samples,) subject ids or "
-                    "(n_samples, 2 or 3) columns subject, trial[, time]"
+                    "SubjectDependentSplitter needs groups: a DataFrame with columns 'subject', "
+                    "'trial' and optionally 'time', an (n_samples, 2 or 3) array of those "
+                    f"columns, or 1-D subject ids for strategy='random'; got {got}"
                 )
-        subjects, trials, times = columns
+            cols = [*([ids] if ids.ndim == 1 else ids.T), None, None][:3]
+        subjects, trials, times = cols
         if X is not None and len(subjects) != len(X):
             raise ValueError(f"X has {len(X)} rows but groups has {len(subjects)}")
         if times is not None and times.dtype.kind in "OSU":

@@ -1,6 +1,6 @@
 """The recordings structure: continuous multimodal trials with one emotion distribution each.
 
-Loaders (``load_wesad``, ``load_dmer(..., form="raw")``, ``make_mixed_emotion_recordings``)
+Loaders (``load_wesad``, ``load_dmer_raw``, ``make_mixed_emotion_recordings``)
 return a :class:`Recordings`; :func:`mpcl_sklearn.make_windows` cuts it into labelled windows.
 """
 

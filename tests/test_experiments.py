@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from mpcl_sklearn.cli import main
+from mpcl_sklearn.datasets import FeatureTable
 from mpcl_sklearn.experiments import (
     ABLATIONS,
     ExperimentData,
@@ -25,11 +26,12 @@ SMALL = {"n_subjects": 4, "trials_per_subject": 4, "duration_s": 20.0}
 
 
 @pytest.fixture(scope="module")
-def data() -> ExperimentData:
+def data() -> FeatureTable:
     return prepare_dataset("synthetic", feature_set="minimal", synthetic_params=SMALL)
 
 
 def test_prepare_dataset_synthetic(data):
+    assert isinstance(data, FeatureTable) and ExperimentData is FeatureTable  # the former name
     # 4 subjects x 4 trials x 20 s, 10 s windows stepping 5 s -> 3 windows per trial
     assert data.X.shape[0] == 48 == len(data.y) == len(data.groups) == len(data.trials)
     assert sorted(set(data.groups)) == ["S01", "S02", "S03", "S04"] or len(set(data.groups)) == 4

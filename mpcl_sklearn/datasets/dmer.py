@@ -193,10 +193,8 @@ def load_dmer_raw(
 
     Raises
     ------
-    FileNotFoundError
-        A subject file is missing (named).
-    DMERFormatError
-        A field is missing or has the wrong shape (file named).
+    FileNotFoundError, DMERFormatError
+        As :func:`load_dmer`.
     """
     root, subjects, emotions = _check_call(path, subjects, emotions, "raw")
     rates = dict(DMER_SFREQ) | dict(sfreq or {})

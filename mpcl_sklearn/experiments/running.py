@@ -143,20 +143,29 @@ def run_experiment(
 def run_ablation(
     data: FeatureTable,
     *,
-    protocol: str = "subject-independent",
-    cv="loso",
-    split: str = "trial",
     random_state: int | None = 0,
     max_epochs: int | None = None,
-    n_jobs: int | None = None,
-    progress: bool = False,
-    log: Callable[[str], None] | None = None,
+    **options,
 ) -> ExperimentResult:
     """MPCL with every component, each switch off in turn, all four off, and no linear path.
 
-    The rows are ``full``, ``no <component>`` for each of :data:`ABLATIONS`, ``none (all
-    off)`` (the four components off, the linear evidence path kept) and ``no linear evidence``
-    (the four components on, the penalised linear read-out off).
+    The rows are those of :func:`~mpcl_sklearn.experiments.ablation_variants`: ``full``,
+    ``no <component>`` for each of :data:`ABLATIONS`, ``none (all off)`` (the four components
+    off, the linear evidence path kept) and ``no linear evidence`` (the four components on, the
+    penalised linear read-out off).
+
+    Parameters
+    ----------
+    data : FeatureTable
+    random_state, max_epochs :
+        Passed to :func:`make_model`.
+    **options
+        ``protocol``, ``cv``, ``split``, ``n_jobs``, ``progress``, ``log``: as in
+        :func:`run_experiment`.
+
+    Returns
+    -------
+    ExperimentResult
     """
     models = {
         label: make_model(
@@ -168,13 +177,4 @@ def run_ablation(
         )
         for label, params in ablation_variants().items()
     }
-    return run_experiment(
-        data,
-        models,
-        protocol=protocol,
-        cv=cv,
-        split=split,
-        n_jobs=n_jobs,
-        progress=progress,
-        log=log,
-    )
+    return run_experiment(data, models, **options)
