@@ -360,7 +360,9 @@ class SubjectDependentSplitter(BaseCrossValidator):
         else:
             ids = None if groups is None or isinstance(groups, pd.DataFrame) else np.asarray(groups)
             if ids is None or not (ids.ndim == 1 or (ids.ndim == 2 and ids.shape[1] in (2, 3))):
-                got = "None" if groups is None else getattr(groups, "shape", type(groups))
+                got = groups if groups is None else getattr(groups, "shape", type(groups))
+                if isinstance(groups, pd.DataFrame):
+                    got = f"columns {list(groups.columns)}"
                 raise ValueError(
                     "SubjectDependentSplitter needs groups: a DataFrame with columns 'subject', "
                     "'trial' and optionally 'time', an (n_samples, 2 or 3) array of those "
@@ -393,7 +395,8 @@ class SubjectDependentSplitter(BaseCrossValidator):
             )
         if warn and self.strategy == "random":
             warnings.warn(
-                "split='random' puts windows of the same trial in train and test; neighbouring "
+                "split='random' (strategy='random') puts windows of the same trial in train and "
+                "test; neighbouring "
                 "windows share signal and label, so scores are optimistic. Use it only to "
                 "compare with published numbers; prefer split='trial' or 'temporal'.",
                 LeakageWarning,

@@ -281,6 +281,13 @@ def test_splitters_under_metadata_routing(data):
         search = GridSearchCV(
             MeanDistributionRegressor(),
             {"normalize_y": [False, True]},
+            cv=SubjectDependentSplitter("trial", n_splits=2),
+            scoring=_kl_scorer(),
+        ).fit(X, y, groups=ids)
+        assert search.n_splits_ == 12
+        search = GridSearchCV(
+            MeanDistributionRegressor(),
+            {"normalize_y": [False, True]},
             cv=InnerGroupKFold(3),
             scoring=_kl_scorer(),
         ).fit(X, y, groups=groups)
@@ -313,7 +320,7 @@ def test_subject_dependent_splitter_groups_layouts(data):
         assert len(list(SubjectDependentSplitter("random").split(X, groups=groups))) == 30
     with pytest.raises(ValueError, match="trial id"):
         list(SubjectDependentSplitter("trial").split(X, groups=groups))
-    with pytest.raises(ValueError, match="columns 'subject'"):
+    with pytest.raises(ValueError, match=r"got columns \['s', 'trial'\]"):
         list(SubjectDependentSplitter().split(X, groups=frame.rename(columns={"subject": "s"})))
     with pytest.raises(ValueError, match=r"got \(120, 4\)"):
         list(SubjectDependentSplitter().split(X, groups=np.zeros((len(X), 4))))

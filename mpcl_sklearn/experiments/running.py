@@ -149,10 +149,7 @@ def run_ablation(
 ) -> ExperimentResult:
     """MPCL with every component, each switch off in turn, all four off, and no linear path.
 
-    The rows are those of :func:`~mpcl_sklearn.experiments.ablation_variants`: ``full``,
-    ``no <component>`` for each of :data:`ABLATIONS`, ``none (all off)`` (the four components
-    off, the linear evidence path kept) and ``no linear evidence`` (the four components on, the
-    penalised linear read-out off).
+    One row per entry of :func:`~mpcl_sklearn.experiments.ablation_variants`, in its order.
 
     Parameters
     ----------
