@@ -7,6 +7,9 @@
   each trial's windows train, last 20% test), or at random. Neighbouring windows share signal
   and label, so the random split leaks; it is offered only for comparison with published numbers
   and warns with :class:`LeakageWarning`.
+* Its splits come from :class:`SubjectDependentSplitter`, a scikit-learn splitter (also usable as
+  ``cv=`` in ``cross_validate``/``GridSearchCV``); :class:`InnerGroupKFold` is the group split of
+  the hyper-parameter searches nested inside training folds.
 
 Metrics are averaged per sample over each test set and then reported as mean and standard
 deviation over folds (subject-independent) or subjects (subject-dependent).
@@ -231,13 +234,12 @@ def subject_independent_evaluate(
 
 
 class InnerGroupKFold(BaseCrossValidator):
-    """``GroupKFold(n_splits)`` capped at the number of groups it is given.
+    """``GroupKFold(n_splits)`` capped at the number of groups: the ``cv`` of a hyper-parameter
+    search nested in a protocol's training fold, whose number of subjects (or trials) varies.
 
-    Meant as the ``cv`` of a hyper-parameter search nested in a protocol's training fold, where
-    the number of groups varies: a fold with fewer than ``n_splits`` subjects (or trials) gets
-    one fold per group. With a single group (e.g. one training trial per subject in the
-    subject-dependent protocol, or two subjects left one out) no group split exists: the rows
-    are then split into ``n_splits`` contiguous folds (``KFold``), with a warning.
+    With a single group (one training trial per subject in the subject-dependent protocol, two
+    subjects left one out) the rows are split into ``n_splits`` contiguous ``KFold`` folds,
+    with a warning.
 
     Parameters
     ----------
@@ -272,13 +274,12 @@ class InnerGroupKFold(BaseCrossValidator):
         return splitter.split(X, y, None if isinstance(splitter, KFold) else groups)
 
 
-_STRATEGIES = ("trial", "temporal", "random")
 #: Columns of the ``groups`` a :class:`SubjectDependentSplitter` reads.
 _ID_COLUMNS = ("subject", "trial", "time")
 
 
 def _check_strategy(value, name: str) -> None:
-    if value not in _STRATEGIES:
+    if value not in ("trial", "temporal", "random"):
         raise ValueError(f"{name} must be 'trial', 'temporal' or 'random', got {value!r}")
 
 
@@ -299,9 +300,8 @@ class SubjectDependentSplitter(BaseCrossValidator):
         cross_validate(model, X, y, groups=groups, cv=SubjectDependentSplitter("trial"))
         GridSearchCV(model, grid, cv=SubjectDependentSplitter("temporal")).fit(X, y, groups=groups)
 
-    With metadata routing enabled (``sklearn.set_config(enable_metadata_routing=True)``) pass
-    the same ``groups`` as ``params={"groups": groups}`` (``cross_validate``) or as a fit
-    parameter (``GridSearchCV.fit(X, y, groups=groups)``); the splitter requests ``groups``.
+    The splitter requests ``groups`` under metadata routing: then pass them to
+    ``cross_validate`` as ``params={"groups": groups}`` (``GridSearchCV.fit`` is unchanged).
 
     Parameters
     ----------
@@ -320,7 +320,6 @@ class SubjectDependentSplitter(BaseCrossValidator):
         Seed for ``"random"``.
     """
 
-    # under metadata routing, ``groups`` is requested by default (as by sklearn's group splitters)
     __metadata_request__split = {"groups": True}
 
     def __init__(

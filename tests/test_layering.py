@@ -27,9 +27,9 @@ ROOT = Path(mpcl_sklearn.__file__).resolve().parent
 #: package) at the bottom, and ``plotting``, ``io`` and ``distributed`` (used by the experiment
 #: runner) below ``experiments``. ``base``/``torch_estimator`` and ``regressor``/``baselines``
 #: are the estimators' modules before their move into ``training/`` and ``models/``: drop them
-#: from the table once that move is merged.
+#: from the table once that move is merged (``_stats`` is a private helper that move adds).
 LAYERS: list[tuple[str, ...]] = [
-    ("_validation", "_columns", "_scaling", "_neurokit"),
+    ("_validation", "_columns", "_scaling", "_neurokit", "_stats"),
     ("metrics",),
     ("recordings",),
     ("datasets",),
