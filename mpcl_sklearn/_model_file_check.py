@@ -176,7 +176,7 @@ def plain_value(node: Any) -> Any:
     if loader == "JsonNode" and isinstance(content, str):
         try:
             return json.loads(content)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deeply: not inert
             return OPAQUE
     if loader in ("ListNode", "TupleNode") and isinstance(content, list):
         items = [plain_value(v) for v in content]

@@ -45,6 +45,7 @@ from ._model_file_check import DEFAULT_MAX_BYTES, ModelFileRefused, check_model_
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "ModelFileRefused",
     "UntrustedModelError",
     "UntrustedModelWarning",
     "load_model",

@@ -22,6 +22,7 @@ import io
 import json
 import os
 import pickle
+import re
 import select
 import socket
 import struct
@@ -70,7 +71,8 @@ def refused(entry: str, attack: str, fn, exc=ValueError, match: str = ""):
     try:
         fn()
     except exc as e:
-        assert match.lower() in str(e).lower(), f"{entry}/{attack}: {e}"
+        message = re.sub(r"'/[^']*'", "<path>", str(e))  # match the message, not the file name
+        assert match.lower() in message.lower(), f"{entry}/{attack}: {e}"
         COUNTS[f"{entry} | {attack}"][type(e).__name__] += 1
         return e
     COUNTS[f"{entry} | {attack}"]["accepted"] += 1
@@ -636,11 +638,9 @@ def test_inconsistent_arrays_of_allowed_types_give_a_clear_error(tmp_path):
     rng = np.random.default_rng(2)
     X, y = rng.normal(size=(60, 3)), rng.dirichlet(np.ones(3), 60)
     data = sio.dumps(AAKNNRegressor().fit(X, y))
-    schema = schema_of(data)
-    # the neighbours' targets replaced by a (3,) array where (60, 3) belongs
-    scaler_mean = find_attrs(schema, "StandardScaler")["mean_"]
-    find_attrs(schema, "AAKNNRegressor")["_knn_fit"]["content"]["y"] = scaler_mean
-    path = write(tmp_path, rezip(data, schema), "knn.skops")
+    y_node = find_attrs(schema_of(data), "AAKNNRegressor")["_knn_fit"]["content"]["y"]
+    # the neighbours' targets: a (3, 3) array where (60, 3) belongs
+    path = write(tmp_path, rezip(data, replace={y_node["file"]: _npy(np.eye(3))}), "knn.skops")
     refused("load_model", "crafted arrays", lambda: load_model(path), ValueError, "inconsistent")
 
     X, y = _data(n=30, d=6, c=3)
