@@ -1,12 +1,14 @@
-"""Run the hostile-input suite and print how many generated cases each entry point got.
+"""Run the hostile-input and hostile model-file suites and print how the cases ended.
 
 Usage::
 
     .venv/bin/python benchmarks/hostile_counts.py [--json counts.json]
 
-Runs ``tests/test_hostile_inputs.py`` with pytest (sequentially, so the counts are complete)
-and prints, per public entry point, the number of cases tried and how each ended (a correct
-result, or which clear exception). Exit status: pytest's.
+Runs ``tests/test_hostile_inputs.py`` and ``tests/test_model_files.py`` with pytest
+(sequentially, so the counts are complete) and prints, per public entry point, the number of
+cases tried and how each ended (a correct result, or which clear exception); for the model
+files, per entry point and per class of attack, with the number of unexplained outcomes (a
+crafted file accepted). Exit status: pytest's.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,12 +32,14 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "counts.json"
-        env = dict(os.environ, MPCL_HOSTILE_COUNTS=str(out))
+        files_out = Path(tmp) / "model_files.json"
+        env = dict(os.environ, MPCL_HOSTILE_COUNTS=str(out), MPCL_MODEL_FILE_COUNTS=str(files_out))
         cmd = [
             sys.executable,
             "-m",
             "pytest",
             "tests/test_hostile_inputs.py",
+            "tests/test_model_files.py",
             "-q",
             "-p",
             "no:xdist",
@@ -47,15 +52,36 @@ def main(argv: list[str] | None = None) -> int:
         wall = time.perf_counter() - t0
         tail = [ln for ln in res.stdout.splitlines() if " passed" in ln or " failed" in ln]
         counts = json.loads(out.read_text()) if out.exists() else {}
+        files = json.loads(files_out.read_text()) if files_out.exists() else {}
     print(f"{'entry point':36s} {'cases':>6s}  outcomes")
     for name, row in counts.items():
         detail = ", ".join(f"{k} {v}" for k, v in row.items() if k != "cases")
         print(f"{name:36s} {row['cases']:6d}  {detail}")
     print(f"{'total':36s} {sum(r['cases'] for r in counts.values()):6d}")
+    unexplained = _model_file_table(files)
     print(f"pytest: {tail[-1] if tail else res.stdout[-500:]} (wall {wall:.1f} s)")
     if args.json:
-        Path(args.json).write_text(json.dumps(counts, indent=1))
-    return res.returncode
+        Path(args.json).write_text(json.dumps({"inputs": counts, "model_files": files}, indent=1))
+    return res.returncode or int(unexplained > 0)
+
+
+def _model_file_table(files: dict[str, dict[str, int]]) -> int:
+    """Print the model-file attacks per entry point and class; return the unexplained count."""
+    print()
+    print(f"{'model files: entry point | attack':48s} {'cases':>6s}  outcomes")
+    per_entry: Counter = Counter()
+    per_attack: Counter = Counter()
+    for key, row in files.items():
+        entry, _, attack = key.partition(" | ")
+        n = sum(row.values())
+        per_entry[entry] += n
+        per_attack[attack] += n
+        print(f"{key:48s} {n:6d}  {', '.join(f'{k} {v}' for k, v in row.items())}")
+    print("per entry point: " + ", ".join(f"{k} {v}" for k, v in sorted(per_entry.items())))
+    print("per attack: " + ", ".join(f"{k} {v}" for k, v in sorted(per_attack.items())))
+    unexplained = sum(row.get("accepted", 0) for row in files.values())
+    print(f"model-file cases {sum(per_entry.values())}, unexplained (file accepted) {unexplained}")
+    return unexplained
 
 
 if __name__ == "__main__":

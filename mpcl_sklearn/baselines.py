@@ -264,7 +264,10 @@ class AAKNNRegressor(BaseDistributionRegressor):
     Attributes
     ----------
     knn_ : KNeighborsRegressor
-        The fitted neighbour model (holds the standardised training data).
+        The fitted neighbour model (holds the standardised training data). It is not saved
+        as such: pickles and model files hold its training arrays and parameters, and the
+        neighbour index (KD-/ball tree) is rebuilt from them on load, so a file cannot supply
+        tree arrays that index memory (see ``docs/reliability.md``).
     scaler_ : Pipeline or None
         ``MaxAbsScaler`` then ``StandardScaler``: the standardisation, computed without
         overflow for features of any finite magnitude.
@@ -324,6 +327,39 @@ class AAKNNRegressor(BaseDistributionRegressor):
             n_jobs=self.n_jobs,
         ).fit(X, Y)
         return self
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        knn = state.pop("knn_", None)
+        if knn is not None:
+            # the training arrays and parameters, not the tree: its index arrays address memory
+            # without bounds checks, so a crafted file could crash or read the process
+            params = knn.get_params()
+            params.pop("n_jobs")  # parallelism is this estimator's own n_jobs
+            state["_knn_fit"] = {"params": params, "X": knn._fit_X, "y": knn._y}
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        fitted = state.pop("_knn_fit", None)
+        legacy = state.get("knn_")
+        if fitted is None and isinstance(legacy, KNeighborsRegressor):
+            # files of version 0.1.0 hold the fitted KNeighborsRegressor with its tree: only its
+            # training arrays are kept
+            params = legacy.get_params()
+            params.pop("n_jobs")
+            fitted = {"params": params, "X": legacy._fit_X, "y": legacy._y}
+        super().__setstate__(state)
+        if fitted is not None:
+            X = np.asarray(fitted["X"], dtype=np.float64)
+            y = np.asarray(fitted["y"], dtype=np.float64)
+            if X.ndim != 2 or y.ndim != 2 or len(X) != len(y) or len(X) == 0:
+                raise ValueError(
+                    "AAKNNRegressor state: the stored training arrays are inconsistent "
+                    f"(X {X.shape}, y {y.shape})"
+                )
+            knn = KNeighborsRegressor(**fitted["params"], n_jobs=self.n_jobs)
+            self.knn_ = knn.fit(X, y)
 
     def _predict_distribution(self, X):
         if self.scaler_ is not None:

@@ -236,6 +236,38 @@ def test_aaknn_contract_and_learns(problem):
     _assert_beats_mean(est, problem, factor=0.4)
 
 
+@pytest.mark.parametrize("algorithm", ["kd_tree", "ball_tree", "brute"])
+def test_aaknn_state_holds_training_arrays_not_the_tree(algorithm):
+    """Pickles and skops files hold the training arrays; the tree is rebuilt on load."""
+    from sklearn.base import BaseEstimator
+    from sklearn.neighbors import KNeighborsRegressor
+
+    rng = np.random.default_rng(6)
+    X, D, Q = rng.normal(size=(300, 4)), rng.dirichlet(np.ones(3), 300), rng.normal(size=(20, 4))
+    est = AAKNNRegressor(n_neighbors=7, weights="distance").fit(X, D)
+    est.knn_.set_params(algorithm=algorithm).fit(est.knn_._fit_X, est.knn_._y)
+    state = est.__getstate__()
+    assert "knn_" not in state and not any(
+        isinstance(v, KNeighborsRegressor) for v in state.values()
+    )
+    loaded = pickle.loads(pickle.dumps(est))
+    assert loaded.knn_ is not est.knn_ and loaded.knn_.get_params() == est.knn_.get_params()
+    np.testing.assert_array_equal(loaded.predict(Q), est.predict(Q))
+
+    # a state written by version 0.1.0 (the fitted KNeighborsRegressor itself): its tree is
+    # discarded and rebuilt from the training arrays
+    legacy = BaseEstimator.__getstate__(est)
+    assert isinstance(legacy["knn_"], KNeighborsRegressor)
+    restored = AAKNNRegressor.__new__(AAKNNRegressor)
+    restored.__setstate__(legacy)
+    assert restored.knn_ is not est.knn_
+    np.testing.assert_array_equal(restored.predict(Q), est.predict(Q))
+
+    bad = dict(state, _knn_fit=dict(state["_knn_fit"], y=D[:10]))
+    with pytest.raises(ValueError, match="inconsistent"):
+        AAKNNRegressor.__new__(AAKNNRegressor).__setstate__(bad)
+
+
 # --------------------------------------------------------------------------------------------
 # HeLo's torch module
 

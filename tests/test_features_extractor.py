@@ -99,6 +99,14 @@ def test_tsfresh_backend_same_columns_and_values_as_fast(windows):
     )
 
 
+def test_tsfresh_settings_name_only_feature_calculators(windows):
+    """tsfresh calls getattr(feature_calculators, name)(x): other attributes are refused."""
+    X, _, _ = windows
+    for name in ("range", "AutoReg", "defaultdict", "np"):
+        with pytest.raises(ValueError, match="not tsfresh feature calculators"):
+            ModalityFeatureExtractor(backend="tsfresh", feature_set={name: None}).fit(X.iloc[:2])
+
+
 def test_chunks_and_jobs_do_not_change_the_result(windows):
     X, _, _ = windows
     F = SignalWindower(scales_s=(2.0,)).fit_transform(X)

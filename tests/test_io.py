@@ -14,6 +14,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import skops.io as sio
 from sklearn.pipeline import make_pipeline
@@ -86,20 +87,27 @@ def test_save_is_atomic_and_leaves_no_temp_files(tmp_path, fitted_pipeline):
 
 def test_save_warns_for_types_outside_the_allowlist(tmp_path):
     X, y = _data()
+    # a FunctionTransformer is not part of this package's pipelines: outside the allowlist
     pipe = make_pipeline(FunctionTransformer(np.abs), MeanDistributionRegressor()).fit(X, y)
-    # np.abs is a ufunc: allowed, no warning
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
+    with pytest.warns(UserWarning, match="FunctionTransformer"):
         save_model(pipe, tmp_path / "ufunc.skops")
-    np.testing.assert_array_equal(load_model(tmp_path / "ufunc.skops").predict(X), pipe.predict(X))
+    names = untrusted_types(tmp_path / "ufunc.skops")
+    assert names == [
+        "numpy.absolute",
+        "sklearn.preprocessing._function_transformer.FunctionTransformer",
+    ]
+    with pytest.raises(UntrustedModelError, match="FunctionTransformer"):
+        load_model(tmp_path / "ufunc.skops")
+    loaded = load_model(tmp_path / "ufunc.skops", trusted=names)
+    np.testing.assert_array_equal(loaded.predict(X), pipe.predict(X))
 
     pipe2 = make_pipeline(FunctionTransformer(os.path.basename), MeanDistributionRegressor())
     with pytest.warns(UserWarning, match="posixpath.basename"):
         save_model(pipe2, tmp_path / "func.skops")
     with pytest.raises(UntrustedModelError, match="posixpath.basename"):
         load_model(tmp_path / "func.skops")
-    # explicit trust of exactly that name works
-    loaded = load_model(tmp_path / "func.skops", trusted=["posixpath.basename"])
+    # explicit trust of exactly those names works
+    loaded = load_model(tmp_path / "func.skops", trusted=untrusted_types(tmp_path / "func.skops"))
     assert loaded.steps[0][1].func is os.path.basename
 
 
@@ -243,13 +251,16 @@ def test_custom_reduce_object_is_refused(tmp_path):
     assert sentinel.exists()
 
 
-def test_allowlist_refuses_foreign_and_function_names():
-    from mpcl_sklearn.io import _allowed
+def test_allowlist_is_exact_names():
+    from mpcl_sklearn._model_allowlist import LEGACY_NAMES, OUR_CLASSES, allowed_names
 
-    assert _allowed("mpcl_sklearn.baselines.MeanDistributionRegressor")
-    assert _allowed("sklearn.neighbors._kd_tree.KDTree")
-    assert _allowed("numpy.float64")
-    assert _allowed("numpy.log1p")
+    allowed = allowed_names()
+    classes = allowed["ObjectNode"]
+    assert set(OUR_CLASSES) <= classes and set(LEGACY_NAMES) <= classes
+    assert "sklearn.pipeline.Pipeline" in classes
+    assert "sklearn.preprocessing._data.StandardScaler" in classes
+    assert "numpy.float64" in allowed["NdArrayNode"]
+    everything = set().union(*allowed.values())
     for name in [
         "builtins.eval",
         "builtins.exec",
@@ -259,14 +270,26 @@ def test_allowlist_refuses_foreign_and_function_names():
         "os.system",
         "subprocess.Popen",
         "numpy.load",
-        "sklearn.datasets.fetch_openml",  # a function, not a class
-        "mpcl_sklearn.datasets.wesad.load_wesad",  # functions are refused too
-        "mpcl_sklearn.io.np",  # a module re-exported in ours
+        "numpy.log1p",  # ufuncs in a FunctionTransformer: not in our pipelines
+        "numpy.f2py.__main__.x",
+        "sklearn.datasets.fetch_openml",
+        "sklearn.neighbors._kd_tree.KDTree",  # index arrays: AA-kNN rebuilds its tree instead
+        "sklearn.neighbors._regression.KNeighborsRegressor",
+        "sklearn.tree._classes.DecisionTreeRegressor",
+        "sklearn.tree._tree.Tree",
+        "sklearn.preprocessing._function_transformer.FunctionTransformer",
+        "mpcl_sklearn.datasets.wesad.load_wesad",
+        "mpcl_sklearn.io.np",
+        "mpcl_sklearn.torch_estimator._DistributionNet",  # a skorch net: unpickles a blob
         "scipy.io.loadmat",
         "torch.load",
         "nonexistent_pkg.Thing",
     ]:
-        assert not _allowed(name), name
+        assert name not in everything, name
+    # functions only as functions, classes only as objects
+    assert "mpcl_sklearn.metrics.kl_divergence" in allowed["FunctionNode"]
+    assert "mpcl_sklearn.metrics.kl_divergence" not in classes
+    assert "builtins.dict" not in classes
 
 
 # --------------------------------------------------------------------------------------------
@@ -358,3 +381,132 @@ def test_full_mpcl_pipeline_roundtrip_fresh_process(tmp_path):
     P = np.load(tmp_path / "pred.npy")
     np.testing.assert_array_equal(P, pipe.predict(X))
     np.testing.assert_allclose(P.sum(axis=1), 1.0)
+
+
+# --------------------------------------------------------------------------------------------
+# the allowlist holds exactly what our pipelines contain; legacy names; file permissions
+
+
+def _public_pipelines():
+    from mpcl_sklearn.baselines import HeLoRegressor, MLPDistributionRegressor
+    from mpcl_sklearn.experiments import make_model
+
+    quick = {"max_epochs": 1}
+    return {
+        "mean": ("fast", MeanDistributionRegressor()),
+        "sa-bfgs": ("fast", SABFGSRegressor(max_iter=20)),
+        "aa-knn": ("fast", AAKNNRegressor()),
+        "mlp": ("fast", MLPDistributionRegressor(**quick)),
+        "helo": ("fast", HeLoRegressor(**quick)),
+        "mpcl": ("fast", _mpcl()),
+        "search-sa-bfgs": ("fast", make_model("sa-bfgs")),
+        "search-aa-knn": ("fast", make_model("aa-knn")),
+        "physio": ("physio", MeanDistributionRegressor()),
+        "tsfresh": ("tsfresh", MeanDistributionRegressor()),
+    }
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("name", sorted(_public_pipelines()))
+def test_every_public_pipeline_loads_with_the_default_allowlist(tmp_path, name):
+    """Save each public estimator in a full pipeline: every type in the file is allowed."""
+    from mpcl_sklearn._model_allowlist import allowed_names
+    from mpcl_sklearn.features import ModalityFeatureExtractor
+    from mpcl_sklearn.windowing import SignalWindower
+
+    X, y = _windows()
+    backend, est = _public_pipelines()[name]
+    pipe = make_pipeline(
+        SignalWindower(scales_s=(1.0, 2.0)),
+        ModalityFeatureExtractor(backend=backend, feature_set="minimal"),
+        StandardScaler(),
+        est,
+    )
+    groups = np.repeat(np.arange(3), len(X) // 3 + 1)[: len(X)]
+    fit_params = {"gridsearchcv__groups": groups} if name.startswith("search") else {}
+    pipe.fit(X, y, **fit_params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # nothing stripped, nothing untrusted
+        path = save_model(pipe, tmp_path / "pipe.skops")
+    found: set[tuple[str, str]] = set()
+
+    def walk(obj):
+        if isinstance(obj, dict):
+            if "__loader__" in obj and obj["__loader__"] != "JsonNode":
+                found.add((obj["__loader__"], f"{obj['__module__']}.{obj['__class__']}"))
+            for v in obj.values():
+                walk(v)
+        elif isinstance(obj, list):
+            for v in obj:
+                walk(v)
+
+    walk(json.loads(zipfile.ZipFile(path).read("schema.json")))
+    allowed = allowed_names()
+    assert {(k, n) for k, n in found if n not in allowed.get(k, ())} == set()
+    assert untrusted_types(path) == []
+    np.testing.assert_array_equal(load_model(path).predict(X), pipe.predict(X))
+
+
+def test_legacy_and_current_names_load_the_same_model(tmp_path):
+    """0.1.0 files name mpcl_sklearn.regressor / .baselines; files of this version name the
+    classes where they live now. Both load, before and after the classes move."""
+    from mpcl_sklearn._model_allowlist import LEGACY_NAMES, locate
+
+    for old, new in LEGACY_NAMES.items():
+        assert locate(old) == locate(new)
+    fixture = REPO / "tests" / "fixtures" / "mpcl_cuda.skops"
+    data = fixture.read_bytes()
+    zin = zipfile.ZipFile(io.BytesIO(data))
+    schema = json.loads(zin.read("schema.json"))
+    assert f"{schema['__module__']}.{schema['__class__']}" in LEGACY_NAMES
+    renamed = dict(schema)
+    renamed["__module__"], _, renamed["__class__"] = LEGACY_NAMES[
+        f"{schema['__module__']}.{schema['__class__']}"
+    ].rpartition(".")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zout:
+        for name in zin.namelist():
+            zout.writestr(name, json.dumps(renamed) if name == "schema.json" else zin.read(name))
+    current = tmp_path / "current_names.skops"
+    current.write_bytes(out.getvalue())
+    assert untrusted_types(fixture) == [] and untrusted_types(current) == []
+    ref = np.load(REPO / "tests" / "fixtures" / "mpcl_cuda_reference.npz")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-learn version of the GPU machine
+        a, b = load_model(fixture), load_model(current)
+    assert type(a) is type(b)
+    X = pd.DataFrame(ref["X"], columns=list(a.feature_names_in_))
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+    np.testing.assert_allclose(a.predict(X), ref["predictions"], atol=1e-5)
+
+
+def test_checking_a_file_imports_none_of_its_classes():
+    """untrusted_types compares names: the estimators' modules are not even imported."""
+    fixture = REPO / "tests" / "fixtures" / "mpcl_cuda.skops"
+    code = textwrap.dedent(
+        f"""
+        import json, sys
+        from mpcl_sklearn.io import untrusted_types
+        before = set(sys.modules)
+        assert untrusted_types({str(fixture)!r}) == []
+        print(json.dumps(sorted(set(sys.modules) - before)))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    new = json.loads(out.stdout.strip().splitlines()[-1])
+    assert not [m for m in new if m.startswith(("mpcl_sklearn", "skorch"))], new
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_save_model_follows_the_umask(tmp_path, fitted_pipeline, umask, mode):
+    import stat
+
+    old = os.umask(umask)
+    try:
+        path = save_model(fitted_pipeline[0], tmp_path / "m.skops")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == mode

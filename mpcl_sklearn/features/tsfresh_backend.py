@@ -39,6 +39,20 @@ def resolve_tsfresh_settings(feature_set: str | Mapping[str, Any]) -> dict[str, 
         )
     if not isinstance(feature_set, Mapping):
         raise ValueError(f"feature_set must be a name or a dict, got {type(feature_set).__name__}")
+    from tsfresh.feature_extraction import feature_calculators
+
+    # tsfresh calls getattr(feature_calculators, name)(x, **params) for every name: only its
+    # feature calculators (marked with an ``fctype``), not the module's other attributes
+    unknown = [
+        name
+        for name in feature_set
+        if isinstance(name, str) and not hasattr(getattr(feature_calculators, name, None), "fctype")
+    ]
+    if unknown or not all(isinstance(name, str) or callable(name) for name in feature_set):
+        raise ValueError(
+            f"feature_set names {unknown or list(feature_set)}, which are not tsfresh feature "
+            "calculators (see tsfresh.feature_extraction.feature_calculators)"
+        )
     return dict(feature_set)
 
 
