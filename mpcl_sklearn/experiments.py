@@ -342,7 +342,7 @@ def make_model(
     """
     from sklearn.model_selection import GridSearchCV
 
-    from . import baselines
+    from . import models as baselines
 
     epochs = {} if max_epochs is None else {"max_epochs": max_epochs}
     beh = {} if behavioural is None else {"behavioural_modalities": tuple(behavioural)}
@@ -356,7 +356,7 @@ def make_model(
         )
 
     if name == "mpcl":
-        from .regressor import MPCLDistributionRegressor
+        from .models import MPCLDistributionRegressor
 
         return MPCLDistributionRegressor(random_state=random_state, **beh, **epochs, **mpcl_params)
     if mpcl_params:

@@ -19,7 +19,6 @@ import skops.io as sio
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from mpcl_sklearn.baselines import AAKNNRegressor, MeanDistributionRegressor, SABFGSRegressor
 from mpcl_sklearn.io import (
     UntrustedModelError,
     UntrustedModelWarning,
@@ -27,6 +26,7 @@ from mpcl_sklearn.io import (
     save_model,
     untrusted_types,
 )
+from mpcl_sklearn.models import AAKNNRegressor, MeanDistributionRegressor, SABFGSRegressor
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -121,7 +121,7 @@ def test_load_rejects_non_skops_files_and_bad_arguments(tmp_path, fitted_pipelin
         load_model(tmp_path / "missing.skops")
     path = save_model(fitted_pipeline[0], tmp_path / "m.skops")
     with pytest.raises(TypeError, match="list"):
-        load_model(path, trusted="mpcl_sklearn.baselines.MeanDistributionRegressor")
+        load_model(path, trusted="mpcl_sklearn.models.shallow.MeanDistributionRegressor")
     with pytest.raises(TypeError, match="trusted=False"):
         load_model(path, trusted=False)
 
@@ -194,7 +194,7 @@ def test_injected_payload_is_refused_and_not_executed(tmp_path, kind):
         load_model(evil)
     # trusting the *package's* types explicitly does not let the payload through either
     with pytest.raises(UntrustedModelError):
-        load_model(evil, trusted=["mpcl_sklearn.baselines.MeanDistributionRegressor"])
+        load_model(evil, trusted=["mpcl_sklearn.models.shallow.MeanDistributionRegressor"])
     assert not sentinel.exists()
 
     # the payload is live: a loader that trusts it does run it (so the check above can fail)
@@ -246,7 +246,7 @@ def test_custom_reduce_object_is_refused(tmp_path):
 def test_allowlist_refuses_foreign_and_function_names():
     from mpcl_sklearn.io import _allowed
 
-    assert _allowed("mpcl_sklearn.baselines.MeanDistributionRegressor")
+    assert _allowed("mpcl_sklearn.models.shallow.MeanDistributionRegressor")
     assert _allowed("sklearn.neighbors._kd_tree.KDTree")
     assert _allowed("numpy.float64")
     assert _allowed("numpy.log1p")
@@ -317,7 +317,7 @@ def test_feature_pipeline_roundtrip_fresh_process(tmp_path):
 
 
 def _mpcl(**kw):
-    from mpcl_sklearn.regressor import MPCLDistributionRegressor
+    from mpcl_sklearn.models import MPCLDistributionRegressor
 
     return MPCLDistributionRegressor(max_epochs=2, d_model=8, random_state=0, **kw)
 
@@ -327,7 +327,10 @@ def test_mpcl_pipeline_roundtrip_trusts_only_allowlist(tmp_path):
     pipe = make_pipeline(StandardScaler(), _mpcl()).fit(X, y)
     path = save_model(pipe, tmp_path / "mpcl.skops")
     names = sio.get_untrusted_types(file=path)
-    assert names == ["mpcl_sklearn.regressor.MPCLDistributionRegressor"]  # no torch, no pickle
+    assert names == [  # ours only: no torch, no pickle
+        "mpcl_sklearn._scaling.Standardizer",
+        "mpcl_sklearn.models.mpcl.MPCLDistributionRegressor",
+    ]
     assert untrusted_types(path) == []
     loaded = load_model(path)
     np.testing.assert_array_equal(loaded.predict(X), pipe.predict(X))
