@@ -523,3 +523,17 @@ def test_huge_and_tiny_features_train_like_ordinary_ones(name):
     for scale in (1e200, 1e-300):
         scaled = getattr(mpcl_sklearn, name)(max_epochs=2, random_state=0).fit(X * scale, y)
         np.testing.assert_allclose(scaled.predict(X * scale), model.predict(X), atol=1e-5)
+
+
+def test_fresh_fit_never_resumes_a_warm_started_checkpoint(data, tmp_path):
+    """A warm start trains on the weights of earlier runs: its checkpoints carry their keys
+    (another sub-directory), so a fresh fit of the same data resumes only the first run."""
+    X, Y = data
+    params = dict(SMALL, max_epochs=2, checkpoint_dir=str(tmp_path))
+    first = MPCLDistributionRegressor(**params).fit(X, Y)
+    warm = MPCLDistributionRegressor(**params, warm_start=True).fit(X, Y).fit(X, Y)
+    assert len(warm.history_) == 4
+    assert len(list(tmp_path.iterdir())) == 2
+    fresh = MPCLDistributionRegressor(**params, callbacks=[CountEpochs()]).fit(X, Y)
+    assert _epochs_trained(fresh) == 0 and len(fresh.history_) == 2
+    np.testing.assert_array_equal(fresh.predict(X), first.predict(X))
