@@ -254,7 +254,7 @@ def _model(name, **params):
 
     if name == "mpcl":  # MPCL's defaults: cosine schedule per batch, averaging the last half
         return mpcl_sklearn.MPCLDistributionRegressor(random_state=0, **params)
-    return mpcl_sklearn.MLPDistributionRegressor(random_state=0, max_epochs=10, **params)
+    return mpcl_sklearn.MLPDistributionRegressor(**{"random_state": 0, "max_epochs": 10, **params})
 
 
 @pytest.mark.parametrize(("name", "k"), [("mpcl", 8), ("mpcl", 20), ("mlp", 4)])
@@ -291,6 +291,28 @@ def test_interrupted_fit_continued_with_warm_start_is_exact(data, name):
     np.testing.assert_allclose(est.predict(X), whole.predict(X), rtol=0, atol=1e-6)
     est.fit(X, Y)  # a finished run: a warm start trains a new one
     assert len(est.history_) == 2 * len(whole.history_)
+
+
+def test_early_stopping_run_resumes_exactly(data, tmp_path):
+    """Early stopping's patience count and best weights belong to the run: resumed or
+    continued, the run stops at the same epoch and keeps the same best weights (skorch's own
+    EarlyStopping restarts its patience and restores the best weights at the interruption)."""
+    X, Y = data
+    params = dict(max_epochs=60, early_stopping=True, n_iter_no_change=3, lr=1e-2)
+    whole = _model("mlp", **params).fit(X, Y)
+    n = len(whole.history_)
+    assert n < 60  # it stopped early
+    k = n - 2  # interrupted with misses counted and best weights held
+    with pytest.warns(RuntimeWarning, match="interrupted"):
+        _model("mlp", **params, checkpoint_dir=str(tmp_path), callbacks=[InterruptAt(k)]).fit(X, Y)
+    resumed = _model("mlp", **params, checkpoint_dir=str(tmp_path)).fit(X, Y)
+    continued = _model("mlp", **params, warm_start=True, callbacks=[InterruptAt(k)])
+    with pytest.warns(RuntimeWarning, match="interrupted"):
+        continued.fit(X, Y)
+    continued.fit(X, Y)
+    for est in (resumed, continued):
+        assert len(est.history_) == n
+        np.testing.assert_allclose(est.predict(X), whole.predict(X), rtol=0, atol=1e-6)
 
 
 def test_skorch_lr_scheduler_resume_counts_epochs_as_steps(data):

@@ -68,12 +68,12 @@ warm_start : bool, default={warm_start}
     parameters; a changed one is refused): an interrupted run is finished exactly, a finished
     one is followed by a new run.
 checkpoint_dir : str or None, default={checkpoint_dir}
-    Directory where weights, optimizer, history, random state and weight average are saved
-    after every epoch, in a sub-directory per fit (fingerprint of the training data and of the
-    parameters that shape the network and the training). A later ``fit`` of the same data
-    with the same parameters resumes from it and predicts as the uninterrupted fit would;
-    checkpoints of other fits (other data, other CV folds) are never resumed (a
-    ``CheckpointMismatchWarning`` says so).
+    Directory where weights, optimizer, history, random state, weight average and
+    early-stopping state are saved after every epoch, in a sub-directory per fit (fingerprint
+    of the training data and of the parameters that shape the network and the training). A
+    later ``fit`` of the same data with the same parameters resumes from it and predicts as
+    the uninterrupted fit would; checkpoints of other fits (other data, other CV folds) are
+    never resumed (a ``CheckpointMismatchWarning`` says so).
 device : str, default={device}
     ``"cpu"`` or ``"cuda"``/``"cuda:<n>"`` (error when CUDA is unavailable).
 random_state : int, RandomState or None, default={random_state}

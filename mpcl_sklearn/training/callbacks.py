@@ -20,6 +20,7 @@ __all__ = [
     "RUN_DONE",
     "CosineLR",
     "RandomStateSnapshot",
+    "RunEarlyStopping",
     "WeightAveraging",
     "early_stopping",
     "random_state",
@@ -198,9 +199,49 @@ class RandomStateSnapshot(Callback):
         self.state_ = random_state(net)
 
 
-def early_stopping(patience: int, tol: float, verbose: int) -> EarlyStopping:
-    """skorch's ``EarlyStopping`` on the validation loss, best weights restored at the end."""
-    return EarlyStopping(
+class RunEarlyStopping(EarlyStopping):
+    """skorch's ``EarlyStopping`` that belongs to a run: its patience count, threshold and best
+    weights carry over when an interrupted run continues (``warm_start``, or a checkpoint:
+    :meth:`training_state`), and the best weights are restored when the run ends, not when it
+    is interrupted."""
+
+    def initialize(self):
+        self.run_start_ = None
+        return super().initialize()
+
+    def on_train_begin(self, net, **kwargs):
+        start = run_start(net.history)
+        if self.run_start_ == start and run_epochs(net.history) > 0:
+            return  # the run continues
+        super().on_train_begin(net, **kwargs)
+        self.run_start_ = start
+
+    def on_train_end(self, net, **kwargs):
+        if run_finished(net):
+            super().on_train_end(net, **kwargs)
+
+    def training_state(self) -> dict:
+        """What a checkpoint saves: the run's start and the early-stopping counters."""
+        return {
+            "run_start": self.run_start_,
+            "misses": self.misses_,
+            "threshold": float(self.dynamic_threshold_),
+            "best_epoch": self.best_epoch_,
+            "best_weights": getattr(self, "best_model_weights_", None),
+        }
+
+    def load_training_state(self, net, state: dict) -> None:
+        """Restore :meth:`training_state` (before ``on_train_begin`` of the resumed run)."""
+        self.run_start_ = state["run_start"]
+        self.misses_ = state["misses"]
+        self.dynamic_threshold_ = state["threshold"]
+        self.best_epoch_ = state["best_epoch"]
+        self.best_model_weights_ = state["best_weights"]
+
+
+def early_stopping(patience: int, tol: float, verbose: int) -> RunEarlyStopping:
+    """Early stopping on the validation loss, best weights restored at the end of the run."""
+    return RunEarlyStopping(
         monitor="valid_loss",
         patience=patience,
         threshold=tol,
