@@ -461,6 +461,19 @@ def test_warm_start_with_another_network_is_refused(data):
     est.set_params(warm_start=False).fit(X, Y)  # a cold fit builds the new network
     assert est.module_args_["d_model"] == 16
     assert est.net_.module_.bank.prototypes.shape[-1] == 16
+    # parameters that shape the network through the column layout are checked too
+    two = {"eda": list(range(6)), "acc": list(range(6, 12))}
+    est.set_params(warm_start=True, modalities=two)
+    with pytest.raises(ValueError, match="token_groups"):
+        est.fit(X, Y)
+    import mpcl_sklearn
+
+    helo = mpcl_sklearn.HeLoRegressor(
+        d_model=8, n_heads=2, max_epochs=1, warm_start=True, modalities=two, random_state=0
+    ).fit(X, Y)
+    helo.set_params(behavioural_modalities=("eda",))
+    with pytest.raises(ValueError, match="phys_columns"):
+        helo.fit(X, Y)
 
 
 @pytest.mark.parametrize(
@@ -559,3 +572,30 @@ def test_fresh_fit_never_resumes_a_warm_started_checkpoint(data, tmp_path):
     fresh = MPCLDistributionRegressor(**params, callbacks=[CountEpochs()]).fit(X, Y)
     assert _epochs_trained(fresh) == 0 and len(fresh.history_) == 2
     np.testing.assert_array_equal(fresh.predict(X), first.predict(X))
+
+
+def test_checkpoint_of_last_epoch_without_the_final_save_still_ends_the_run(
+    data, tmp_path, monkeypatch
+):
+    """Stopped after the last epoch's checkpoint but before the run's final save: a resumed fit
+    trains nothing and still keeps the weight average, as the uninterrupted fit."""
+    from mpcl_sklearn.training.checkpoint import TrainingCheckpoint
+
+    X, Y = data
+    params = dict(SMALL, max_epochs=4)
+    whole = MPCLDistributionRegressor(**params).fit(X, Y)
+    save = TrainingCheckpoint.save_model
+
+    def epoch_saves_only(self, net):
+        if not net.history[-1].get("run_done"):
+            save(self, net)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(TrainingCheckpoint, "save_model", epoch_saves_only)
+        MPCLDistributionRegressor(**params, checkpoint_dir=str(tmp_path)).fit(X, Y)
+    resumed = MPCLDistributionRegressor(
+        **params, checkpoint_dir=str(tmp_path), callbacks=[CountEpochs()]
+    )
+    resumed.fit(X, Y)
+    assert _epochs_trained(resumed) == 0
+    np.testing.assert_allclose(resumed.predict(X), whole.predict(X), rtol=0, atol=1e-6)

@@ -311,17 +311,17 @@ class HeLoRegressor(TorchDistributionRegressor):
                 mods.setdefault(modality, []).extend(idx)
         return {(name, None): idx for name, idx in mods.items()}
 
-    def _split_modalities(self) -> tuple[list[str], list[str]]:
+    def _split_modalities(self, column_layout: dict) -> tuple[list[str], list[str]]:
         behavioural = self.behavioural_modalities or ()
         if isinstance(behavioural, str):
             behavioural = (behavioural,)
         behavioural = {str(b) for b in behavioural}
-        mods = [m for m, _ in self.column_layout_]
+        mods = [m for m, _ in column_layout]
         return [m for m in mods if m not in behavioural], [m for m in mods if m in behavioural]
 
     # ------------------------------------------------------------------ hooks
     def _prepare_fit(self, X: np.ndarray, Y: np.ndarray) -> None:
-        phys, beh = self._split_modalities()
+        phys, beh = self._split_modalities(self.column_layout_)
         if not phys:
             raise ValueError(
                 f"HeLoRegressor needs at least one physiological modality; all modalities {beh} "
@@ -332,8 +332,7 @@ class HeLoRegressor(TorchDistributionRegressor):
         self.label_correlation_ = pearson_correlation(Y)
 
     def _data_arguments(self, n_features: int, n_outputs: int, column_layout: dict) -> dict:
-        # fitted attributes, not the parameters: a warm start keeps the fitted modalities
-        phys, beh = self.physiological_modalities_, self.behavioural_modalities_
+        phys, beh = self._split_modalities(column_layout)
         return {
             "phys_columns": [column_layout[(m, None)] for m in phys],
             "beh_columns": [column_layout[(m, None)] for m in beh],

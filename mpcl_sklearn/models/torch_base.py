@@ -365,9 +365,9 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
             Xs = self._standardize(X)
             if not reuse:
                 self._prepare_fit(Xs, Y)
-            module_args = self._module_arguments(
-                self.n_features_in_, self.n_outputs_, self.column_layout_
-            )
+            # a warm start checks the network its current parameters would build (layout too)
+            layout = self._column_layout(X) if reuse else self.column_layout_
+            module_args = self._module_arguments(self.n_features_in_, self.n_outputs_, layout)
             if reuse:
                 self._check_same_network(module_args)
             fingerprint = None

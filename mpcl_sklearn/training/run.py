@@ -63,7 +63,8 @@ def train(net, dataset, epochs: int, *, checkpoint=None) -> bool:
     """Train ``net`` on ``dataset`` for ``epochs`` epochs with subnormals flushed; mark the run
     finished (and save the final checkpoint) or warn that it was interrupted. Returns whether
     the run is finished."""
-    if epochs > 0:
+    unmarked = len(net.history) and not net.history[-1].get(RUN_DONE)
+    if epochs > 0 or unmarked:  # 0 epochs: only the end of the run (e.g. the weight average)
         # subnormal floats (e.g. Adam moments of tiny gradients) make CPU kernels ~50x slower:
         # flushed to zero for the training loop only
         with flush_denormals():
