@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.preprocessing import MaxAbsScaler, StandardScaler
 
 __all__ = [
     "MAX_Z",
@@ -55,14 +54,16 @@ def bound_rows(Z: np.ndarray, X: np.ndarray, divisors, bound: float = MAX_Z) -> 
 class Standardizer:
     """Column standardisation ``(x - mean) / std`` that cannot overflow; used by every model.
 
-    A plain :class:`~sklearn.preprocessing.StandardScaler` squares the features: from
-    ``|x| >~ 1e154`` the variance overflows to inf (its ``transform`` then gives NaN or 0), and
-    below ``~1e-154`` it underflows to 0 (the column looks constant). :meth:`fit` therefore
-    divides each column by its largest magnitude first (the peak, as
-    :class:`~sklearn.preprocessing.MaxAbsScaler` finds it, but for every non-zero column, however
-    tiny) and then takes scikit-learn's mean and standard deviation (optionally
-    sample-weighted; near-constant columns get scale 1). The composition is the same map
-    ``(x - mean) / std``: on ordinary data it equals ``StandardScaler`` to rounding.
+    Squaring the features overflows from ``|x| >~ 1e154`` (the variance becomes inf, and a plain
+    :class:`~sklearn.preprocessing.StandardScaler` then gives NaN or 0) and underflows below
+    ``~1e-154`` (the column looks constant). :meth:`fit` therefore first divides each column
+    whose largest magnitude lies outside ``[1e-100, 1e100]`` by that magnitude (``peak_``; 1
+    for every other column, which is then used as it is), then takes the (optionally
+    sample-weighted) mean and standard deviation. The composition is the same map
+    ``(x - mean) / std`` for features of any finite magnitude. A column whose standard
+    deviation is at most ``1e-12`` (times its largest magnitude when that is below 1) counts
+    as constant: scale 1, so it becomes 0. On ordinary data this is scikit-learn's
+    ``StandardScaler`` to rounding.
 
     :meth:`transform` lets a huge test value overflow to inf; :meth:`transform_bounded` shrinks
     rows beyond :data:`MAX_Z` standard deviations onto that magnitude, direction kept, so that
@@ -71,18 +72,29 @@ class Standardizer:
     Attributes
     ----------
     peak_ : ndarray of shape (n_features,)
-        Largest magnitude of each training column (1 for all-zero columns).
+        The divisor of each column (its largest magnitude outside ``[1e-100, 1e100]``, else 1).
     mean_, scale_ : ndarray of shape (n_features,)
-        Mean and standard deviation of ``X / peak_`` (scale 1 for near-constant columns).
+        Mean and standard deviation of ``X / peak_`` (scale 1 for constant columns).
     """
+
+    #: columns whose largest magnitude lies outside this range are divided by it first
+    SAFE_RANGE = (1e-100, 1e100)
 
     def fit(self, X: np.ndarray, sample_weight=None) -> Standardizer:
         """Fit on a finite float array ``X`` of shape (n_samples, n_features)."""
-        max_abs = MaxAbsScaler().fit(X)
-        self.peak_ = np.where(max_abs.max_abs_ > 0, max_abs.max_abs_, 1.0)
-        standard = StandardScaler().fit(X / self.peak_, sample_weight=sample_weight)
-        self.mean_ = standard.mean_
-        self.scale_ = standard.scale_
+        X = np.asarray(X, dtype=np.float64)
+        peak = np.max(np.abs(X), axis=0)
+        lo, hi = self.SAFE_RANGE
+        self.peak_ = np.where(((peak < lo) & (peak > 0)) | (peak > hi), peak, 1.0)
+        Xd = X / self.peak_
+        if sample_weight is None:
+            mean, std = Xd.mean(axis=0), Xd.std(axis=0)
+        else:
+            w = np.asarray(sample_weight, dtype=np.float64)
+            mean = np.average(Xd, axis=0, weights=w)
+            std = np.sqrt(np.average((Xd - mean) ** 2, axis=0, weights=w))
+        self.mean_ = mean
+        self.scale_ = np.where(std > 1e-12 * np.minimum(peak / self.peak_, 1.0), std, 1.0)
         return self
 
     @classmethod

@@ -21,21 +21,28 @@ def table():
 
 @pytest.mark.parametrize("weighted", [False, True])
 def test_standardizer_equals_standard_scaler_on_ordinary_data(table, weighted):
+    """The same map as scikit-learn's StandardScaler, to rounding (with sample weights too)."""
     w = np.random.default_rng(1).uniform(0.1, 2.0, len(table)) if weighted else None
     ours = Standardizer().fit(table, sample_weight=w)
     ref = StandardScaler().fit(table, sample_weight=w)
     np.testing.assert_allclose(ours.transform(table), ref.transform(table), rtol=1e-12, atol=1e-12)
     Z = ours.transform(table)
-    np.testing.assert_array_equal(Z[:, 4], 0.0)  # constant: centred, scale 1
+    np.testing.assert_allclose(Z[:, 4], 0.0, atol=1e-12)  # constant: centred, scale 1
+    assert ours.scale_[4] == 1.0
     if not weighted:
+        # ordinary columns are used as they are: exactly (x - mean) / std
+        np.testing.assert_array_equal(ours.peak_, 1.0)
+        std = np.where(table.std(0) > 0, table.std(0), 1.0)
+        np.testing.assert_array_equal(Z, (table - table.mean(0)) / std)
         np.testing.assert_allclose(Z.mean(0), 0.0, atol=1e-12)
         np.testing.assert_allclose(Z[:, [0, 1, 2, 3, 5]].std(0), 1.0, rtol=1e-12)
 
 
-@pytest.mark.parametrize("scale", [1e200, 1e-300])
+@pytest.mark.parametrize("scale", [1e200, 1e-13, 1e-300])
 def test_huge_and_tiny_features_keep_their_signal(table, scale):
     """A plain StandardScaler overflows (1e200: variance inf) or flattens (1e-300: variance
-    underflows); the standardiser gives the same z-scores as for the ordinary table."""
+    underflows), and the torch models' old absolute threshold flattened std < 1e-12 (1e-13);
+    the standardiser gives the same z-scores as for the ordinary table."""
     Z = Standardizer().fit(table * scale).transform(table * scale)
     assert np.isfinite(Z).all()
     np.testing.assert_allclose(Z, Standardizer().fit(table).transform(table), atol=1e-9)
@@ -61,7 +68,9 @@ def test_legacy_pipeline_becomes_the_same_standardizer(table):
     max_abs = MaxAbsScaler().fit(table)
     pipe = make_pipeline(max_abs, StandardScaler().fit(max_abs.transform(table)))
     std = legacy_standardizer(pipe)
-    np.testing.assert_array_equal(std.transform(table), Standardizer().fit(table).transform(table))
+    np.testing.assert_array_equal(std.transform(table), pipe.transform(table))
+    fresh = Standardizer().fit(table).transform(table)
+    np.testing.assert_allclose(std.transform(table), fresh, rtol=1e-12, atol=1e-12)
     assert legacy_standardizer(None) is None
 
 
