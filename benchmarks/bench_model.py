@@ -32,8 +32,9 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from mpcl_sklearn.regressor import MPCLDistributionRegressor
-from mpcl_sklearn.torch_estimator import TensorBatchDataset, TorchDistributionRegressor
+from mpcl_sklearn.models import MPCLDistributionRegressor
+from mpcl_sklearn.models.torch_base import TorchDistributionRegressor
+from mpcl_sklearn.training.batches import TensorBatchDataset, to_tensor
 
 
 class _MLP(nn.Module):
@@ -75,8 +76,7 @@ class MLPBench(TorchDistributionRegressor):
             n_threads=n_threads,
         )
 
-    def _build_module(self, n_features, n_outputs, column_layout):
-        return _MLP(n_features, n_outputs, self.width, self.depth)
+    _module_class = _MLP
 
 
 def make_data(n: int, n_features: int, n_emotions: int, seed: int = 0):
@@ -120,7 +120,7 @@ def step_flops_per_sample(est, X: torch.Tensor, Y: torch.Tensor) -> float:
 def feeding_seconds(est, X: pd.DataFrame, Y: np.ndarray) -> float:
     """Seconds to draw one epoch of shuffled batches from the net's own iterator (no model)."""
     Xs = est._standardize(X.to_numpy())
-    dataset = TensorBatchDataset(est._to_tensor(Xs, est.device_), est._to_tensor(Y, est.device_))
+    dataset = TensorBatchDataset(to_tensor(Xs, est.device_), to_tensor(Y, est.device_))
 
     def epoch():
         for _batch in est.net_.get_iterator(dataset, training=True):

@@ -92,11 +92,11 @@ def worker(n_windows: int, chunk: int, seed: int = 0, threads: int = 0) -> dict:
     F_fit = features.fit_transform(X_fit)
     y_fit = rng.dirichlet(np.ones(N_EMOTIONS), size=len(F_fit))
     try:
-        from mpcl_sklearn.regressor import MPCLDistributionRegressor
+        from mpcl_sklearn.models import MPCLDistributionRegressor
 
         model = MPCLDistributionRegressor(d_model=8, max_epochs=2, random_state=0)
     except ImportError:  # pragma: no cover - before the regressor landed
-        from mpcl_sklearn.baselines import SABFGSRegressor
+        from mpcl_sklearn.models import SABFGSRegressor
 
         model = SABFGSRegressor(max_iter=50)
     model.fit(F_fit, y_fit)

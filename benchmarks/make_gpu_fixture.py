@@ -21,7 +21,7 @@ import pandas as pd
 import torch
 
 from mpcl_sklearn.io import save_model
-from mpcl_sklearn.regressor import MPCLDistributionRegressor
+from mpcl_sklearn.models import MPCLDistributionRegressor
 
 
 def reference_data(n_samples: int = 300, seed: int = 0):

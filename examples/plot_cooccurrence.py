@@ -35,12 +35,12 @@ import numpy as np  # noqa: E402
 
 from mpcl_sklearn.experiments import prepare_dataset  # noqa: E402
 from mpcl_sklearn.metrics import distribution_report  # noqa: E402
+from mpcl_sklearn.models import MPCLDistributionRegressor  # noqa: E402
 from mpcl_sklearn.plotting import (  # noqa: E402
     plot_cooccurrence,
     plot_distributions,
     plot_learned_cooccurrence,
 )
-from mpcl_sklearn.regressor import MPCLDistributionRegressor  # noqa: E402
 
 QUICK = os.environ.get("MPCL_EXAMPLES_QUICK", "") not in ("", "0")
 

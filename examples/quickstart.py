@@ -22,7 +22,7 @@ from sklearn.pipeline import Pipeline
 from mpcl_sklearn.datasets import make_mixed_emotion_recordings
 from mpcl_sklearn.features import ModalityFeatureExtractor
 from mpcl_sklearn.model_selection import subject_independent_evaluate
-from mpcl_sklearn.regressor import MPCLDistributionRegressor
+from mpcl_sklearn.models import MPCLDistributionRegressor
 from mpcl_sklearn.windowing import SignalWindower, make_windows
 
 QUICK = os.environ.get("MPCL_EXAMPLES_QUICK", "") not in ("", "0")

@@ -40,7 +40,8 @@ OUR_CLASSES: tuple[str, ...] = (
     "mpcl_sklearn.windowing.SignalWindower",
     "mpcl_sklearn.features.extractor.ModalityFeatureExtractor",
     "mpcl_sklearn.features.extractor._Block",
-    "mpcl_sklearn.experiments._InnerGroupKFold",
+    "mpcl_sklearn.model_selection.InnerGroupKFold",
+    "mpcl_sklearn._scaling.Standardizer",
     # mpcl_sklearn.preprocessing: one line per transformer class added there
 )
 
@@ -58,6 +59,7 @@ LEGACY_NAMES: dict[str, str] = {
         "mpcl_sklearn.models.neural.MLPDistributionRegressor"
     ),
     "mpcl_sklearn.baselines.HeLoRegressor": "mpcl_sklearn.models.neural.HeLoRegressor",
+    "mpcl_sklearn.experiments._InnerGroupKFold": "mpcl_sklearn.model_selection.InnerGroupKFold",
 }
 
 #: Functions a file may name: the metrics behind :func:`mpcl_sklearn.metrics.distribution_scorers`

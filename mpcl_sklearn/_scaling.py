@@ -1,20 +1,19 @@
-"""Overflow-safe standardisation helpers shared by the baselines and the torch base."""
+"""The one feature standardiser of every model, overflow-safe, and its helpers."""
 
 from __future__ import annotations
 
 import numpy as np
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import MaxAbsScaler, StandardScaler
 
 __all__ = [
     "MAX_Z",
+    "Standardizer",
     "bound_rows",
     "column_mean_std",
-    "fit_scaler",
     "row_directions",
-    "scaled",
-    "scaler_divisors",
 ]
+
+#: Standardised rows larger than this (max-abs) are shrunk onto it (see :func:`bound_rows`).
+MAX_Z = 1e6
 
 
 def row_directions(X: np.ndarray, divisors) -> np.ndarray:
@@ -30,10 +29,6 @@ def row_directions(X: np.ndarray, divisors) -> np.ndarray:
                 peak = np.max(np.abs(D), axis=1, keepdims=True)
             D = D / np.where(peak > 0, peak, 1.0)
     return np.nan_to_num(D, nan=0.0)
-
-
-#: Standardised rows larger than this (max-abs) are shrunk onto it by the kNN and torch models.
-MAX_Z = 1e6
 
 
 def bound_rows(Z: np.ndarray, X: np.ndarray, divisors, bound: float = MAX_Z) -> np.ndarray:
@@ -56,42 +51,88 @@ def bound_rows(Z: np.ndarray, X: np.ndarray, divisors, bound: float = MAX_Z) -> 
     return Z
 
 
-def fit_scaler(X: np.ndarray, sample_weight=None) -> Pipeline:
-    """Fitted standardisation of ``X`` that cannot overflow.
+class Standardizer:
+    """Column standardisation ``(x - mean) / std`` that cannot overflow; used by every model.
 
-    A plain :class:`~sklearn.preprocessing.StandardScaler` squares the features: from
-    ``|x| >~ 1e154`` the variance overflows to inf (its ``transform`` then gives NaN or 0), and
-    below ``~1e-154`` it underflows to 0 (the column looks constant). Each column is first
-    divided by its largest magnitude (:class:`~sklearn.preprocessing.MaxAbsScaler`), then
-    standardised; the composition is the same map ``(x - mean) / std``.
+    Squaring the features overflows from ``|x| >~ 1e154`` (the variance becomes inf, and a plain
+    :class:`~sklearn.preprocessing.StandardScaler` then gives NaN or 0) and underflows below
+    ``~1e-154`` (the column looks constant). :meth:`fit` therefore first divides each column
+    whose largest magnitude lies outside ``[1e-100, 1e100]`` by that magnitude (``peak_``; 1
+    for every other column, which is then used as it is), then takes the (optionally
+    sample-weighted) mean and standard deviation. The composition is the same map
+    ``(x - mean) / std`` for features of any finite magnitude. A column whose standard
+    deviation is at most ``1e-12`` (times its largest magnitude when that is below 1) counts
+    as constant: scale 1, so it becomes 0. On ordinary data this is scikit-learn's
+    ``StandardScaler`` to rounding.
+
+    :meth:`transform` lets a huge test value overflow to inf; :meth:`transform_bounded` shrinks
+    rows beyond :data:`MAX_Z` standard deviations onto that magnitude, direction kept, so that
+    distances and float32 activations stay finite.
+
+    Attributes
+    ----------
+    peak_ : ndarray of shape (n_features,)
+        The divisor of each column (its largest magnitude outside ``[1e-100, 1e100]``, else 1).
+    mean_, scale_ : ndarray of shape (n_features,)
+        Mean and standard deviation of ``X / peak_`` (scale 1 for constant columns).
     """
-    max_abs = MaxAbsScaler().fit(X)
-    # MaxAbsScaler leaves columns whose peak is below ~1e-15 unscaled; scale every non-zero one
-    # so that tiny features (|x| ~ 1e-300, whose variance underflows to 0) keep their signal too
-    max_abs.scale_ = np.where(max_abs.max_abs_ > 0, max_abs.max_abs_, 1.0)
-    standard = StandardScaler().fit(max_abs.transform(X), sample_weight=sample_weight)
-    return Pipeline([("max_abs", max_abs), ("standard", standard)])
+
+    #: columns whose largest magnitude lies outside this range are divided by it first
+    SAFE_RANGE = (1e-100, 1e100)
+
+    def fit(self, X: np.ndarray, sample_weight=None) -> Standardizer:
+        """Fit on a finite float array ``X`` of shape (n_samples, n_features)."""
+        X = np.asarray(X, dtype=np.float64)
+        peak = np.max(np.abs(X), axis=0)
+        lo, hi = self.SAFE_RANGE
+        self.peak_ = np.where(((peak < lo) & (peak > 0)) | (peak > hi), peak, 1.0)
+        Xd = X / self.peak_
+        if sample_weight is None:
+            mean, std = Xd.mean(axis=0), Xd.std(axis=0)
+        else:
+            w = np.asarray(sample_weight, dtype=np.float64)
+            mean = np.average(Xd, axis=0, weights=w)
+            std = np.sqrt(np.average((Xd - mean) ** 2, axis=0, weights=w))
+        self.mean_ = mean
+        self.scale_ = np.where(std > 1e-12 * np.minimum(peak / self.peak_, 1.0), std, 1.0)
+        return self
+
+    @classmethod
+    def from_arrays(cls, peak, mean, scale) -> Standardizer:
+        """A fitted standardiser from its three arrays (e.g. read from an older model file)."""
+        new = cls()
+        new.peak_ = np.asarray(peak, dtype=np.float64)
+        new.mean_ = np.asarray(mean, dtype=np.float64)
+        new.scale_ = np.asarray(scale, dtype=np.float64)
+        return new
+
+    @property
+    def divisors(self) -> list[np.ndarray]:
+        """The per-column divisors in order, as :func:`row_directions` takes them."""
+        return [self.peak_, self.scale_]
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """``(X / peak_ - mean_) / scale_``; a value too large for float64 becomes inf."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            return (X / self.peak_ - self.mean_) / self.scale_
+
+    def transform_bounded(self, X: np.ndarray, bound: float = MAX_Z) -> np.ndarray:
+        """:meth:`transform`, with rows beyond ``bound`` shrunk onto it (direction kept)."""
+        return bound_rows(self.transform(X), X, self.divisors, bound)
+
+    def directions(self, X: np.ndarray) -> np.ndarray:
+        """Directions (max-abs 1) of the standardised rows, without the mean; finite for any
+        finite ``X`` (the limit of rows that overflow)."""
+        return row_directions(X, self.divisors)
 
 
-def scaled(scaler, X: np.ndarray) -> np.ndarray:
-    """``scaler.transform(X)`` for a :func:`fit_scaler` pipeline, letting overflow give inf.
-
-    (The pipeline's own ``transform`` rejects the inf that a huge test value divided by a small
-    training peak becomes; the callers deal with it.)
-    """
-    if scaler is None:
-        return X
+def legacy_standardizer(scaler) -> Standardizer | None:
+    """The :class:`Standardizer` of a model file written by mpcl_sklearn 0.1.0, whose
+    ``scaler_`` was a ``Pipeline(MaxAbsScaler, StandardScaler)``; None stays None."""
+    if scaler is None or isinstance(scaler, Standardizer):
+        return scaler
     max_abs, standard = scaler[0], scaler[1]
-    with np.errstate(over="ignore", invalid="ignore"):
-        return (X / max_abs.scale_ - standard.mean_) / standard.scale_
-
-
-def scaler_divisors(scaler) -> list[np.ndarray]:
-    """The per-column divisors of a :func:`fit_scaler` pipeline, in order (none for None), as
-    :func:`row_directions` and :func:`bound_rows` take them."""
-    if scaler is None:
-        return []
-    return [scaler[0].scale_, scaler[1].scale_]
+    return Standardizer.from_arrays(max_abs.scale_, standard.mean_, standard.scale_)
 
 
 def column_mean_std(X: np.ndarray, whose: str) -> tuple[np.ndarray, np.ndarray]:

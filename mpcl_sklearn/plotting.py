@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ._stats import pearson_correlation
 from ._validation import check_distributions
 from .metrics import METRICS
 
@@ -52,12 +53,7 @@ def emotion_correlation(y) -> np.ndarray:
     Y = check_distributions(y, name="y")
     if Y.shape[0] < 2:
         raise ValueError("need at least 2 samples to correlate emotions")
-    centred = Y - Y.mean(axis=0)
-    norms = np.sqrt((centred**2).sum(axis=0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        corr = (centred.T @ centred) / np.outer(norms, norms)
-    np.fill_diagonal(corr, 1.0)
-    return np.clip(corr, -1.0, 1.0)
+    return pearson_correlation(Y, constant=np.nan)
 
 
 def _matrix(ax, matrix, names, title, vmin, vmax, cmap, label):

@@ -14,13 +14,13 @@ from sklearn.base import clone
 from sklearn.utils import get_tags
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from mpcl_sklearn.baselines import (
+from mpcl_sklearn.metrics import intersection_similarity, kl_divergence
+from mpcl_sklearn.models import (
     AAKNNRegressor,
     MeanDistributionRegressor,
     MLPDistributionRegressor,
     SABFGSRegressor,
 )
-from mpcl_sklearn.metrics import intersection_similarity, kl_divergence
 from mpcl_sklearn.nn.helo import HeLoModule, gromov_wasserstein_ipot, thresholded_cosine_cost
 
 # --------------------------------------------------------------------------------------------

@@ -12,10 +12,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from mpcl_sklearn import Recordings
-from mpcl_sklearn.baselines import MeanDistributionRegressor
 from mpcl_sklearn.datasets import DMER_EMOTIONS, make_mixed_emotion_recordings
 from mpcl_sklearn.datasets.synthetic import SYNTHETIC_SFREQ
 from mpcl_sklearn.metrics import chebyshev, kl_divergence
+from mpcl_sklearn.models import MeanDistributionRegressor
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,12 @@ from sklearn.model_selection import GroupKFold, cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from mpcl_sklearn.baselines import SABFGSRegressor
 from mpcl_sklearn.datasets import make_mixed_emotion_recordings
 from mpcl_sklearn.distributed import dask_backend
 from mpcl_sklearn.features import ModalityFeatureExtractor
 from mpcl_sklearn.metrics import distribution_scorers
 from mpcl_sklearn.model_selection import subject_dependent_evaluate, subject_independent_evaluate
+from mpcl_sklearn.models import SABFGSRegressor
 from mpcl_sklearn.windowing import SignalWindower, make_windows
 
 distributed = pytest.importorskip("distributed")

@@ -110,7 +110,7 @@ def test_run_experiment_same_folds_and_tables(data):
 
 
 def test_out_of_fold_predictions_match_scores(data):
-    from mpcl_sklearn.baselines import MeanDistributionRegressor
+    from mpcl_sklearn.models import MeanDistributionRegressor
 
     res = subject_independent_evaluate(
         MeanDistributionRegressor(),
@@ -150,7 +150,7 @@ def test_ablation_variants(data):
 
 
 def test_write_outputs(tmp_path, data):
-    from mpcl_sklearn.regressor import MPCLDistributionRegressor
+    from mpcl_sklearn.models import MPCLDistributionRegressor
 
     result = run_experiment(data, ["mean", "aa-knn"], cv=2)
     final = MPCLDistributionRegressor(max_epochs=2, random_state=0).fit(data.X, data.y)

@@ -12,8 +12,8 @@ from sklearn.model_selection import GroupKFold, cross_validate
 from sklearn.pipeline import Pipeline
 
 from mpcl_sklearn._columns import parse_feature_column
-from mpcl_sklearn.baselines import MeanDistributionRegressor
 from mpcl_sklearn.features import ModalityFeatureExtractor
+from mpcl_sklearn.models import MeanDistributionRegressor
 from mpcl_sklearn.recordings import Recordings, Trial
 from mpcl_sklearn.windowing import SignalWindower, make_windows
 

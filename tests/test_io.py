@@ -20,7 +20,6 @@ import skops.io as sio
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from mpcl_sklearn.baselines import AAKNNRegressor, MeanDistributionRegressor, SABFGSRegressor
 from mpcl_sklearn.io import (
     UntrustedModelError,
     UntrustedModelWarning,
@@ -28,6 +27,7 @@ from mpcl_sklearn.io import (
     save_model,
     untrusted_types,
 )
+from mpcl_sklearn.models import AAKNNRegressor, MeanDistributionRegressor, SABFGSRegressor
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -129,7 +129,7 @@ def test_load_rejects_non_skops_files_and_bad_arguments(tmp_path, fitted_pipelin
         load_model(tmp_path / "missing.skops")
     path = save_model(fitted_pipeline[0], tmp_path / "m.skops")
     with pytest.raises(TypeError, match="list"):
-        load_model(path, trusted="mpcl_sklearn.baselines.MeanDistributionRegressor")
+        load_model(path, trusted="mpcl_sklearn.models.shallow.MeanDistributionRegressor")
     with pytest.raises(TypeError, match="trusted=False"):
         load_model(path, trusted=False)
 
@@ -202,7 +202,7 @@ def test_injected_payload_is_refused_and_not_executed(tmp_path, kind):
         load_model(evil)
     # trusting the *package's* types explicitly does not let the payload through either
     with pytest.raises(UntrustedModelError):
-        load_model(evil, trusted=["mpcl_sklearn.baselines.MeanDistributionRegressor"])
+        load_model(evil, trusted=["mpcl_sklearn.models.shallow.MeanDistributionRegressor"])
     assert not sentinel.exists()
 
     # the payload is live: a loader that trusts it does run it (so the check above can fail)
@@ -280,7 +280,7 @@ def test_allowlist_is_exact_names():
         "sklearn.preprocessing._function_transformer.FunctionTransformer",
         "mpcl_sklearn.datasets.wesad.load_wesad",
         "mpcl_sklearn.io.np",
-        "mpcl_sklearn.torch_estimator._DistributionNet",  # a skorch net: unpickles a blob
+        "mpcl_sklearn.training.net.DistributionNet",  # a skorch net: unpickles a blob
         "scipy.io.loadmat",
         "torch.load",
         "nonexistent_pkg.Thing",
@@ -340,7 +340,7 @@ def test_feature_pipeline_roundtrip_fresh_process(tmp_path):
 
 
 def _mpcl(**kw):
-    from mpcl_sklearn.regressor import MPCLDistributionRegressor
+    from mpcl_sklearn.models import MPCLDistributionRegressor
 
     return MPCLDistributionRegressor(max_epochs=2, d_model=8, random_state=0, **kw)
 
@@ -350,7 +350,10 @@ def test_mpcl_pipeline_roundtrip_trusts_only_allowlist(tmp_path):
     pipe = make_pipeline(StandardScaler(), _mpcl()).fit(X, y)
     path = save_model(pipe, tmp_path / "mpcl.skops")
     names = sio.get_untrusted_types(file=path)
-    assert names == ["mpcl_sklearn.regressor.MPCLDistributionRegressor"]  # no torch, no pickle
+    assert names == [  # ours only: no torch, no pickle
+        "mpcl_sklearn._scaling.Standardizer",
+        "mpcl_sklearn.models.mpcl.MPCLDistributionRegressor",
+    ]
     assert untrusted_types(path) == []
     loaded = load_model(path)
     np.testing.assert_array_equal(loaded.predict(X), pipe.predict(X))
@@ -388,7 +391,7 @@ def test_full_mpcl_pipeline_roundtrip_fresh_process(tmp_path):
 
 
 def _public_pipelines():
-    from mpcl_sklearn.baselines import HeLoRegressor, MLPDistributionRegressor
+    from mpcl_sklearn.models import HeLoRegressor, MLPDistributionRegressor
     from mpcl_sklearn.experiments import make_model
 
     quick = {"max_epochs": 1}

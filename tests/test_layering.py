@@ -26,9 +26,7 @@ ROOT = Path(mpcl_sklearn.__file__).resolve().parent
 #: users need them: the private helpers and ``metrics`` (which depends on nothing else of the
 #: package) at the bottom, and ``plotting``, ``io`` and ``distributed`` (used by the experiment
 #: runner) below ``experiments``; ``_model_allowlist`` and ``_model_file_check`` are ``io``'s
-#: private parts. ``base``/``torch_estimator`` and ``regressor``/``baselines``
-#: are the estimators' modules before their move into ``training/`` and ``models/``: drop them
-#: from the table once that move is merged (``_stats`` is a private helper that move adds).
+#: private parts.
 LAYERS: list[tuple[str, ...]] = [
     ("_validation", "_columns", "_scaling", "_neurokit", "_stats"),
     ("metrics",),
@@ -38,8 +36,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("features",),
     ("preprocessing",),
     ("nn",),
-    ("training", "base", "torch_estimator"),
-    ("models", "regressor", "baselines"),
+    ("training",),
+    ("models",),
     ("model_selection",),
     ("plotting", "io", "_model_allowlist", "_model_file_check", "distributed"),
     ("experiments",),

@@ -9,7 +9,6 @@ from scipy.spatial import distance
 from scipy.special import rel_entr
 from sklearn.model_selection import GroupKFold, cross_validate
 
-from mpcl_sklearn.baselines import MeanDistributionRegressor
 from mpcl_sklearn.metrics import (
     EPS,
     canberra,
@@ -22,6 +21,7 @@ from mpcl_sklearn.metrics import (
     kl_divergence,
     per_sample_scores,
 )
+from mpcl_sklearn.models import MeanDistributionRegressor
 
 FUNCS = {
     "chebyshev": chebyshev,

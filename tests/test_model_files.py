@@ -43,7 +43,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.tree import DecisionTreeRegressor
 
-from mpcl_sklearn.baselines import AAKNNRegressor, MeanDistributionRegressor
+from mpcl_sklearn.models import AAKNNRegressor, MeanDistributionRegressor
 from mpcl_sklearn.io import (
     UntrustedModelError,
     UntrustedModelWarning,
@@ -346,7 +346,7 @@ def test_external_parameters_are_checked_per_class(tmp_path, model_bytes, cls, a
 
 
 def test_torch_external_parameters(tmp_path):
-    from mpcl_sklearn.regressor import MPCLDistributionRegressor
+    from mpcl_sklearn.models import MPCLDistributionRegressor
 
     X, y = _data(n=30, d=6, c=3)
     est = MPCLDistributionRegressor(max_epochs=1, d_model=8, random_state=0).fit(X, y)
@@ -633,7 +633,7 @@ def test_crafted_neighbour_tree_cannot_reach_aaknn(tmp_path, monkeypatch):
 
 
 def test_inconsistent_arrays_of_allowed_types_give_a_clear_error(tmp_path):
-    from mpcl_sklearn.regressor import MPCLDistributionRegressor
+    from mpcl_sklearn.models import MPCLDistributionRegressor
 
     rng = np.random.default_rng(2)
     X, y = rng.normal(size=(60, 3)), rng.dirichlet(np.ones(3), 60)

@@ -4,7 +4,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mpcl_sklearn.baselines import MeanDistributionRegressor
 from mpcl_sklearn.metrics import distribution_report
 from mpcl_sklearn.model_selection import (
     LeakageWarning,
@@ -12,6 +11,7 @@ from mpcl_sklearn.model_selection import (
     subject_dependent_evaluate,
     subject_independent_evaluate,
 )
+from mpcl_sklearn.models import MeanDistributionRegressor
 
 
 @pytest.fixture

@@ -105,17 +105,29 @@ def test_prototype_affinities_sum_to_one_per_emotion():
     assert out["tokens"].shape == (10, 6, 8)
     assert out["evidence"].shape == (10, 6)
     assert bank.relations().shape == (18, 18)
-    torch.testing.assert_close(
-        bank.forward_bank(torch.ones(2, 8))["affinity"].sum(-1), torch.ones(2, 6)
-    )
     stacked = PrototypeBank(6, 3, 8, n_banks=2)
-    out = stacked(torch.randn(2, 10, 8))
-    torch.testing.assert_close(out["affinity"].sum(-1), torch.ones(2, 10, 6))
-    h = torch.randn(10, 8)
-    torch.testing.assert_close(
-        stacked.forward_bank(h, 1)["affinity"], stacked(h.expand(2, -1, -1))["affinity"][1]
-    )
     assert stacked.relations().shape == (2, 18, 18)
+
+
+@pytest.mark.parametrize("n_banks", [1, 3])
+def test_prototype_bank_matches_torch_softmax_and_logsumexp(n_banks):
+    """The shared-exp fast path equals torch's softmax / logsumexp of the cosines / tau."""
+    torch.manual_seed(0)
+    bank = PrototypeBank(5, 4, 8, tau=0.1, n_banks=n_banks)
+    h = torch.randn(7, 8)
+    for index in range(n_banks):
+        out = bank(h, index)
+        P = bank.prototypes[index] if n_banks > 1 else bank.prototypes
+        sim = torch.einsum(
+            "bd,ckd->bck",
+            torch.nn.functional.normalize(h, dim=-1),
+            torch.nn.functional.normalize(P, dim=-1),
+        )
+        torch.testing.assert_close(out["similarity"], sim)
+        torch.testing.assert_close(out["affinity"], torch.softmax(sim / 0.1, dim=-1))
+        torch.testing.assert_close(out["evidence"], 0.1 * torch.logsumexp(sim / 0.1, dim=-1))
+        mix = torch.einsum("bck,ckd->bcd", torch.softmax(sim / 0.1, dim=-1), P)
+        torch.testing.assert_close(out["tokens"], bank.norm(h.unsqueeze(1) + mix))
 
 
 def test_distillation_zero_for_identical_and_teacher_detached():
@@ -230,3 +242,14 @@ def test_distillation_only_in_training_and_gradients_reach_students():
     net.eval()
     net(torch.randn(2, 14))
     assert net.auxiliary_loss() is None  # no auxiliary terms at inference
+
+
+def test_softmax_helpers_match_torch():
+    from mpcl_sklearn.nn.functional import log_softmax_bounded, softmax_lastdim
+
+    x = torch.randn(4, 3, 9) * 5
+    torch.testing.assert_close(softmax_lastdim(x), torch.softmax(x, dim=-1))
+    bounded = torch.rand(4, 9) * 2 - 1  # cosines in [-1, 1]
+    torch.testing.assert_close(
+        log_softmax_bounded(bounded / 0.1, 1 / 0.1), torch.log_softmax(bounded / 0.1, dim=-1)
+    )

@@ -14,8 +14,8 @@ from sklearn.impute import SimpleImputer
 from sklearn.model_selection import GroupKFold, cross_validate
 from sklearn.pipeline import Pipeline
 
-from mpcl_sklearn.baselines import MeanDistributionRegressor
-from mpcl_sklearn.regressor import MPCLDistributionRegressor
+from mpcl_sklearn.models import MeanDistributionRegressor, MPCLDistributionRegressor
+from mpcl_sklearn.training.batches import validation_split
 
 SMALL = dict(d_model=16, prototypes_per_emotion=2, max_epochs=4, batch_size=64, random_state=0)
 
@@ -169,7 +169,7 @@ def test_early_stopping_with_groups_and_metadata_routing(problem):
     m.set_params(n_iter_no_change=2, validation_fraction=0.25)
     m.fit(X, Y, groups=G)
     assert "valid_loss" in m.history_[-1]
-    train, valid = m._validation_split(len(G), G, 0)
+    train, valid = validation_split(len(G), G, m.validation_fraction, 0)
     assert not set(G[train]) & set(G[valid])
     with config_context(enable_metadata_routing=True):
         est = MPCLDistributionRegressor(**SMALL, early_stopping=True).set_fit_request(groups=True)
@@ -269,9 +269,11 @@ def test_skops_round_trip_trusts_only_our_class(problem):
     X, Y, _ = problem
     m = MPCLDistributionRegressor(**SMALL).fit(X.iloc[:200], Y[:200])
     payload = sio.dumps(m)
-    assert sio.get_untrusted_types(data=payload) == [
-        "mpcl_sklearn.regressor.MPCLDistributionRegressor"
+    ours = [
+        "mpcl_sklearn._scaling.Standardizer",
+        "mpcl_sklearn.models.mpcl.MPCLDistributionRegressor",
     ]
-    restored = sio.loads(payload, trusted=["mpcl_sklearn.regressor.MPCLDistributionRegressor"])
+    assert sio.get_untrusted_types(data=payload) == ours
+    restored = sio.loads(payload, trusted=ours)
     np.testing.assert_array_equal(restored.predict(X.iloc[:50]), m.predict(X.iloc[:50]))
     assert restored.tokens_ == m.tokens_

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from mpcl_sklearn.regressor import MPCLDistributionRegressor
+from mpcl_sklearn.models import MPCLDistributionRegressor
 
 EXPECTED_FAILED = {
     "check_regressors_no_decision_function": (

@@ -54,9 +54,7 @@ def make_model(
     """
     from sklearn.model_selection import GridSearchCV
 
-    # through the package's public names, so the registry does not depend on where each
-    # estimator's module lives
-    from .. import (
+    from ..models import (
         AAKNNRegressor,
         HeLoRegressor,
         MeanDistributionRegressor,

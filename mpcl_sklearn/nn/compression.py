@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .hopfield import softmax_lastdim
+from .functional import softmax_lastdim
 
 __all__ = ["AttentionPooling", "HierarchicalCompression"]
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from scipy.special import softmax
 from torch import nn
 
+from .._stats import pearson_correlation
 from .hopfield import hopfield_retrieve
 
 __all__ = ["CooccurrenceRetrieval", "label_cooccurrence_target"]
@@ -15,7 +17,8 @@ def label_cooccurrence_target(Y: np.ndarray, temperature: float = 0.5) -> np.nda
     """Row-stochastic C x C target from the correlation of training label distributions.
 
     ``T_ij = softmax_j(R_ij / temperature)`` with ``R`` the Pearson correlation between the
-    columns of ``Y`` (constant columns: correlation 0 with others, 1 with themselves).
+    columns of ``Y`` (:func:`mpcl_sklearn._stats.pearson_correlation`: constant columns have
+    correlation 0 with the others, 1 with themselves).
 
     Parameters
     ----------
@@ -26,19 +29,7 @@ def label_cooccurrence_target(Y: np.ndarray, temperature: float = 0.5) -> np.nda
     -------
     ndarray of shape (C, C), rows summing to 1
     """
-    Y = np.asarray(Y, dtype=np.float64)
-    C = Y.shape[1]
-    Yc = Y - Y.mean(axis=0)
-    sd = np.sqrt((Yc**2).sum(axis=0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        R = (Yc.T @ Yc) / np.outer(sd, sd)
-    R = np.nan_to_num(R, nan=0.0, posinf=0.0, neginf=0.0)
-    np.fill_diagonal(R, 1.0)
-    R = np.clip(R, -1.0, 1.0)
-    L = R / temperature
-    L -= L.max(axis=1, keepdims=True)
-    T = np.exp(L)
-    return (T / T.sum(axis=1, keepdims=True)).reshape(C, C)
+    return softmax(pearson_correlation(Y) / temperature, axis=1)
 
 
 class CooccurrenceRetrieval(nn.Module):

@@ -5,13 +5,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .functional import log_softmax_bounded
+
 __all__ = ["prototype_relation_distillation"]
-
-
-def _log_softmax_bounded(x: torch.Tensor, bound: float) -> torch.Tensor:
-    """log_softmax of logits known to be <= bound (cosines / temperatures): no max pass."""
-    x = x - bound
-    return x - torch.log(torch.exp(x).sum(-1, keepdim=True))
 
 
 def _kl_rows(teacher_logits: torch.Tensor, student_logits: torch.Tensor, T: float, bound):
@@ -19,8 +15,8 @@ def _kl_rows(teacher_logits: torch.Tensor, student_logits: torch.Tensor, T: floa
         log_p = F.log_softmax(teacher_logits.detach() / T, dim=-1)
         log_q = F.log_softmax(student_logits / T, dim=-1)
     else:
-        log_p = _log_softmax_bounded(teacher_logits.detach() / T, bound / T)
-        log_q = _log_softmax_bounded(student_logits / T, bound / T)
+        log_p = log_softmax_bounded(teacher_logits.detach() / T, bound / T)
+        log_q = log_softmax_bounded(student_logits / T, bound / T)
     return (log_p.exp() * (log_p - log_q)).sum(-1).mean() * T * T
 
 

@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from .compression import AttentionPooling
-from .hopfield import as_beta_tensor, softmax_lastdim
+from .functional import softmax_lastdim
+from .hopfield import as_beta_tensor
 
 __all__ = ["MultiScaleMemoryFusion"]
 

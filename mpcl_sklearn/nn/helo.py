@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["HeLoModule", "gromov_wasserstein_ipot", "thresholded_cosine_cost"]
+__all__ = ["HeLoModule", "HeLoNet", "gromov_wasserstein_ipot", "thresholded_cosine_cost"]
 
 _TINY = 1e-12
 
@@ -356,3 +356,26 @@ class HeLoModule(nn.Module):
         query = self.label_embedding.unsqueeze(0).expand(X.shape[0], -1, -1)
         z = self.label_attention(query, emotions, bias=self.label_correlation())
         return torch.log_softmax(self.head(z), dim=-1)
+
+
+class HeLoNet(HeLoModule):
+    """:class:`HeLoModule` with its training loss composed: the auxiliary loss is
+    ``lambda_corr * correlation_loss()`` (none when ``lambda_corr == 0``).
+
+    Parameters
+    ----------
+    *args, **kwargs
+        Those of :class:`HeLoModule`.
+    lambda_corr : float, default=1.0
+        Weight of the label-correlation loss.
+    """
+
+    def __init__(self, *args, lambda_corr: float = 1.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lambda_corr = float(lambda_corr)
+
+    def auxiliary_loss(self) -> torch.Tensor | None:
+        """``lambda_corr * MSE(R_hat, R)``, added to the KL loss in training."""
+        if self.lambda_corr == 0.0:
+            return None
+        return self.lambda_corr * self.correlation_loss()

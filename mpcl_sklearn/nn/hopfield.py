@@ -13,18 +13,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["HopfieldRetrieval", "hopfield_retrieve", "softmax_lastdim"]
+from .functional import softmax_lastdim
 
-
-def softmax_lastdim(x: torch.Tensor) -> torch.Tensor:
-    """Softmax over the last axis, written with elementwise ops.
-
-    Same values as ``torch.softmax(x, -1)`` (the max is subtracted first), but about 3x faster
-    on CPU for the short rows (5-40 entries) that dominate this network, where torch's
-    row-wise kernel is overhead-bound.
-    """
-    e = torch.exp(x - x.detach().amax(-1, keepdim=True))
-    return e / e.sum(-1, keepdim=True)
+__all__ = ["HopfieldRetrieval", "as_beta_tensor", "hopfield_retrieve"]
 
 
 def hopfield_retrieve(

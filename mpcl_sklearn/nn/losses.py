@@ -1,16 +1,11 @@
-"""Loss terms of MPCL besides the main KL(y || y_hat)."""
+"""Loss terms of MPCL besides the main KL(y || y_hat) (which the training net computes)."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-__all__ = ["cooccurrence_loss", "distribution_kl", "prototype_diversity_loss"]
-
-
-def distribution_kl(log_pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """``mean_i KL(y_i || y_hat_i)`` from log-probabilities (0 log 0 = 0)."""
-    return F.kl_div(log_pred, target, reduction="batchmean")
+__all__ = ["cooccurrence_loss", "prototype_diversity_loss"]
 
 
 def cooccurrence_loss(cooccurrence: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

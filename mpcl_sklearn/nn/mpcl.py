@@ -12,8 +12,8 @@ from torch import nn
 from .compression import HierarchicalCompression
 from .cooccurrence import CooccurrenceRetrieval
 from .distillation import prototype_relation_distillation
+from .functional import softmax_lastdim
 from .fusion import MultiScaleMemoryFusion
-from .hopfield import softmax_lastdim
 from .losses import cooccurrence_loss, prototype_diversity_loss
 from .prototypes import PrototypeBank
 from .tokens import TokenEncoder
@@ -231,7 +231,7 @@ class MPCLNet(nn.Module):
             keep[:, :1] = torch.maximum(keep[:, :1], 1 - keep.amax(1, keepdim=True)[:, :1])
             tokens = tokens * keep
         h, _ = self.fusion(tokens)
-        out = self.bank.forward_bank(self.dropout(h), 0)
+        out = self.bank(self.dropout(h), 0)
         if self.student_queries is None or not with_students:
             return out, None
         hs = self.dropout(self._student_representations(tokens))  # (S, B, d)

@@ -30,9 +30,9 @@ class PrototypeBank(nn.Module):
     tau : float, default=0.1
         Softmax temperature of the affinities.
     n_banks : int, default=1
-        Several independent banks evaluated in one batched pass (MPCL's fused and unimodal
-        branches). With ``n_banks > 1``, :attr:`prototypes` has shape ``(n_banks, C, K, d)``,
-        inputs ``(n_banks, batch, d)`` and every output gains a leading bank axis.
+        Several independent banks in one parameter (MPCL's fused and unimodal branches): with
+        ``n_banks > 1``, :attr:`prototypes` has shape ``(n_banks, C, K, d)`` and
+        ``forward(h, index)`` evaluates bank ``index``.
     """
 
     def __init__(
@@ -48,38 +48,19 @@ class PrototypeBank(nn.Module):
         self.tau = float(tau)
         self.norm = nn.LayerNorm(d)
 
-    def similarities(self, h: torch.Tensor) -> torch.Tensor:
-        """Cosine similarities (batch, C, K) of representations (batch, d) to the prototypes."""
-        hn = F.normalize(h, dim=-1)
-        pn = F.normalize(self.prototypes, dim=-1)
-        if pn.dim() == 4:
-            return torch.einsum("nbd,nckd->nbck", hn, pn)
-        return torch.einsum("bd,ckd->bck", hn, pn)
-
-    def forward(self, h: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Affinities and emotion tokens.
+    def forward(self, h: torch.Tensor, index: int = 0) -> dict[str, torch.Tensor]:
+        """Affinities and emotion tokens of bank ``index`` (of a stacked bank; 0 otherwise).
 
         Parameters
         ----------
         h : Tensor of shape (batch, d)
+        index : int, default=0
 
         Returns
         -------
         dict with ``similarity`` (B, C, K), ``affinity`` (B, C, K; sums to 1 over K),
         ``tokens`` (B, C, d) and ``evidence`` (B, C).
         """
-        sim = self.similarities(h)
-        aff = torch.softmax(sim / self.tau, dim=-1)
-        if self.prototypes.dim() == 4:
-            mix = torch.einsum("nbck,nckd->nbcd", aff, self.prototypes)
-        else:
-            mix = torch.einsum("bck,ckd->bcd", aff, self.prototypes)
-        tokens = self.norm(h.unsqueeze(-2) + mix)
-        evidence = self.tau * torch.logsumexp(sim / self.tau, dim=-1)
-        return {"similarity": sim, "affinity": aff, "tokens": tokens, "evidence": evidence}
-
-    def forward_bank(self, h: torch.Tensor, index: int = 0) -> dict[str, torch.Tensor]:
-        """Like :meth:`forward` for one bank of a stacked bank; ``h`` of shape (batch, d)."""
         P = self.prototypes[index] if self.prototypes.dim() == 4 else self.prototypes
         sim = torch.einsum("bd,ckd->bck", F.normalize(h, dim=-1), F.normalize(P, dim=-1))
         # cosines are <= 1, so exp((sim - 1) / tau) cannot overflow: softmax and logsumexp

@@ -2,69 +2,18 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
-from skorch.callbacks import Callback
 
-from ._columns import explicit_modalities, parse_feature_column
-from .nn.cooccurrence import label_cooccurrence_target
-from .nn.mpcl import MPCLNet
-from .torch_estimator import TorchDistributionRegressor, training_params
+from .._columns import explicit_modalities, parse_feature_column
+from ..nn.cooccurrence import label_cooccurrence_target
+from ..nn.mpcl import MPCLNet
+from ..training.callbacks import CosineLR, WeightAveraging
+from .torch_base import TorchDistributionRegressor, training_params
 
 __all__ = ["MPCLDistributionRegressor"]
-
-
-class _CosineLR(Callback):
-    """Cosine learning-rate decay per batch from ``lr`` to ``lr * floor`` over the fit."""
-
-    def __init__(self, floor: float = 0.0):
-        self.floor = floor
-
-    def on_train_begin(self, net, X=None, y=None, **kwargs):
-        self.step_ = 0
-        n_batches = max(1, math.ceil(len(X) / net.batch_size)) if X is not None else 1
-        self.total_ = max(1, n_batches * net.max_epochs)
-
-    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
-        if not training:
-            return
-        t = min(self.step_ / self.total_, 1.0)
-        lr = net.lr * (self.floor + (1 - self.floor) * 0.5 * (1 + math.cos(math.pi * t)))
-        for g in net.optimizer_.param_groups:
-            g["lr"] = lr
-        self.step_ += 1
-
-
-class _WeightAveraging(Callback):
-    """Uniform average of the weights at the end of the last ``fraction`` of the epochs."""
-
-    def __init__(self, fraction: float = 0.5):
-        self.fraction = fraction
-
-    def on_train_begin(self, net, **kwargs):
-        self.avg_ = None
-        self.n_ = 0
-        # epochs (1-based, this fit) ceil((1 - fraction) * max_epochs), ..., max_epochs
-        self.first_ = len(net.history) + max(1, math.ceil(net.max_epochs * (1 - self.fraction)))
-
-    def on_epoch_end(self, net, **kwargs):
-        if len(net.history) < self.first_:
-            return
-        state = {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
-        if self.avg_ is None:
-            self.avg_ = state
-        else:
-            for k, v in state.items():
-                if v.is_floating_point():
-                    self.avg_[k].mul_(self.n_ / (self.n_ + 1)).add_(v / (self.n_ + 1))
-        self.n_ += 1
-
-    def on_train_end(self, net, **kwargs):
-        if self.avg_ is not None and self.n_ > 1:
-            net.module_.load_state_dict(self.avg_)
 
 
 class MPCLDistributionRegressor(TorchDistributionRegressor):
@@ -81,6 +30,10 @@ class MPCLDistributionRegressor(TorchDistributionRegressor):
     column lists (or indices) explicitly; anything else (a plain array) is one modality, in
     which case there is a single branch and the distillation is inactive. Features are
     standardised inside (mean/std of the training data).
+
+    The training defaults ``lr=1e-3`` and ``weight_decay=1.0`` (decoupled, AdamW), the cosine
+    schedule and the weight averaging were chosen on development data (``docs/method.md``,
+    "Defaults and how they were chosen").
 
     Parameters
     ----------
@@ -122,22 +75,23 @@ use_hierarchical_compression : bool, default=True
     linear_alpha : float, default=1.0
         Its L2 penalty ``alpha / 2 * ||V||^2`` (same scale as SA-BFGS's ``alpha``).
     lr_schedule : {"cosine", None}, default="cosine"
-        Cosine decay of the learning rate over the ``max_epochs`` of each ``fit``, per batch.
+        Cosine decay of the learning rate per batch over the ``max_epochs`` epochs of a run
+        (:class:`~mpcl_sklearn.training.callbacks.CosineLR`).
     weight_averaging : float, default=0.5
         Average the weights at the end of the last ``weight_averaging`` fraction of the epochs
-        (stochastic weight averaging, uniform) and keep the average; 0 keeps the last weights.
-        Ignored with ``early_stopping`` (the best epoch is kept instead).
-    lr, max_epochs, batch_size, optimizer, weight_decay, max_grad_norm, early_stopping, \
-validation_fraction, n_iter_no_change, tol, warm_start, checkpoint_dir, device, random_state, \
-verbose, callbacks, normalize_y, n_threads
-        See :class:`mpcl_sklearn.torch_estimator.TorchDistributionRegressor`. MPCL's own
-        defaults differ: ``lr=1e-3``, ``weight_decay=1.0`` (decoupled, AdamW) -- chosen on
-        development data, see ``docs/method.md`` ("Defaults and how they were chosen").
+        of a run (stochastic weight averaging, uniform;
+        :class:`~mpcl_sklearn.training.callbacks.WeightAveraging`) and keep the average; 0 keeps
+        the last weights. Ignored with ``early_stopping`` (the best epoch is kept instead).
+    {training_parameters}
 
     Attributes
     ----------
     net_ : skorch.NeuralNet
     history_ : skorch.History
+    module_args_ : dict
+        The constructor arguments of the :class:`~mpcl_sklearn.nn.MPCLNet`.
+    scaler_ : Standardizer
+        The feature standardisation.
     cooccurrence_ : ndarray of shape (n_emotions, n_emotions)
         Learned emotion co-occurrence (rows sum to 1), averaged over the training samples.
     cooccurrence_target_ : ndarray of shape (n_emotions, n_emotions)
@@ -146,6 +100,8 @@ verbose, callbacks, normalize_y, n_threads
         The token layout.
     n_features_in_, feature_names_in_, n_outputs_
     """
+
+    _module_class = MPCLNet
 
     def __init__(
         self,
@@ -266,13 +222,13 @@ verbose, callbacks, normalize_y, n_threads
         if not (isinstance(wa, (int, float, np.integer, np.floating)) and 0 <= wa <= 1):
             raise ValueError(f"weight_averaging must be a fraction in [0, 1], got {wa!r}")
 
-    def _make_net(self, device, *, extra_callbacks=()):
-        extra = list(extra_callbacks)
+    def _run_callbacks(self):
+        callbacks = []
         if self.lr_schedule == "cosine":
-            extra.append(("lr_schedule", _CosineLR()))
+            callbacks.append(("lr_schedule", CosineLR()))
         if self.weight_averaging and not self.early_stopping:
-            extra.append(("weight_averaging", _WeightAveraging(float(self.weight_averaging))))
-        return super()._make_net(device, extra_callbacks=extra)
+            callbacks.append(("weight_averaging", WeightAveraging(float(self.weight_averaging))))
+        return callbacks
 
     def _prepare_fit(self, X: np.ndarray, Y: np.ndarray) -> None:
         self.cooccurrence_target_ = label_cooccurrence_target(Y)
@@ -280,38 +236,18 @@ verbose, callbacks, normalize_y, n_threads
         self.tokens_ = list(self.column_layout_)
         self._affect_membership(Y.shape[1])  # validate early
 
-    def _build_module(self, n_features: int, n_outputs: int, column_layout: dict):
+    def _data_arguments(self, n_features: int, n_outputs: int, column_layout: dict) -> dict:
         behavioural = set(self.behavioural_modalities or ())
         keys = list(column_layout)
-        return MPCLNet(
-            n_features,
-            n_outputs,
-            [column_layout[k] for k in keys],
-            [k[0] in behavioural for k in keys],
-            d_model=self.d_model,
-            prototypes_per_emotion=self.prototypes_per_emotion,
-            betas=tuple(self.betas),
-            n_memory=self.n_memory,
-            tau=self.tau,
-            cooccurrence_beta=self.cooccurrence_beta,
-            affect_groups=self._affect_membership(n_outputs),
-            n_affect_groups=self.n_affect_groups,
-            use_memory_fusion=self.use_memory_fusion,
-            use_prototype_distillation=self.use_prototype_distillation,
-            use_cooccurrence_retrieval=self.use_cooccurrence_retrieval,
-            use_hierarchical_compression=self.use_hierarchical_compression,
-            lambda_distill=self.lambda_distill,
-            lambda_cooc=self.lambda_cooc,
-            lambda_diversity=self.lambda_diversity,
-            distill_temperature=self.distill_temperature,
-            cooccurrence_target=self.cooccurrence_target_,
-            dropout=self.dropout,
-            input_dropout=self.input_dropout,
-            token_dropout=self.token_dropout,
-            label_prior=getattr(self, "label_prior_", None),
-            use_linear_evidence=self.use_linear_evidence,
-            linear_alpha=self.linear_alpha,
-        )
+        return {
+            "n_emotions": n_outputs,
+            "token_groups": [list(column_layout[k]) for k in keys],
+            "behavioural": [k[0] in behavioural for k in keys],
+            "betas": tuple(self.betas),
+            "affect_groups": self._affect_membership(n_outputs),
+            "cooccurrence_target": self.cooccurrence_target_,
+            "label_prior": getattr(self, "label_prior_", None),
+        }
 
     def _after_fit(self, X: np.ndarray, Y: np.ndarray) -> None:
         module = self.net_.module_

@@ -6,7 +6,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._validation import as_real_array, check_distributions, real_target_or_none
+from .._scaling import legacy_standardizer
+from .._validation import as_real_array, check_distributions, real_target_or_none
 
 
 class DistributionRegressorMixin(RegressorMixin):
@@ -68,3 +69,8 @@ class DistributionRegressorMixin(RegressorMixin):
 
 class BaseDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
     """Base class: :class:`DistributionRegressorMixin` + scikit-learn's ``BaseEstimator``."""
+
+    def __setstate__(self, state):
+        if "scaler_" in state:  # model files of mpcl_sklearn 0.1.0 hold a Pipeline there
+            state = {**state, "scaler_": legacy_standardizer(state["scaler_"])}
+        super().__setstate__(state)

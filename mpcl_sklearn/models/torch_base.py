@@ -1,0 +1,495 @@
+"""Shared scikit-learn base of the PyTorch distribution regressors (skorch inside).
+
+:class:`TorchDistributionRegressor` is a scikit-learn estimator that *owns* a skorch net built
+in ``fit`` (``self.net_``); it does not subclass skorch (a skorch net fails most of
+scikit-learn's estimator checks). It validates ``X`` and ``y`` (rows must be distributions, see
+``normalize_y``), standardises the features (:class:`~mpcl_sklearn._scaling.Standardizer`,
+``scaler_``), builds the network from its parameters and the data layout, and hands it to
+:mod:`mpcl_sklearn.training`, where everything about fitting a torch network lives (the loss
+with the module's auxiliary losses, batch feeding, learning-rate schedule, weight averaging,
+early stopping, checkpoints, device, threads, subnormal floats). It also takes care of seeding
+from ``random_state`` (inside a forked RNG, so global state is left alone), ``warm_start``, and
+pickling that stores the weights as plain numpy arrays (no torch pickles): a model fitted on a
+GPU unpickles and predicts on a CPU-only machine, and ``skops.io`` can save it trusting only our
+classes, numpy and scikit-learn types.
+
+How to subclass
+---------------
+Write an ``__init__`` listing *all* parameters explicitly (your own plus the base's,
+:data:`TRAINING_PARAMS`), storing each of yours unchanged (scikit-learn's rule) and handing the
+base's on with ``super().__init__(**training_params(locals()))``; put the line
+``{training_parameters}`` in the Parameters section of the class docstring (it is replaced by
+the shared documentation, with your defaults). Then set ``_module_class`` to an ``nn.Module``
+whose ``forward(X)`` maps a float32 tensor ``(batch, n_features)`` of standardised features to
+*log-probabilities* ``(batch, n_outputs)``. Its constructor arguments are found by introspection
+(:meth:`_module_arguments`): ``n_features`` and ``n_outputs``, every estimator parameter of the
+same name, and what ``_data_arguments(n_features, n_outputs, column_layout)`` returns (arguments
+computed from the data or from learned attributes). ``column_layout`` is a dict
+``{(modality, scale): [column indices]}`` (see :meth:`_column_layout`; a plain array is one
+modality ``("x", None)``). Optional hooks:
+
+* ``module.auxiliary_loss()`` on the module, returning a scalar tensor computed during the last
+  training forward pass (or ``None``): it is added to the KL loss in training;
+* ``_prepare_fit(self, X, Y)``: called before the module is built (``X`` standardised), e.g. to
+  store label statistics as learned attributes the module needs;
+* ``_after_fit(self, X, Y)``: called after training, e.g. to expose learned matrices;
+* ``_run_callbacks(self)``: skorch callbacks of the training run (e.g. a schedule);
+* ``_column_layout(self, X)``: another way of grouping the columns into tokens.
+
+The arguments the network was built with are kept as ``module_args_``: unpickling rebuilds the
+same network whatever ``set_params`` changed since.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.special import softmax
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import validate_data
+from skorch.history import History
+from skorch.utils import noop
+
+from .._columns import group_columns
+from .._scaling import Standardizer
+from .._validation import as_real_array, check_distributions, real_target_or_none
+from ..training.batches import FixedValidSplit, TensorBatchDataset, to_tensor, validation_split
+from ..training.callbacks import RandomStateSnapshot, early_stopping
+from ..training.checkpoint import TrainingCheckpoint, digest
+from ..training.net import build_net
+from ..training.run import prepare_run, train
+from ..training.runtime import flush_denormals, resolve_device, torch_threads
+from ._parameters import TRAINING_PARAMS, insert_training_docs, module_arguments, training_params
+from .base import DistributionRegressorMixin
+
+__all__ = ["TRAINING_PARAMS", "TorchDistributionRegressor", "training_params"]
+
+#: parameters that do not shape the trajectory of training (left out of checkpoint fingerprints)
+_NOT_TRAJECTORY = frozenset(
+    {"warm_start", "checkpoint_dir", "device", "verbose", "callbacks", "n_threads"}
+)
+
+
+class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
+    """Base class for PyTorch emotion-distribution regressors trained through skorch.
+
+    Not usable on its own: subclasses set ``_module_class`` (see the module docstring).
+
+    Parameters
+    ----------
+    {training_parameters}
+
+    Attributes
+    ----------
+    net_ : skorch.NeuralNet
+        The trained net (:class:`~mpcl_sklearn.training.net.DistributionNet`).
+    history_ : skorch.History
+        One row per epoch; the last epoch of each finished run is marked ``"run_done"``.
+    module_args_ : dict
+        The constructor arguments of the network.
+    scaler_ : Standardizer
+        The feature standardisation.
+    n_features_in_, feature_names_in_, n_outputs_
+    """
+
+    #: the network class (subclasses set it)
+    _module_class: type[torch.nn.Module] | None = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        insert_training_docs(cls)
+
+    def __init__(
+        self,
+        *,
+        lr: float = 3e-3,
+        max_epochs: int = 30,
+        batch_size: int = 128,
+        optimizer="adamw",
+        weight_decay: float = 1e-4,
+        max_grad_norm: float | None = 5.0,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 10,
+        tol: float = 1e-4,
+        warm_start: bool = False,
+        checkpoint_dir: str | None = None,
+        device: str = "cpu",
+        random_state=None,
+        verbose: int = 0,
+        callbacks=None,
+        normalize_y: bool | str = False,
+        n_threads: int | None = 1,
+    ):
+        self.lr = lr
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.max_grad_norm = max_grad_norm
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.warm_start = warm_start
+        self.checkpoint_dir = checkpoint_dir
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callbacks = callbacks
+        self.normalize_y = normalize_y
+        self.n_threads = n_threads
+
+    # ---------------------------------------------------------------- hooks for subclasses
+    def _data_arguments(self, n_features: int, n_outputs: int, column_layout: dict) -> dict:
+        """Module arguments computed from the data or learned attributes (none here)."""
+        return {}
+
+    def _prepare_fit(self, X: np.ndarray, Y: np.ndarray) -> None:
+        """Hook called before the module is built (X standardised)."""
+
+    def _after_fit(self, X: np.ndarray, Y: np.ndarray) -> None:
+        """Hook called after training (X standardised)."""
+
+    def _run_callbacks(self) -> list[tuple[str, Any]]:
+        """skorch callbacks of a training run, before early stopping and checkpoints."""
+        return []
+
+    def _column_layout(self, X) -> dict:
+        """Group the columns into tokens: ``{(modality, scale): [indices]}``."""
+        names = getattr(self, "feature_names_in_", None)
+        if names is None:
+            return {("x", None): list(range(X.shape[1]))}
+        try:
+            return {k: list(v) for k, v in group_columns(list(names)).items()}
+        except ValueError:
+            return {("x", None): list(range(X.shape[1]))}
+
+    # ---------------------------------------------------------------- the network
+    def _module_arguments(self, n_features: int, n_outputs: int, column_layout: dict) -> dict:
+        """Constructor arguments of ``_module_class``, by introspection of its signature:
+        ``n_features``/``n_outputs``, the estimator parameters of the same name, and
+        :meth:`_data_arguments`."""
+        return module_arguments(
+            self._module_class,
+            self.get_params(deep=False),
+            n_features=int(n_features),
+            n_outputs=int(n_outputs),
+            **self._data_arguments(n_features, n_outputs, column_layout),
+        )
+
+    def _make_net(self, device: torch.device, module_args: dict, fingerprint=None):
+        """The skorch net of ``_module_class(**module_args)`` with the run's callbacks, early
+        stopping, the random-state snapshot, the checkpoint (when ``fingerprint`` is given)
+        and the user's callbacks, in that order."""
+        sink = print if self.verbose else noop
+        callbacks = list(self._run_callbacks())
+        if self.early_stopping:
+            callbacks.append(
+                ("early_stopping", early_stopping(self.n_iter_no_change, self.tol, self.verbose))
+            )
+        callbacks.append(("random_state", RandomStateSnapshot()))
+        if fingerprint is not None:
+            callbacks.append(
+                ("checkpoint", TrainingCheckpoint(self.checkpoint_dir, fingerprint, sink=sink))
+            )
+        for i, cb in enumerate(copy.deepcopy(list(self.callbacks or []))):
+            callbacks.append(cb if isinstance(cb, tuple) else (f"user_{i}_{type(cb).__name__}", cb))
+        return build_net(
+            self._module_class(**module_args),
+            device=device,
+            lr=self.lr,
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            optimizer=self.optimizer,
+            weight_decay=self.weight_decay,
+            max_grad_norm=self.max_grad_norm,
+            verbose=self.verbose,
+            callbacks=callbacks,
+        )
+
+    def _fingerprint(self, X: np.ndarray, Y: np.ndarray, groups, module_args: dict) -> dict:
+        """Digests of what makes a fit: data, network, training parameters (checkpoints)."""
+        names = getattr(self, "feature_names_in_", None)
+        data = {
+            "X": X,
+            "Y": Y,
+            "feature_names": None if names is None else [str(n) for n in names],
+            "groups": None if groups is None or not self.early_stopping else np.asarray(groups),
+        }
+        training = {
+            k: v for k, v in self.get_params(deep=False).items() if k not in _NOT_TRAJECTORY
+        }
+        return {
+            "data": digest(data),
+            "network": digest([self._module_class, module_args]),
+            "training": digest(training),
+        }
+
+    # ---------------------------------------------------------------- helpers
+    def _check_params(self) -> None:
+        if not (isinstance(self.max_epochs, (int, np.integer)) and self.max_epochs >= 1):
+            raise ValueError(f"max_epochs must be an int >= 1, got {self.max_epochs!r}")
+        if not (isinstance(self.batch_size, (int, np.integer)) and self.batch_size >= 1):
+            raise ValueError(f"batch_size must be an int >= 1, got {self.batch_size!r}")
+        if not (np.isscalar(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a positive float, got {self.lr!r}")
+        if self.early_stopping and not 0.0 < self.validation_fraction < 1.0:
+            raise ValueError(
+                f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}"
+            )
+        if self.max_grad_norm is not None and not self.max_grad_norm > 0:
+            raise ValueError(f"max_grad_norm must be positive or None, got {self.max_grad_norm}")
+
+    def _validate_predict_data(self, X, *, dtype=np.float64):
+        """Fast path for a DataFrame with exactly the fitted columns (real-time prediction);
+        everything else goes through scikit-learn's ``validate_data``."""
+        names = getattr(self, "feature_names_in_", None)
+        if (
+            names is not None
+            and hasattr(X, "columns")
+            and hasattr(X, "dtypes")
+            and getattr(X, "ndim", 0) == 2
+            and len(X.columns) == len(names)
+            and all(str(a) == str(b) for a, b in zip(X.columns, names, strict=True))
+            and all(getattr(dt, "kind", "O") in "fiub" for dt in X.dtypes)
+            and hasattr(self, "net_")
+        ):
+            A = np.asarray(X.to_numpy(dtype=dtype))
+            if A.shape[0] == 0:
+                raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
+            if not np.isfinite(A).all():
+                kind = "NaN" if np.isnan(A).any() else "infinity"
+                raise ValueError(f"Input X contains {kind}.")
+            return A
+        return super()._validate_predict_data(X, dtype=dtype)
+
+    def _target_distributions(self, y) -> np.ndarray:
+        """Targets as distributions, following ``normalize_y``."""
+        mode = self.normalize_y
+        Y = as_real_array(y, "y")
+        Y = Y.reshape(len(Y), -1)
+        if isinstance(mode, str):
+            if mode != "softmax":
+                raise ValueError(f"normalize_y must be False, True or 'softmax', got {mode!r}")
+            if not np.isfinite(Y).all():
+                raise ValueError("y contains NaN or inf")
+            return softmax(Y, axis=1)
+        return check_distributions(Y, normalize=bool(mode))
+
+    def _validate_fit_data(self, X, y, *, dtype=np.float64):
+        if not isinstance(self.normalize_y, str):
+            return super()._validate_fit_data(X, y, dtype=dtype)
+        X, y = validate_data(
+            self, X, real_target_or_none(y), multi_output=True, dtype=dtype, y_numeric=True
+        )
+        Y = self._target_distributions(y)
+        self.n_outputs_ = Y.shape[1]
+        return X, Y
+
+    def _standardize(self, X: np.ndarray) -> np.ndarray:
+        """Standardised float32 features; rows beyond ``MAX_Z`` standard deviations are shrunk
+        onto that magnitude (direction kept), so a huge test value never overflows float32 or
+        the network's activations into a NaN prediction."""
+        return self.scaler_.transform_bounded(X).astype(np.float32, copy=False)
+
+    def _seed(self) -> int:
+        rng = check_random_state(self.random_state)
+        return int(rng.randint(0, 2**31 - 1))
+
+    def _check_same_network(self, module_args: dict) -> None:
+        """Refuse a warm start whose parameters would build another network."""
+        old = self.module_args_
+        changed = sorted(
+            k
+            for k in set(old) | set(module_args)
+            if digest(old.get(k)) != digest(module_args.get(k))
+        )
+        if changed:
+            what = ", ".join(f"{k}: {old.get(k)!r} -> {module_args.get(k)!r}" for k in changed)
+            raise ValueError(
+                "warm_start=True but parameters that shape the network changed since the last "
+                f"fit ({what}); set warm_start=False to train a new network"
+            )
+
+    # ---------------------------------------------------------------- fit / predict
+    def fit(self, X, y, groups=None):
+        """Fit the network.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+        y : array-like of shape (n_samples, n_emotions)
+            One emotion distribution per row (rows non-negative, summing to 1, unless
+            ``normalize_y``).
+        groups : array-like of shape (n_samples,), optional
+            Subject of each sample; only used to keep subjects apart in the early-stopping
+            validation split. With metadata routing, request it with
+            ``set_fit_request(groups=True)``.
+
+        Returns
+        -------
+        self
+        """
+        with torch_threads(getattr(self, "n_threads", 1)):
+            return self._fit(X, y, groups=groups)
+
+    def _fit(self, X, y, groups=None):
+        self._check_params()
+        device = resolve_device(self.device)
+        reuse = self.warm_start and hasattr(self, "net_")
+        prev = (self.n_features_in_, self.n_outputs_) if reuse else None
+        prev_names = getattr(self, "feature_names_in_", None) if reuse else None
+        X, Y = self._validate_fit_data(X, y)
+        if reuse:
+            names = getattr(self, "feature_names_in_", None)
+            same_names = (prev_names is None and names is None) or (
+                prev_names is not None and names is not None and list(prev_names) == list(names)
+            )
+            if prev != (self.n_features_in_, self.n_outputs_) or not same_names:
+                raise ValueError(
+                    "warm_start=True but the data layout changed since the last fit "
+                    f"(features/outputs {prev} -> {(self.n_features_in_, self.n_outputs_)}); "
+                    "set warm_start=False to start afresh"
+                )
+        seed = self._seed()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            if not reuse:
+                self.scaler_ = Standardizer().fit(X)
+                self.column_layout_ = self._column_layout(X)
+            Xs = self._standardize(X)
+            if not reuse:
+                self._prepare_fit(Xs, Y)
+            # a warm start checks the network its current parameters would build (layout too)
+            layout = self._column_layout(X) if reuse else self.column_layout_
+            module_args = self._module_arguments(self.n_features_in_, self.n_outputs_, layout)
+            if reuse:
+                self._check_same_network(module_args)
+            fingerprint = None
+            if self.checkpoint_dir is not None:
+                fingerprint = self._fingerprint(X, Y, groups, module_args)
+
+            if self.early_stopping:
+                train_idx, valid_idx = validation_split(
+                    len(Xs), groups, self.validation_fraction, seed
+                )
+            else:
+                train_idx, valid_idx = np.arange(len(Xs)), None
+            train_ds = TensorBatchDataset(
+                to_tensor(Xs[train_idx], device), to_tensor(Y[train_idx], device)
+            )
+
+            if reuse:
+                net = self.net_
+                net.set_params(lr=self.lr, batch_size=self.batch_size, max_epochs=self.max_epochs)
+            else:
+                self.module_args_ = module_args
+                net = self._make_net(device, module_args, fingerprint)
+                net.initialize()
+            if valid_idx is not None:
+                net.train_split = FixedValidSplit(
+                    TensorBatchDataset(
+                        to_tensor(Xs[valid_idx], device), to_tensor(Y[valid_idx], device)
+                    )
+                )
+            else:
+                net.train_split = None
+            net.batch_generator_ = torch.Generator().manual_seed(seed)
+
+            epochs, checkpoint = prepare_run(net, warm_start=reuse, fingerprint=fingerprint)
+            # publish the net before training so that Ctrl-C (caught by skorch) still leaves
+            # a complete, usable estimator
+            self.net_ = net
+            self.device_ = str(device)
+            self.history_ = net.history
+            train(net, train_ds, epochs, checkpoint=checkpoint)
+            net.module_.eval()
+            self.history_ = net.history
+            self._after_fit(Xs, Y)
+        return self
+
+    def _predict_log_proba_tensor(self, Xs: np.ndarray, batch_size: int = 8192) -> np.ndarray:
+        module = self.net_.module_
+        module.eval()
+        dev = torch.device(self.device_)
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(Xs), batch_size):
+                xb = torch.from_numpy(Xs[start : start + batch_size]).to(dev)
+                out.append(module(xb).float().cpu().numpy())
+        return np.concatenate(out, axis=0) if out else np.zeros((0, self.n_outputs_))
+
+    def _predict_distribution(self, X: np.ndarray) -> np.ndarray:
+        Xs = self._standardize(X)
+        with torch_threads(getattr(self, "n_threads", 1)), flush_denormals():
+            logp = self._predict_log_proba_tensor(Xs).astype(np.float64)
+        return softmax(logp, axis=1)
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """R^2 between the (validated) target distributions and :meth:`predict`.
+
+        With ``normalize_y=True`` the targets are rescaled to sum to 1 first, i.e. compared in
+        the space the model is trained in. Use :func:`mpcl_sklearn.metrics.distribution_scorers`
+        for the six distribution metrics.
+        """
+        from sklearn.metrics import r2_score
+
+        Y = self._target_distributions(y)
+        return float(r2_score(Y, self.predict(X), sample_weight=sample_weight))
+
+    # ---------------------------------------------------------------- pickling
+    def __getstate__(self):
+        state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__
+        state = dict(state)
+        layout = state.get("column_layout_")
+        if isinstance(layout, dict):  # tuple keys: not representable in skops' JSON schema
+            state["column_layout_"] = [[k[0], k[1], list(v)] for k, v in layout.items()]
+        net = state.pop("net_", None)
+        if net is not None:
+            state["_module_state_"] = {
+                k: v.detach().cpu().numpy().copy() for k, v in net.module_.state_dict().items()
+            }
+            state["history_"] = [dict(row) for row in net.history]
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        module_state = state.pop("_module_state_", None)
+        layout = state.get("column_layout_")
+        if isinstance(layout, list):
+            state["column_layout_"] = {(m, sc): list(ix) for m, sc, ix in layout}
+        if "x_mean_" in state and "scaler_" not in state:  # a file of mpcl_sklearn 0.1.0
+            mean, scale = state.pop("x_mean_"), state.pop("x_scale_")
+            state["scaler_"] = Standardizer.from_arrays(np.ones_like(mean), mean, scale)
+        self.__dict__.update(state)
+        if module_state is None:
+            return
+        device = str(self.__dict__.get("device_", "cpu"))
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            device = "cpu"
+        self.device_ = device
+        if "module_args_" not in state:  # 0.1.0 files: the parameters are those of the fit
+            self.module_args_ = self._module_arguments(
+                self.n_features_in_, self.n_outputs_, self.column_layout_
+            )
+        with torch.random.fork_rng(devices=[]):
+            net = self._make_net(torch.device(device), self.module_args_)
+            net.initialize()
+        tensors = {k: torch.from_numpy(np.array(v)) for k, v in module_state.items()}
+        net.module_.load_state_dict(tensors)
+        net.module_.to(device)
+        net.module_.eval()
+        net.history = History(state.get("history_", []))
+        self.net_ = net
+        self.history_ = net.history
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "net_")
+
+
+insert_training_docs(TorchDistributionRegressor)
