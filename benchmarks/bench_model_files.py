@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import skops.io as sio
 
-from mpcl_sklearn.models import AAKNNRegressor
 from mpcl_sklearn.io import load_model, save_model, untrusted_types
+from mpcl_sklearn.models import AAKNNRegressor
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -391,8 +391,8 @@ def test_full_mpcl_pipeline_roundtrip_fresh_process(tmp_path):
 
 
 def _public_pipelines():
-    from mpcl_sklearn.models import HeLoRegressor, MLPDistributionRegressor
     from mpcl_sklearn.experiments import make_model
+    from mpcl_sklearn.models import HeLoRegressor, MLPDistributionRegressor
 
     quick = {"max_epochs": 1}
     return {

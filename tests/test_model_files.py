@@ -43,7 +43,6 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.tree import DecisionTreeRegressor
 
-from mpcl_sklearn.models import AAKNNRegressor, MeanDistributionRegressor
 from mpcl_sklearn.io import (
     UntrustedModelError,
     UntrustedModelWarning,
@@ -51,6 +50,7 @@ from mpcl_sklearn.io import (
     save_model,
     untrusted_types,
 )
+from mpcl_sklearn.models import AAKNNRegressor, MeanDistributionRegressor
 
 REPO = Path(__file__).resolve().parents[1]
 COUNTS: dict[str, Counter] = defaultdict(Counter)
