@@ -22,29 +22,37 @@ scikit-learn's words::
     The 'max_epochs' parameter of MPCLDistributionRegressor must be an int in the range
     [1, inf). Got True (bool) instead.
 
-Declarations merge along the class hierarchy: a subclass declares its own parameters only (the
-18 training parameters of the torch models are declared once, on
-``TorchDistributionRegressor``). Rules that involve several parameters (``d_model`` divisible
-by ``n_heads``) are short explicit checks in a ``_check_param_combinations(self)`` method next
-to the declaration; :func:`validate_params` calls it after the one-parameter checks.
+Declarations merge along the class hierarchy: a subclass declares its own parameters only
+(the 18 training parameters of the torch models are declared once, as ``TRAINING_CONSTRAINTS``
+of ``models/_parameters.py``, on ``TorchDistributionRegressor``). Rules that involve several
+parameters (``d_model`` divisible by ``n_heads``) are short explicit checks in a
+``_check_param_combinations(self)`` method next to the declaration; :func:`validate_params`
+calls it after the one-parameter checks.
 
-Why not scikit-learn's ``_parameter_constraints``: its ``Interval(Integral, ...)`` accepts
-``True`` (``max_epochs=True`` ran one epoch), ``Interval(Real, 0, None)`` accepts ``inf``, it
-has no constraint for a sequence of positive ints, a mapping or a device name, and its
-constraint classes are private and refuse subclasses. The messages and the error class are its
-own, so scikit-learn's ``check_param_validation`` passes on our estimators
-(``tests/test_parameters.py`` runs it on a translation of these declarations).
+Why not scikit-learn's ``_parameter_constraints`` itself: its ``Interval(Integral, ...)``
+accepts ``True`` (``max_epochs=True`` must be refused), it has no constraint for a sequence of
+positive ints (``hidden_layer_sizes``, ``affect_groups``), a mapping (``modalities``) or a
+device name, and its constraint classes are private and refuse subclasses of their base. The
+messages and the error class are scikit-learn's, so its ``check_param_validation`` passes on our
+estimators (``tests/test_parameters.py`` runs it on a translation of these declarations).
 
 Adopting it in a new class (e.g. a ``SubjectCalibrator`` transformer) takes a few lines:
 
-1. ``from .._param_validation import Bool, Options, Real, validate_params``;
+1. ``from .._param_validation import Bool, Float, Options, validate_params``;
 2. declare ``_constraints = {name: constraint, ...}`` with one entry per ``__init__``
    parameter (alternatives joined with ``|``; ``None`` is an alternative);
 3. call ``validate_params(self)`` at the start of ``fit`` (and of ``transform`` when
    ``transform`` works unfitted);
-4. add the class to ``CLASSES`` in ``tests/test_parameters.py``: the test checks that the
-   declaration covers exactly the ``__init__`` parameters and that every invalid value of
-   every parameter is refused, by name, before any work.
+4. add the class to ``CLASSES`` in ``tests/test_parameters.py`` with small valid parameters
+   (a public class missing there fails that test): it checks that the declaration covers
+   exactly the ``__init__`` parameters and that every invalid value of every parameter is
+   refused, by name, before any work.
+
+The constraints: :class:`Int` and :class:`Float` (ranges; never a bool, never NaN),
+:class:`Bool`, :class:`Str`, :class:`Options` (a few strings), :class:`InstanceOf`,
+:class:`SubclassOf` (e.g. a torch optimizer class), :class:`SequenceOf` and :class:`MappingOf`
+(items checked, the failing item named), :class:`Satisfies` (any predicate, for the rare rule
+the others cannot say), ``None``, and ``a | b`` for alternatives.
 """
 
 from __future__ import annotations
@@ -184,9 +192,6 @@ class _NoneValue(Constraint):
 
     def is_satisfied_by(self, value: Any) -> bool:
         return value is None
-
-    def _near_misses(self) -> list:
-        return [_Unknown()]
 
 
 class Int(Constraint):
@@ -365,9 +370,12 @@ def _more(constraint: Constraint, value: Any) -> str:
 
 
 def _is_sequence(value: Any) -> bool:
-    if isinstance(value, np.ndarray):
-        return value.ndim >= 1
-    return isinstance(value, Sequence) and not isinstance(value, str | bytes)
+    """A list, tuple, range or array (numpy, pandas Index or Series) with at least one axis."""
+    if isinstance(value, str | bytes):
+        return False
+    if isinstance(value, Sequence):
+        return True
+    return hasattr(value, "__array__") and getattr(value, "ndim", 0) >= 1
 
 
 class SequenceOf(Constraint):
@@ -379,7 +387,9 @@ class SequenceOf(Constraint):
         size = "a non-empty " if min_len == 1 else "a "
         if min_len > 1:
             size = f"a {min_len}-or-longer "
-        self.description = f"{size}list or tuple of items that are each {self.item.description}"
+        self.description = (
+            f"{size}list, tuple or array of items that are each {self.item.description}"
+        )
 
     def is_satisfied_by(self, value: Any) -> bool:
         return (
@@ -489,7 +499,10 @@ def declared_constraints(cls: type) -> dict[str, Constraint]:
 
 def parameter_error(owner: object, name: str, constraint: Constraint, value: Any):
     """The :class:`InvalidParameterError` for ``value`` of parameter ``name`` of ``owner``."""
-    hint = constraint.hint(value)
+    try:
+        hint = constraint.hint(value)
+    except Exception:  # a value that breaks the explanation still gets the message
+        hint = None
     got = f"{_show(value)} ({_type_name(value)})"
     return InvalidParameterError(
         f"The {name!r} parameter of {type(owner).__name__} must be {constraint.description}. "

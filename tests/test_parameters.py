@@ -246,6 +246,7 @@ def test_the_generated_values_cover_each_kind_of_mistake():
         (SABFGSRegressor, dict(alpha=0, tol=0.0, normalize_y=np.True_)),
         (SignalWindower, dict(scales_s=2.0, overlap=0, modalities=("bvp",))),
         (SignalWindower, dict(scales_s=np.array([0.5, 1.0]), overlap=0.99)),
+        (SignalWindower, dict(scales_s=range(1, 3), modalities=pd.Index(["bvp", "eda"]))),
         (ModalityFeatureExtractor, dict(pooling="median", physio_kinds={"bvp": "ppg"})),
         (ModalityFeatureExtractor, dict(feature_set={"mean": None}, n_jobs=-2, chunk_size=1)),
         (ModalityFeatureExtractor, dict(backend="tsfresh", distributor="tcp://host:8786")),
