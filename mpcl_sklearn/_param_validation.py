@@ -1,65 +1,49 @@
 """Parameter constraints declared once per class, and the one function that checks them.
 
-Every estimator, transformer and splitter of the package says in its class body what each
-constructor parameter may be, and calls :func:`validate_params` first thing in ``fit`` (in
-``transform`` or ``split`` where there is no ``fit``)::
+Every estimator, transformer and splitter declares in its class body what each constructor
+parameter may be, and calls :func:`validate_params` first thing in ``fit`` (in ``transform``
+or ``split`` where there is no ``fit``)::
 
     class AAKNNRegressor(BaseDistributionRegressor):
-        _constraints = {
-            "n_neighbors": Int(1),
-            "weights": Options("uniform", "distance"),
-            "n_jobs": Int(None, -1) | Int(1) | None,
-        }
+        _constraints = {"n_neighbors": Int(1), "n_jobs": Int(None, -1) | Int(1) | None, ...}
 
         def fit(self, X, y):
             validate_params(self)
-            ...
 
-A value that satisfies none of a parameter's alternatives raises :class:`InvalidParameterError`
-(scikit-learn's: a ``ValueError`` and a ``TypeError``) before anything else happens, in
-scikit-learn's words::
+An invalid value raises scikit-learn's :class:`InvalidParameterError` (a ``ValueError`` and a
+``TypeError``) before anything else happens, in scikit-learn's words: "The 'max_epochs'
+parameter of MPCLDistributionRegressor must be an int in the range [1, inf). Got True (bool)
+instead." Constraints: :class:`Int`, :class:`Float` (ranges; never a bool or NaN),
+:class:`Bool`, :class:`Str`, :class:`Options`, :class:`InstanceOf`, :class:`SubclassOf`,
+:class:`SequenceOf`, :class:`MappingOf` (the failing item is named), :class:`Satisfies` (any
+predicate), ``None``; ``a | b`` joins alternatives.
 
-    The 'max_epochs' parameter of MPCLDistributionRegressor must be an int in the range
-    [1, inf). Got True (bool) instead.
-
-Declarations merge along the class hierarchy: a subclass declares its own parameters only
-(the 18 training parameters of the torch models are declared once, as ``TRAINING_CONSTRAINTS``
-of ``models/_parameters.py``, on ``TorchDistributionRegressor``). Rules that involve several
-parameters (``d_model`` divisible by ``n_heads``) are short explicit checks in a
-``_check_param_combinations(self)`` method next to the declaration; :func:`validate_params`
-calls it after the one-parameter checks.
+Declarations merge along the class hierarchy (the 18 training parameters of the torch models
+are declared once, ``TRAINING_CONSTRAINTS`` of ``models/_parameters.py``, on
+``TorchDistributionRegressor``). Rules between parameters (``d_model`` divisible by
+``n_heads``) are short explicit checks in a ``_check_param_combinations(self)`` method next to
+the declaration, called after the one-parameter checks.
 
 Why not scikit-learn's ``_parameter_constraints`` itself: its ``Interval(Integral, ...)``
-accepts ``True`` (``max_epochs=True`` must be refused), it has no constraint for a sequence of
-positive ints (``hidden_layer_sizes``, ``affect_groups``), a mapping (``modalities``) or a
-device name, and its constraint classes are private and refuse subclasses of their base. The
-messages and the error class are scikit-learn's, so its ``check_param_validation`` passes on our
-estimators (``tests/test_parameters.py`` runs it on a translation of these declarations).
+accepts ``True``, it has no constraint for a sequence of positive ints, a mapping or a device
+name, and its constraint classes are private and refuse subclasses. Our messages and error class
+are its own, so its ``check_param_validation`` passes on our estimators
+(``tests/test_parameters.py`` runs it on a translation of these declarations).
 
-Adopting it in a new class (e.g. a ``SubjectCalibrator`` transformer) takes a few lines:
-
-1. ``from .._param_validation import Bool, Float, Options, validate_params``;
-2. declare ``_constraints = {name: constraint, ...}`` with one entry per ``__init__``
-   parameter (alternatives joined with ``|``; ``None`` is an alternative);
-3. call ``validate_params(self)`` at the start of ``fit`` (and of ``transform`` when
-   ``transform`` works unfitted);
-4. add the class to ``CLASSES`` in ``tests/test_parameters.py`` with small valid parameters
-   (a public class missing there fails that test): it checks that the declaration covers
-   exactly the ``__init__`` parameters and that every invalid value of every parameter is
-   refused, by name, before any work.
-
-The constraints: :class:`Int` and :class:`Float` (ranges; never a bool, never NaN),
-:class:`Bool`, :class:`Str`, :class:`Options` (a few strings), :class:`InstanceOf`,
-:class:`SubclassOf` (e.g. a torch optimizer class), :class:`SequenceOf` and :class:`MappingOf`
-(items checked, the failing item named), :class:`Satisfies` (any predicate, for the rare rule
-the others cannot say), ``None``, and ``a | b`` for alternatives.
+Adopting it in a new class (e.g. a ``SubjectCalibrator`` transformer): import the constraints
+and :func:`validate_params`; declare ``_constraints`` with one entry per ``__init__``
+parameter; call ``validate_params(self)`` at the start of ``fit`` (and of ``transform`` if it
+works unfitted); add the class with small valid parameters to ``CLASSES`` in
+``tests/test_parameters.py`` (a public class missing there fails it), which checks that the
+declaration covers exactly the ``__init__`` parameters and that every invalid value of every
+parameter is refused, by name, before any work.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from functools import cache
 from numbers import Integral, Real
 from typing import Any
@@ -340,14 +324,7 @@ class SubclassOf(Constraint):
 class Satisfies(Constraint):
     """Anything ``predicate`` accepts (a rule no other constraint expresses)."""
 
-    def __init__(
-        self,
-        predicate: Callable[[Any], bool],
-        description: str,
-        *,
-        invalid: Iterable = (),
-        hint: Callable[[Any], str | None] | None = None,
-    ):
+    def __init__(self, predicate: Callable, description: str, *, invalid=(), hint=None):
         self.predicate = predicate
         self.description = description
         self._invalid = list(invalid)
@@ -381,15 +358,11 @@ def _is_sequence(value: Any) -> bool:
 class SequenceOf(Constraint):
     """A list, tuple or array (not a string) whose every item satisfies ``item``."""
 
-    def __init__(self, item: Constraint, *, min_len: int = 0):
+    def __init__(self, item: Constraint, *, non_empty: bool = False):
         self.item = _constraint(item)
-        self.min_len = min_len
-        size = "a non-empty " if min_len == 1 else "a "
-        if min_len > 1:
-            size = f"a {min_len}-or-longer "
-        self.description = (
-            f"{size}list, tuple or array of items that are each {self.item.description}"
-        )
+        self.min_len = int(non_empty)
+        size = "a non-empty" if non_empty else "a"
+        self.description = f"{size} list, tuple or array of items that are each {item.description}"
 
     def is_satisfied_by(self, value: Any) -> bool:
         return (
@@ -403,7 +376,7 @@ class SequenceOf(Constraint):
             return None
         try:
             if len(value) < self.min_len:
-                return "it is empty" if len(value) == 0 else f"it has {len(value)} items"
+                return "it is empty"
             for i, v in enumerate(value):
                 if not _satisfies(self.item, v):
                     return (
@@ -424,11 +397,11 @@ class SequenceOf(Constraint):
 class MappingOf(Constraint):
     """A dict (any ``Mapping``) whose keys satisfy ``key`` and values satisfy ``value``."""
 
-    def __init__(self, key: Constraint, value: Constraint, *, min_len: int = 0, description=""):
+    def __init__(self, key: Constraint, value: Constraint, *, non_empty=False, description=""):
         self.key, self.value = _constraint(key), _constraint(value)
-        self.min_len = min_len
+        self.min_len = int(non_empty)
         self.description = description or (
-            f"a {'non-empty ' if min_len else ''}dict mapping {self.key.description} to "
+            f"a {'non-empty ' if non_empty else ''}dict mapping {self.key.description} to "
             f"{self.value.description}"
         )
 
@@ -456,7 +429,7 @@ class MappingOf(Constraint):
         return None
 
     def _near_misses(self) -> list:
-        keys = [k for k in self.key.invalid_examples() if _hashable(k)]
+        keys = [k for k in self.key.invalid_examples() if isinstance(k, Hashable)]
         values = self.value.invalid_examples()
         good_key = "k" if _satisfies(self.key, "k") else 0
         out = [{good_key: v} for v in values[:3]] + [{k: None} for k in keys[:2]]
@@ -464,14 +437,6 @@ class MappingOf(Constraint):
         if self.min_len:
             out.append({})
         return out
-
-
-def _hashable(x: Any) -> bool:
-    try:
-        hash(x)
-    except TypeError:
-        return False
-    return True
 
 
 def _show(value: Any, limit: int = 80) -> str:
@@ -482,10 +447,6 @@ def _show(value: Any, limit: int = 80) -> str:
         text = f"<{type(value).__name__} object>"
     text = re.sub(r"\s+", " ", text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _type_name(value: Any) -> str:
-    return type(value).__name__
 
 
 @cache
@@ -503,7 +464,7 @@ def parameter_error(owner: object, name: str, constraint: Constraint, value: Any
         hint = constraint.hint(value)
     except Exception:  # a value that breaks the explanation still gets the message
         hint = None
-    got = f"{_show(value)} ({_type_name(value)})"
+    got = f"{_show(value)} ({type(value).__name__})"
     return InvalidParameterError(
         f"The {name!r} parameter of {type(owner).__name__} must be {constraint.description}. "
         f"Got {got} instead{': ' + hint if hint else ''}."

@@ -272,9 +272,10 @@ class SignalWindower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
     """
 
     _constraints = {
-        "scales_s": Float(0, None, "neither") | SequenceOf(Float(0, None, "neither"), min_len=1),
+        "scales_s": Float(0, None, "neither")
+        | SequenceOf(Float(0, None, "neither"), non_empty=True),
         "overlap": Float(0, 1, "left"),
-        "modalities": SequenceOf(Str(), min_len=1) | None,
+        "modalities": SequenceOf(Str(), non_empty=True) | None,
     }
 
     def __init__(

@@ -346,13 +346,13 @@ def test_options_bool_str_and_classes():
 
 
 def test_sequences_and_mappings_say_which_item_fails():
-    seq = SequenceOf(Int(1), min_len=1)
+    seq = SequenceOf(Int(1), non_empty=True)
     assert seq.is_satisfied_by([1, 2]) and seq.is_satisfied_by(np.array([3]))
     for bad in ([], "12", [1, 0], {1, 2}, [1, True], np.array(3)):
         assert not seq.is_satisfied_by(bad)
     assert seq.hint([4, 0]) == "item 1 (0) is not an int in the range [1, inf)"
     assert seq.hint(()) == "it is empty"
-    mapping = MappingOf(Str(), Options("x"), min_len=1)
+    mapping = MappingOf(Str(), Options("x"), non_empty=True)
     assert mapping.is_satisfied_by({"a": "x"}) and not mapping.is_satisfied_by({})
     assert mapping.hint({"a": "y"}) == "the value of 'a' ('y') is not a str among {'x'}"
     assert mapping.hint({1: "x"}) == "key 1 is not a str"

@@ -198,8 +198,8 @@ class ModalityFeatureExtractor(TransformerMixin, BaseEstimator):
         "backend": Options(*_BACKENDS),
         # which names exist depends on the backend: checked by its settings resolver in fit
         "feature_set": Str() | InstanceOf(Mapping, "a dict of feature calculator settings"),
-        "pooling": Options(*_POOLS) | SequenceOf(Options(*_POOLS), min_len=1),
-        "modalities": SequenceOf(Str(), min_len=1) | None,
+        "pooling": Options(*_POOLS) | SequenceOf(Options(*_POOLS), non_empty=True),
+        "modalities": SequenceOf(Str(), non_empty=True) | None,
         "physio_kinds": MappingOf(Str(), Options(*KINDS)) | None,
         "nan_policy": Options(*_NAN_POLICIES),
         "undefined": Options(*_UNDEFINED),

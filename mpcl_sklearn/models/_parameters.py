@@ -102,8 +102,8 @@ _COLUMN = Str() | Int(0)
 MODALITIES = (
     MappingOf(
         Str() | Int(0),
-        _COLUMN | SequenceOf(_COLUMN, min_len=1),
-        min_len=1,
+        _COLUMN | SequenceOf(_COLUMN, non_empty=True),
+        non_empty=True,
         description="a non-empty dict {modality name: column name, column index (int >= 0) or "
         "a non-empty list of them}",
     )

@@ -108,7 +108,7 @@ use_hierarchical_compression : bool, default=True
     _constraints = {
         "d_model": Int(1),
         "prototypes_per_emotion": Int(1),
-        "betas": SequenceOf(Float(0, None, "neither"), min_len=1),
+        "betas": SequenceOf(Float(0, None, "neither"), non_empty=True),
         "n_memory": Int(0),
         "tau": Float(0, None, "neither"),
         "cooccurrence_beta": Float(0, None, "left"),
@@ -124,7 +124,7 @@ use_hierarchical_compression : bool, default=True
         "behavioural_modalities": BEHAVIOURAL_MODALITIES,
         "modalities": MODALITIES,
         # emotion indices; that they exist in y is checked when y is known (_affect_membership)
-        "affect_groups": SequenceOf(SequenceOf(Int(0), min_len=1), min_len=1) | None,
+        "affect_groups": SequenceOf(SequenceOf(Int(0), non_empty=True), non_empty=True) | None,
         "n_affect_groups": Int(1),
         "input_dropout": DROPOUT,
         "token_dropout": DROPOUT,
