@@ -27,6 +27,7 @@ from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.model_selection import BaseCrossValidator, GroupKFold, KFold, LeaveOneGroupOut
 
+from ._param_validation import Float, Int, Options, validate_params
 from .metrics import METRICS, distribution_report
 
 __all__ = [
@@ -249,10 +250,13 @@ class InnerGroupKFold(BaseCrossValidator):
 
     __metadata_request__split = {"groups": True}
 
+    _constraints = {"n_splits": Int(2)}
+
     def __init__(self, n_splits: int = 3):
         self.n_splits = n_splits
 
     def _splitter(self, groups) -> BaseCrossValidator:
+        validate_params(self)
         n_groups = 0 if groups is None else len(np.unique(groups))
         if n_groups < 2:
             warnings.warn(
@@ -322,6 +326,13 @@ class SubjectDependentSplitter(BaseCrossValidator):
 
     __metadata_request__split = {"groups": True}
 
+    _constraints = {
+        "strategy": Options("trial", "temporal", "random"),
+        "n_splits": Int(2),
+        "test_size": Float(0, 1, "neither"),
+        "random_state": Int(0) | None,
+    }
+
     def __init__(
         self,
         strategy: str = "trial",
@@ -381,11 +392,7 @@ class SubjectDependentSplitter(BaseCrossValidator):
     def _subject_folds(self, subjects, trials=None, times=None, *, warn=False):
         """Yield ``(subject, fold, train, test)`` with indices into all rows; ``warn``: warn
         that ``strategy="random"`` leaks."""
-        _check_strategy(self.strategy, "strategy")
-        if not 0.0 < self.test_size < 1.0:
-            raise ValueError(f"test_size must be in (0, 1), got {self.test_size!r}")
-        if self.n_splits < 2:
-            raise ValueError(f"n_splits must be >= 2, got {self.n_splits!r}")
+        validate_params(self)
         subjects = np.asarray(subjects)
         if self.strategy != "random" and trials is None:
             raise ValueError(

@@ -14,6 +14,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ._columns import SEP, format_scale
+from ._param_validation import Float, SequenceOf, Str, validate_params
 from .recordings import Recordings
 
 __all__ = ["make_windows", "SignalWindower", "check_signal_frame"]
@@ -270,6 +271,13 @@ class SignalWindower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
     "scale_s": 4.0}}``. :class:`~mpcl_sklearn.features.ModalityFeatureExtractor` reads this.
     """
 
+    _constraints = {
+        "scales_s": Float(0, None, "neither")
+        | SequenceOf(Float(0, None, "neither"), non_empty=True),
+        "overlap": Float(0, 1, "left"),
+        "modalities": SequenceOf(Str(), non_empty=True) | None,
+    }
+
     def __init__(
         self,
         scales_s: Sequence[float] = (1.0, 4.0),
@@ -280,22 +288,19 @@ class SignalWindower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         self.overlap = overlap
         self.modalities = modalities
 
-    def _check_params(self) -> list[float]:
-        scales = np.atleast_1d(np.asarray(self.scales_s, dtype=float)).tolist()
-        if not scales or any((not np.isfinite(s)) or s <= 0 for s in scales):
-            raise ValueError(f"scales_s must be positive durations, got {self.scales_s!r}")
-        if not 0 <= float(self.overlap) < 1:
-            raise ValueError(f"overlap must be in [0, 1), got {self.overlap!r}")
-        return scales
+    def _scales(self) -> list[float]:
+        """The validated ``scales_s`` as a list of floats."""
+        validate_params(self)
+        return np.atleast_1d(np.asarray(self.scales_s, dtype=float)).tolist()
 
     def fit(self, X, y=None):
         """Validate parameters and X; stateless (nothing is learned)."""
-        self._check_params()
+        validate_params(self)
         check_signal_frame(X, modalities=self.modalities)
         return self
 
     def _layout(self, X) -> list[tuple[str, str, float, int, int]]:
-        scales = self._check_params()
+        scales = self._scales()
         sfreq = check_signal_frame(X, modalities=self.modalities)
         out = []
         for m, f in sfreq.items():
@@ -335,7 +340,7 @@ class SignalWindower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         """Names of the output columns: ``"<modality>__<scale>"``."""
-        scales = self._check_params()
+        scales = self._scales()
         mods = (
             list(self.modalities)
             if self.modalities is not None

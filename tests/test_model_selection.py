@@ -326,7 +326,7 @@ def test_subject_dependent_splitter_groups_layouts(data):
         list(SubjectDependentSplitter().split(X, groups=np.zeros((len(X), 4))))
     with pytest.raises(ValueError, match="rows but groups"):
         list(SubjectDependentSplitter().split(X[:-1], groups=frame))
-    with pytest.raises(ValueError, match="strategy must be"):
+    with pytest.raises(ValueError, match="'strategy' parameter of SubjectDependentSplitter"):
         SubjectDependentSplitter("by-window").get_n_splits(X, groups=frame)
     assert "strategy='temporal'" in repr(SubjectDependentSplitter("temporal"))
 

@@ -244,9 +244,12 @@ def test_bad_modalities(problem):
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"lr_schedule": "step"}, "lr_schedule must be 'cosine' or None"),
-        ({"weight_averaging": 1.5}, "weight_averaging must be a fraction"),
-        ({"weight_averaging": "last"}, "weight_averaging must be a fraction"),
+        (
+            {"lr_schedule": "step"},
+            r"'lr_schedule' parameter .* must be a str among \{'cosine'\} or None",
+        ),
+        ({"weight_averaging": 1.5}, r"'weight_averaging' parameter .* range \[0\.0, 1\.0\]"),
+        ({"weight_averaging": "last"}, r"'weight_averaging' parameter .* range \[0\.0, 1\.0\]"),
     ],
 )
 def test_bad_schedule_parameters(problem, params, match):

@@ -158,7 +158,7 @@ def test_device_errors(data):
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available.*device='cpu'"):
             MPCLDistributionRegressor(**SMALL, device="cuda").fit(X, Y)
-    with pytest.raises(ValueError, match="device must be"):
+    with pytest.raises(ValueError, match="'device' parameter of MPCLDistributionRegressor must be"):
         MPCLDistributionRegressor(**SMALL, device="tpu").fit(X, Y)
 
 

@@ -14,8 +14,21 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .._columns import SEP, format_scale
+from .._param_validation import (
+    Bool,
+    InstanceOf,
+    Int,
+    InvalidParameterError,
+    MappingOf,
+    Options,
+    Satisfies,
+    SequenceOf,
+    Str,
+    validate_params,
+)
 from ..windowing import check_signal_frame
 from . import fast as _fast
+from .physio import KINDS
 from .tsfresh_backend import open_distributor
 
 _POOLS = {
@@ -114,6 +127,16 @@ def _interpolate(block: np.ndarray) -> np.ndarray:
     return out
 
 
+def _live_distributor_hint(value) -> str | None:
+    if not any(k.__name__ == "DistributorBaseClass" for k in type(value).__mro__):
+        return None
+    return (
+        f"a live {type(value).__name__} holds a Dask client, which can be neither cloned nor "
+        "pickled; pass its scheduler address ('tcp://host:8786') or a factory such as "
+        "functools.partial(ClusterDaskDistributor, 'tcp://host:8786')"
+    )
+
+
 class ModalityFeatureExtractor(TransformerMixin, BaseEstimator):
     """Features per modality and temporal scale, computed per frame and pooled over frames.
 
@@ -171,6 +194,27 @@ class ModalityFeatureExtractor(TransformerMixin, BaseEstimator):
     n_features_out_ : int
     """
 
+    _constraints = {
+        "backend": Options(*_BACKENDS),
+        # which names exist depends on the backend: checked by its settings resolver in fit
+        "feature_set": Str() | InstanceOf(Mapping, "a dict of feature calculator settings"),
+        "pooling": Options(*_POOLS) | SequenceOf(Options(*_POOLS), non_empty=True),
+        "modalities": SequenceOf(Str(), non_empty=True) | None,
+        "physio_kinds": MappingOf(Str(), Options(*KINDS)) | None,
+        "nan_policy": Options(*_NAN_POLICIES),
+        "undefined": Options(*_UNDEFINED),
+        "n_jobs": Int(None, -1) | Int(1) | None,
+        "chunk_size": Int(1),
+        "progress": Bool(),
+        "distributor": Str()
+        | Satisfies(
+            callable,
+            "a zero-argument callable returning a tsfresh distributor",
+            hint=_live_distributor_hint,
+        )
+        | None,
+    }
+
     def __init__(
         self,
         backend: str = "fast",
@@ -198,35 +242,23 @@ class ModalityFeatureExtractor(TransformerMixin, BaseEstimator):
         self.distributor = distributor
 
     # ----------------------------------------------------------------------------------------
-    def _check_params(self) -> None:
-        if self.backend not in _BACKENDS:
-            raise ValueError(f"backend must be one of {_BACKENDS}, got {self.backend!r}")
-        if self.nan_policy not in _NAN_POLICIES:
-            raise ValueError(f"nan_policy must be one of {_NAN_POLICIES}, got {self.nan_policy!r}")
-        if self.undefined not in _UNDEFINED:
-            raise ValueError(f"undefined must be one of {_UNDEFINED}, got {self.undefined!r}")
-        pools = [self.pooling] if isinstance(self.pooling, str) else list(self.pooling)
-        bad = [p for p in pools if p not in _POOLS]
-        if bad or not pools:
-            raise ValueError(f"pooling must be a non-empty subset of {list(_POOLS)}, got {pools}")
-        if int(self.chunk_size) < 1:
-            raise ValueError(f"chunk_size must be >= 1, got {self.chunk_size!r}")
+    def _check_param_combinations(self) -> None:
         distributor = getattr(self, "distributor", None)  # absent in models saved before it
-        if distributor is not None:
-            if self.backend != "tsfresh":
-                raise ValueError(
-                    "distributor is only used by backend='tsfresh' (tsfresh's Dask "
-                    f"distributors), got backend={self.backend!r}; for the other backends use "
-                    "n_jobs under joblib's Dask backend (mpcl_sklearn.distributed.dask_backend)"
-                )
-            if self.n_jobs not in (None, 1):
-                raise ValueError(
-                    f"distributor and n_jobs={self.n_jobs!r} both parallelise the tsfresh "
-                    "backend; with a distributor set n_jobs=None"
-                )
-            from .tsfresh_backend import check_distributor
-
-            check_distributor(distributor)
+        if distributor is None:
+            return
+        if self.backend != "tsfresh":
+            raise InvalidParameterError(
+                "The 'distributor' parameter of ModalityFeatureExtractor is only used by "
+                f"backend='tsfresh' (tsfresh's Dask distributors), got backend={self.backend!r}; "
+                "for the other backends use n_jobs under joblib's Dask backend "
+                "(mpcl_sklearn.distributed.dask_backend)"
+            )
+        if self.n_jobs not in (None, 1):
+            raise InvalidParameterError(
+                f"The 'distributor' and 'n_jobs' parameters of ModalityFeatureExtractor both "
+                f"parallelise the tsfresh backend (n_jobs={self.n_jobs!r}); with a distributor "
+                "set n_jobs=None"
+            )
 
     def _settings(self):
         if self.backend == "fast":
@@ -307,7 +339,7 @@ class ModalityFeatureExtractor(TransformerMixin, BaseEstimator):
     # ----------------------------------------------------------------------------------------
     def fit(self, X, y=None):
         """Check X and record the output columns (computed on the first row)."""
-        self._check_params()
+        validate_params(self)
         blocks = _layout(X, self.modalities)
         settings = self._settings()
         first = X.iloc[:1]
@@ -325,7 +357,7 @@ class ModalityFeatureExtractor(TransformerMixin, BaseEstimator):
         ndarray of shape (n_rows, n_features_out_) (a DataFrame with ``set_output``)
         """
         check_is_fitted(self, "blocks_")
-        self._check_params()
+        validate_params(self)
         blocks = _layout(X, self.modalities)
         if [(b.column, b.n_frames, b.n_channels, b.frame_len) for b in blocks] != [
             (b.column, b.n_frames, b.n_channels, b.frame_len) for b in self.blocks_

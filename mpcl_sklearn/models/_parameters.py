@@ -1,9 +1,10 @@
-"""The training parameters shared by the torch models, documented once, and the introspection
-that hands estimator parameters to a network's constructor."""
+"""The training parameters shared by the torch models, declared and documented once, and the
+introspection that hands estimator parameters to a network's constructor."""
 
 from __future__ import annotations
 
 import inspect
+import os
 import re
 import textwrap
 from collections.abc import Mapping
@@ -11,8 +12,29 @@ from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
+import torch
+from skorch.callbacks import Callback
+
+from .._param_validation import (
+    Bool,
+    Constraint,
+    Float,
+    InstanceOf,
+    Int,
+    MappingOf,
+    Options,
+    Satisfies,
+    SequenceOf,
+    Str,
+    SubclassOf,
+)
+from ..training.net import OPTIMIZERS
 
 __all__ = [
+    "BEHAVIOURAL_MODALITIES",
+    "DROPOUT",
+    "MODALITIES",
+    "TRAINING_CONSTRAINTS",
     "TRAINING_PARAMS",
     "constructor_parameters",
     "insert_training_docs",
@@ -20,27 +42,79 @@ __all__ = [
     "training_params",
 ]
 
+
+def _is_callback(value) -> bool:
+    return isinstance(value, Callback) or (isinstance(value, type) and issubclass(value, Callback))
+
+
+def _is_named_callback(value) -> bool:
+    if isinstance(value, tuple):
+        return len(value) == 2 and isinstance(value[0], str) and _is_callback(value[1])
+    return _is_callback(value)
+
+
+_DEVICE = re.compile(r"cpu|mps|cuda(:\d+)?")
+
+#: what each training parameter of the torch models may be (the order of their signatures)
+TRAINING_CONSTRAINTS: dict[str, Constraint | None] = {
+    "lr": Float(0, None, "neither"),
+    "max_epochs": Int(1),
+    "batch_size": Int(1),
+    "optimizer": Options(*OPTIMIZERS, ignore_case=True)
+    | SubclassOf(torch.optim.Optimizer, "a torch.optim.Optimizer subclass"),
+    "weight_decay": Float(0, None, "left"),
+    "max_grad_norm": Float(0, None, "neither") | None,
+    "early_stopping": Bool(),
+    "validation_fraction": Float(0, 1, "neither"),
+    "n_iter_no_change": Int(1),
+    "tol": Float(0, None, "left"),
+    "warm_start": Bool(),
+    "checkpoint_dir": Str() | InstanceOf(os.PathLike, "a path (os.PathLike)") | None,
+    "device": Satisfies(
+        lambda v: isinstance(v, str) and _DEVICE.fullmatch(v) is not None,
+        "one of 'cpu', 'cuda', 'cuda:<n>', 'mps'",
+        invalid=("tpu", "cuda:x", "CPU", 0),
+    )
+    | InstanceOf(torch.device, "a torch.device"),
+    "random_state": Int(0, 2**32 - 1)
+    | InstanceOf(np.random.RandomState, "a numpy RandomState")
+    | None,
+    "verbose": Int(0) | Bool(),
+    "callbacks": SequenceOf(
+        Satisfies(
+            _is_named_callback,
+            "a skorch Callback (instance or class) or a (name, Callback) tuple",
+            invalid=(print, ("name", object())),
+        )
+    )
+    | None,
+    "normalize_y": Bool() | Options("softmax"),
+    "n_threads": Int(1) | None,
+}
+
 #: the training parameters every torch model takes (keyword-only, in this order)
-TRAINING_PARAMS: tuple[str, ...] = (
-    "lr",
-    "max_epochs",
-    "batch_size",
-    "optimizer",
-    "weight_decay",
-    "max_grad_norm",
-    "early_stopping",
-    "validation_fraction",
-    "n_iter_no_change",
-    "tol",
-    "warm_start",
-    "checkpoint_dir",
-    "device",
-    "random_state",
-    "verbose",
-    "callbacks",
-    "normalize_y",
-    "n_threads",
+TRAINING_PARAMS: tuple[str, ...] = tuple(TRAINING_CONSTRAINTS)
+
+_COLUMN = Str() | Int(0)
+
+#: ``modalities`` of MPCL and HeLo: ``{name: [column names or indices]}`` (which names and
+#: indices exist is checked against the data by :func:`mpcl_sklearn._columns.explicit_modalities`)
+MODALITIES = (
+    MappingOf(
+        Str() | Int(0),
+        _COLUMN | SequenceOf(_COLUMN, non_empty=True),
+        non_empty=True,
+        description="a non-empty dict {modality name: column name, column index (int >= 0) or "
+        "a non-empty list of them}",
+    )
+    | None
 )
+
+#: ``behavioural_modalities`` of MPCL and HeLo
+BEHAVIOURAL_MODALITIES = SequenceOf(Str()) | None
+
+#: a dropout probability
+DROPOUT = Float(0, 1, "left")
 
 #: the shared documentation of the training parameters, ``{default}`` filled in per class
 _TRAINING_DOCS = """\

@@ -8,9 +8,11 @@ import numpy as np
 import torch
 
 from .._columns import explicit_modalities, parse_feature_column
+from .._param_validation import Bool, Float, Int, Options, SequenceOf
 from ..nn.cooccurrence import label_cooccurrence_target
 from ..nn.mpcl import MPCLNet
 from ..training.callbacks import CosineLR, WeightAveraging
+from ._parameters import BEHAVIOURAL_MODALITIES, DROPOUT, MODALITIES
 from .torch_base import TorchDistributionRegressor, training_params
 
 __all__ = ["MPCLDistributionRegressor"]
@@ -102,6 +104,35 @@ use_hierarchical_compression : bool, default=True
     """
 
     _module_class = MPCLNet
+
+    _constraints = {
+        "d_model": Int(1),
+        "prototypes_per_emotion": Int(1),
+        "betas": SequenceOf(Float(0, None, "neither"), non_empty=True),
+        "n_memory": Int(0),
+        "tau": Float(0, None, "neither"),
+        "cooccurrence_beta": Float(0, None, "left"),
+        "dropout": DROPOUT,
+        "lambda_distill": Float(0, None, "left"),
+        "lambda_cooc": Float(0, None, "left"),
+        "lambda_diversity": Float(0, None, "left"),
+        "distill_temperature": Float(0, None, "neither"),
+        "use_memory_fusion": Bool(),
+        "use_prototype_distillation": Bool(),
+        "use_cooccurrence_retrieval": Bool(),
+        "use_hierarchical_compression": Bool(),
+        "behavioural_modalities": BEHAVIOURAL_MODALITIES,
+        "modalities": MODALITIES,
+        # emotion indices; that they exist in y is checked when y is known (_affect_membership)
+        "affect_groups": SequenceOf(SequenceOf(Int(0), non_empty=True), non_empty=True) | None,
+        "n_affect_groups": Int(1),
+        "input_dropout": DROPOUT,
+        "token_dropout": DROPOUT,
+        "use_linear_evidence": Bool(),
+        "linear_alpha": Float(0, None, "left"),
+        "lr_schedule": Options("cosine") | None,
+        "weight_averaging": Float(0, 1),
+    }
 
     def __init__(
         self,
@@ -203,8 +234,6 @@ use_hierarchical_compression : bool, default=True
         groups = [list(g) for g in self.affect_groups]
         M = np.zeros((n_outputs, len(groups)), dtype=np.float32)
         for g, members in enumerate(groups):
-            if not members:
-                raise ValueError(f"affect group {g} is empty")
             for c in members:
                 if not 0 <= int(c) < n_outputs:
                     raise ValueError(
@@ -214,14 +243,6 @@ use_hierarchical_compression : bool, default=True
         return M
 
     # ------------------------------------------------------------------ hooks
-    def _check_params(self) -> None:
-        super()._check_params()
-        if self.lr_schedule not in ("cosine", None):
-            raise ValueError(f"lr_schedule must be 'cosine' or None, got {self.lr_schedule!r}")
-        wa = self.weight_averaging
-        if not (isinstance(wa, (int, float, np.integer, np.floating)) and 0 <= wa <= 1):
-            raise ValueError(f"weight_averaging must be a fraction in [0, 1], got {wa!r}")
-
     def _run_callbacks(self):
         callbacks = []
         if self.lr_schedule == "cosine":

@@ -9,44 +9,23 @@ import numpy as np
 import torch
 
 from .._columns import explicit_modalities
+from .._param_validation import Bool, Float, Int, InvalidParameterError, Options, SequenceOf
 from .._stats import pearson_correlation
 from ..nn.helo import HeLoNet
 from ..nn.mlp import ACTIVATIONS, MLPNet
+from ._parameters import BEHAVIOURAL_MODALITIES, DROPOUT, MODALITIES
 from .torch_base import TorchDistributionRegressor, training_params
 
 __all__ = ["HeLoRegressor", "MLPDistributionRegressor"]
 _BEHAVIOURAL_DEFAULT = ("acc", "face", "video")
 
 
-def _is_int(value, minimum: int) -> bool:
-    """An integer (not a bool) of at least ``minimum``."""
-    return (
-        isinstance(value, Integral | np.integer)
-        and not isinstance(value, bool | np.bool_)
-        and value >= minimum
-    )
-
-
 def _hidden_sizes(hidden_layer_sizes) -> tuple[int, ...]:
+    """``hidden_layer_sizes`` (validated) as a tuple of Python ints."""
     sizes = hidden_layer_sizes
-    if isinstance(sizes, Integral | np.integer) and not isinstance(sizes, bool):
+    if isinstance(sizes, Integral | np.integer):
         sizes = (sizes,)
-    try:
-        sizes = tuple(sizes)
-    except TypeError:
-        raise ValueError(
-            f"hidden_layer_sizes must be a sequence of positive ints, got {hidden_layer_sizes!r}"
-        ) from None
-    if not all(_is_int(h, 1) for h in sizes):
-        raise ValueError(
-            f"hidden_layer_sizes must be a sequence of positive ints, got {hidden_layer_sizes!r}"
-        )
     return tuple(int(h) for h in sizes)
-
-
-def _check_dropout(name: str, value) -> None:
-    if not (np.isscalar(value) and 0.0 <= float(value) < 1.0):
-        raise ValueError(f"{name} must be a float in [0, 1), got {value!r}")
 
 
 class MLPDistributionRegressor(TorchDistributionRegressor):
@@ -89,6 +68,12 @@ class MLPDistributionRegressor(TorchDistributionRegressor):
 
     _module_class = MLPNet
 
+    _constraints = {
+        "hidden_layer_sizes": Int(1) | SequenceOf(Int(1)),
+        "activation": Options(*ACTIVATIONS),
+        "dropout": DROPOUT,
+    }
+
     def __init__(
         self,
         hidden_layer_sizes=(128, 64),
@@ -118,15 +103,6 @@ class MLPDistributionRegressor(TorchDistributionRegressor):
         self.activation = activation
         self.dropout = dropout
         super().__init__(**training_params(locals()))
-
-    def _check_params(self) -> None:
-        super()._check_params()
-        _hidden_sizes(self.hidden_layer_sizes)
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(
-                f"activation must be one of {sorted(ACTIVATIONS)}, got {self.activation!r}"
-            )
-        _check_dropout("dropout", self.dropout)
 
     def _data_arguments(self, n_features: int, n_outputs: int, column_layout: dict) -> dict:
         return {"hidden_layer_sizes": _hidden_sizes(self.hidden_layer_sizes)}
@@ -221,6 +197,34 @@ class HeLoRegressor(TorchDistributionRegressor):
 
     _module_class = HeLoNet
 
+    _constraints = {
+        "d_model": Int(1),
+        "n_tokens": Int(1),
+        "n_heads": Int(1),
+        "ffn_dim": Int(1),
+        "depth": Int(1),
+        "dropout": DROPOUT,
+        "attn_dropout": DROPOUT,
+        "dropkey": DROPOUT,
+        "hidden_size": Int(1),
+        "use_ot": Bool(),
+        "ot_beta": Float(0, None, "neither"),
+        "ot_outer_iter": Int(0),
+        "ot_inner_iter": Int(0),
+        "ot_threshold": Float(0, 1),
+        "lambda_corr": Float(0, None, "left"),
+        "behavioural_modalities": BEHAVIOURAL_MODALITIES,
+        "modalities": MODALITIES,
+    }
+
+    def _check_param_combinations(self) -> None:
+        if self.d_model % self.n_heads:
+            raise InvalidParameterError(
+                f"The 'd_model' parameter of {type(self).__name__} must be divisible by "
+                f"'n_heads' (the attention heads split the token width). Got d_model="
+                f"{self.d_model} and n_heads={self.n_heads} instead."
+            )
+
     def __init__(
         self,
         d_model: int = 32,
@@ -280,25 +284,6 @@ class HeLoRegressor(TorchDistributionRegressor):
         super().__init__(**training_params(locals()))
 
     # ------------------------------------------------------------------ parameters and layout
-    def _check_params(self) -> None:
-        super()._check_params()
-        for name in ("d_model", "n_tokens", "n_heads", "ffn_dim", "depth", "hidden_size"):
-            value = getattr(self, name)
-            if not _is_int(value, 1):
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if self.d_model % self.n_heads:
-            raise ValueError(f"d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
-        for name in ("ot_outer_iter", "ot_inner_iter"):
-            value = getattr(self, name)
-            if not _is_int(value, 0):
-                raise ValueError(f"{name} must be an int >= 0, got {value!r}")
-        for name in ("dropout", "attn_dropout", "dropkey"):
-            _check_dropout(name, getattr(self, name))
-        if not (np.isscalar(self.ot_beta) and self.ot_beta > 0):
-            raise ValueError(f"ot_beta must be a positive float, got {self.ot_beta!r}")
-        if not (np.isscalar(self.lambda_corr) and self.lambda_corr >= 0):
-            raise ValueError(f"lambda_corr must be a float >= 0, got {self.lambda_corr!r}")
-
     def _column_layout(self, X) -> dict:
         """One column group per modality (HeLo has no scales): the explicit ``modalities``, or
         the base's ``(modality, scale)`` groups merged over the scales."""
@@ -312,10 +297,7 @@ class HeLoRegressor(TorchDistributionRegressor):
         return {(name, None): idx for name, idx in mods.items()}
 
     def _split_modalities(self, column_layout: dict) -> tuple[list[str], list[str]]:
-        behavioural = self.behavioural_modalities or ()
-        if isinstance(behavioural, str):
-            behavioural = (behavioural,)
-        behavioural = {str(b) for b in behavioural}
+        behavioural = {str(b) for b in self.behavioural_modalities or ()}
         mods = [m for m, _ in column_layout]
         return [m for m in mods if m not in behavioural], [m for m in mods if m in behavioural]
 

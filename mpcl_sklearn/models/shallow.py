@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import warnings
+from itertools import chain
 
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import logsumexp, xlogy
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.neighbors import KNeighborsRegressor
+from sklearn.neighbors import VALID_METRICS, KNeighborsRegressor
 from sklearn.utils.validation import _check_sample_weight
 from threadpoolctl import threadpool_limits
 
+from .._param_validation import Bool, Float, Int, Options, Satisfies, validate_params
 from .._scaling import Standardizer, row_directions
 from .base import BaseDistributionRegressor
 
@@ -34,11 +36,14 @@ class MeanDistributionRegressor(BaseDistributionRegressor):
     n_outputs_ : int
     """
 
+    _constraints = {"normalize_y": Bool()}
+
     def __init__(self, normalize_y: bool = False):
         self.normalize_y = normalize_y
 
     def fit(self, X, y, sample_weight=None):
         """Store the (weighted) mean of the training distributions."""
+        validate_params(self)
         X, Y = self._validate_fit_data(X, y)
         w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
         self.mean_ = np.average(Y, axis=0, weights=w)
@@ -100,6 +105,14 @@ class SABFGSRegressor(BaseDistributionRegressor):
     X. Geng, "Label Distribution Learning", IEEE TKDE 28(7):1734-1748, 2016.
     """
 
+    _constraints = {
+        "alpha": Float(0, None, "left"),
+        "max_iter": Int(1),
+        "tol": Float(0, None, "left"),
+        "standardize": Bool(),
+        "normalize_y": Bool(),
+    }
+
     def __init__(
         self,
         alpha: float = 1e-3,
@@ -149,6 +162,7 @@ class SABFGSRegressor(BaseDistributionRegressor):
         -------
         self
         """
+        validate_params(self)
         X, Y = self._validate_fit_data(X, y)
         w = _check_sample_weight(sample_weight, X, dtype=np.float64)
         if w.sum() <= 0:
@@ -267,6 +281,17 @@ class AAKNNRegressor(BaseDistributionRegressor):
     X. Geng, "Label Distribution Learning", IEEE TKDE 28(7):1734-1748, 2016.
     """
 
+    _constraints = {
+        "n_neighbors": Int(1),
+        "weights": Options("uniform", "distance"),
+        "metric": Options(*sorted(set(chain.from_iterable(VALID_METRICS.values()))))
+        | Satisfies(callable, "a callable"),
+        "p": Float(0, None, "right"),
+        "standardize": Bool(),
+        "n_jobs": Int(None, -1) | Int(1) | None,
+        "normalize_y": Bool(),
+    }
+
     def __init__(
         self,
         n_neighbors: int = 10,
@@ -297,11 +322,8 @@ class AAKNNRegressor(BaseDistributionRegressor):
         -------
         self
         """
+        validate_params(self)
         X, Y = self._validate_fit_data(X, y)
-        if self.weights not in ("uniform", "distance"):
-            raise ValueError(f"weights must be 'uniform' or 'distance', got {self.weights!r}")
-        if int(self.n_neighbors) < 1:
-            raise ValueError(f"n_neighbors must be >= 1, got {self.n_neighbors!r}")
         if self.standardize:
             self.scaler_ = Standardizer().fit(X)
             X = self.scaler_.transform(X)

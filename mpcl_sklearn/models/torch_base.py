@@ -17,7 +17,10 @@ How to subclass
 ---------------
 Write an ``__init__`` listing *all* parameters explicitly (your own plus the base's,
 :data:`TRAINING_PARAMS`), storing each of yours unchanged (scikit-learn's rule) and handing the
-base's on with ``super().__init__(**training_params(locals()))``; put the line
+base's on with ``super().__init__(**training_params(locals()))``; declare what each of yours may
+be in ``_constraints`` (see :mod:`mpcl_sklearn._param_validation`; ``fit`` checks them and the
+base's before anything else, then calls ``_check_param_combinations()`` if you define one); put
+the line
 ``{training_parameters}`` in the Parameters section of the class docstring (it is replaced by
 the shared documentation, with your defaults). Then set ``_module_class`` to an ``nn.Module``
 whose ``forward(X)`` maps a float32 tensor ``(batch, n_features)`` of standardised features to
@@ -55,6 +58,7 @@ from skorch.history import History
 from skorch.utils import noop
 
 from .._columns import group_columns
+from .._param_validation import validate_params
 from .._scaling import Standardizer
 from .._validation import as_real_array, check_distributions, real_target_or_none
 from ..training.batches import FixedValidSplit, TensorBatchDataset, to_tensor, validation_split
@@ -63,7 +67,13 @@ from ..training.checkpoint import TrainingCheckpoint, digest
 from ..training.net import build_net
 from ..training.run import prepare_run, train
 from ..training.runtime import flush_denormals, resolve_device, torch_threads
-from ._parameters import TRAINING_PARAMS, insert_training_docs, module_arguments, training_params
+from ._parameters import (
+    TRAINING_CONSTRAINTS,
+    TRAINING_PARAMS,
+    insert_training_docs,
+    module_arguments,
+    training_params,
+)
 from .base import DistributionRegressorMixin
 
 __all__ = ["TRAINING_PARAMS", "TorchDistributionRegressor", "training_params"]
@@ -98,6 +108,9 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
 
     #: the network class (subclasses set it)
     _module_class: type[torch.nn.Module] | None = None
+
+    #: the training parameters, declared once for every torch model
+    _constraints = TRAINING_CONSTRAINTS
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -231,20 +244,6 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
         }
 
     # ---------------------------------------------------------------- helpers
-    def _check_params(self) -> None:
-        if not (isinstance(self.max_epochs, (int, np.integer)) and self.max_epochs >= 1):
-            raise ValueError(f"max_epochs must be an int >= 1, got {self.max_epochs!r}")
-        if not (isinstance(self.batch_size, (int, np.integer)) and self.batch_size >= 1):
-            raise ValueError(f"batch_size must be an int >= 1, got {self.batch_size!r}")
-        if not (np.isscalar(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be a positive float, got {self.lr!r}")
-        if self.early_stopping and not 0.0 < self.validation_fraction < 1.0:
-            raise ValueError(
-                f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}"
-            )
-        if self.max_grad_norm is not None and not self.max_grad_norm > 0:
-            raise ValueError(f"max_grad_norm must be positive or None, got {self.max_grad_norm}")
-
     def _validate_predict_data(self, X, *, dtype=np.float64):
         """Fast path for a DataFrame with exactly the fitted columns (real-time prediction);
         everything else goes through scikit-learn's ``validate_data``."""
@@ -335,11 +334,11 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
         -------
         self
         """
+        validate_params(self)  # before n_threads is used
         with torch_threads(getattr(self, "n_threads", 1)):
             return self._fit(X, y, groups=groups)
 
     def _fit(self, X, y, groups=None):
-        self._check_params()
         device = resolve_device(self.device)
         reuse = self.warm_start and hasattr(self, "net_")
         prev = (self.n_features_in_, self.n_outputs_) if reuse else None
