@@ -7,7 +7,12 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._scaling import legacy_standardizer
-from .._validation import as_real_array, check_distributions, real_target_or_none
+from .._validation import (
+    as_real_array,
+    check_distributions,
+    check_sample_weight,
+    real_target_or_none,
+)
 
 
 class DistributionRegressorMixin(RegressorMixin):
@@ -57,6 +62,7 @@ class DistributionRegressorMixin(RegressorMixin):
 
     def score(self, X, y, sample_weight=None) -> float:
         """scikit-learn's R^2 of :meth:`predict` against ``y`` (real numbers only)."""
+        sample_weight = check_sample_weight(sample_weight, None)
         return super().score(X, as_real_array(y, "y"), sample_weight=sample_weight)
 
     def __sklearn_tags__(self):

@@ -13,6 +13,7 @@ from sklearn.utils.validation import _check_sample_weight
 from threadpoolctl import threadpool_limits
 
 from .._scaling import Standardizer, row_directions
+from .._validation import check_sample_weight
 from .base import BaseDistributionRegressor
 
 __all__ = ["AAKNNRegressor", "MeanDistributionRegressor", "SABFGSRegressor"]
@@ -40,6 +41,7 @@ class MeanDistributionRegressor(BaseDistributionRegressor):
     def fit(self, X, y, sample_weight=None):
         """Store the (weighted) mean of the training distributions."""
         X, Y = self._validate_fit_data(X, y)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
         w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
         self.mean_ = np.average(Y, axis=0, weights=w)
         return self
@@ -150,6 +152,7 @@ class SABFGSRegressor(BaseDistributionRegressor):
         self
         """
         X, Y = self._validate_fit_data(X, y)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
         w = _check_sample_weight(sample_weight, X, dtype=np.float64)
         if w.sum() <= 0:
             raise ValueError("sample_weight must not sum to zero")
