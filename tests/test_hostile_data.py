@@ -15,11 +15,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from scipy.io import savemat
 from test_hostile_inputs import (
-    FAST,
     _check_features,
     _write_wesad_quest,
     assert_distributions,
@@ -164,16 +161,12 @@ def _close(a, b):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
 
 
-@settings(FAST, max_examples=80)
-@given(
-    kind=st.sampled_from(sorted(_WEIGHT_CASES)),
-    entry=st.sampled_from(
-        [*sorted(METRICS), "scorer", "MeanDistributionRegressor", "SABFGSRegressor", "score"]
-    ),
-    seed=st.integers(0, 1000),
+@pytest.mark.parametrize(
+    "entry", [*sorted(METRICS), "scorer", "MeanDistributionRegressor", "SABFGSRegressor", "score"]
 )
-def test_sample_weights(kind, entry, seed):
-    rng = np.random.default_rng(seed)
+@pytest.mark.parametrize("kind", sorted(_WEIGHT_CASES))
+def test_sample_weights(kind, entry):
+    rng = np.random.default_rng(len(kind) + len(entry))
     n = 6
     X = rng.normal(size=(n, 3))
     t, p = rng.dirichlet(np.ones(3), n), rng.dirichlet(np.ones(3), n)
@@ -238,8 +231,7 @@ _RATE_VALUES = {
 }
 
 
-@settings(FAST, max_examples=30)
-@given(kind=st.sampled_from([*sorted(_RATE_VALUES), "declared_8x_too_low", "one_sample_short"]))
+@pytest.mark.parametrize("kind", [*sorted(_RATE_VALUES), "declared_8x_too_low", "one_sample_short"])
 def test_recordings_sampling_rates(kind):
     rec = _recordings()
     trials, sfreq = rec.trials, dict(rec.sfreq)
@@ -272,11 +264,8 @@ def windows():
     return make_windows(_recordings(), 2.0, 1.0)[0]
 
 
-@settings(FAST, max_examples=60)
-@given(
-    kind=st.sampled_from([*sorted(_RATE_VALUES), "declared_too_low", "not_a_dict"]),
-    entry=st.sampled_from(["SignalWindower", "extractor_raw", "extractor_framed"]),
-)
+@pytest.mark.parametrize("entry", ["SignalWindower", "extractor_raw", "extractor_framed"])
+@pytest.mark.parametrize("kind", [*sorted(_RATE_VALUES), "declared_too_low", "not_a_dict"])
 def test_window_table_sampling_rates(windows, kind, entry):
     X = windows.copy()
     framed = SignalWindower(scales_s=(0.5,)).fit_transform(X) if entry.endswith("framed") else X
@@ -330,8 +319,8 @@ _WINDOWING_CASES = {
 }
 
 
-@settings(FAST, max_examples=40)
-@given(kind=st.sampled_from(sorted(_WINDOWING_CASES)), seed=st.integers(0, 100))
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("kind", sorted(_WINDOWING_CASES))
 def test_make_windows_windowing(kind, seed):
     rec = _recordings(seed)
     args, kw = [2.0, 1.0], {"return_trials": True}
@@ -463,8 +452,7 @@ _LOADER_CASES = {
 }
 
 
-@settings(FAST, max_examples=40)
-@given(kind=st.sampled_from(sorted(_LOADER_CASES)))
+@pytest.mark.parametrize("kind", sorted(_LOADER_CASES))
 def test_loaders_subjects_emotions_options(tmp_path_factory, kind):
     entry, kwargs, words = _LOADER_CASES[kind]
     if entry == "load_dmer":

@@ -62,8 +62,9 @@ class DistributionRegressorMixin(RegressorMixin):
 
     def score(self, X, y, sample_weight=None) -> float:
         """scikit-learn's R^2 of :meth:`predict` against ``y`` (real numbers only)."""
-        sample_weight = check_sample_weight(sample_weight, None)
-        return super().score(X, as_real_array(y, "y"), sample_weight=sample_weight)
+        y = as_real_array(y, "y")
+        sample_weight = check_sample_weight(sample_weight, len(y) if y.ndim else None)
+        return super().score(X, y, sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
