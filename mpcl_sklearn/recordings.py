@@ -21,7 +21,7 @@ from ._validation import as_id_list, as_real_array, check_sampling_rate, is_id
 SUM_TOL = 1e-6
 
 #: Within one trial, the durations (``n_times / sfreq``) of the modalities may differ by at most
-#: this many seconds, or by one sample of the trial's slowest modality if that is longer.
+#: this many seconds plus one sample of each of the two modalities compared (their rounding).
 #: Recordings of one session end at slightly different times; a larger difference means a wrong
 #: sampling rate (a 32 Hz signal declared 4 Hz "lasts" 8 times longer) or a truncated signal.
 DURATION_TOLERANCE_S = 1.0
@@ -88,7 +88,7 @@ def check_durations(trial: Trial, sfreq: Mapping[str, float], where: str = "") -
         return
     dur = {m: x.shape[-1] / sfreq[m] for m, x in trial.signals.items()}
     short, long = min(dur, key=dur.get), max(dur, key=dur.get)
-    tol = max(DURATION_TOLERANCE_S, 1.0 / min(sfreq[m] for m in dur))
+    tol = DURATION_TOLERANCE_S + 1.0 / sfreq[short] + 1.0 / sfreq[long]
     if dur[long] - dur[short] > tol:
         n = {m: trial.signals[m].shape[-1] for m in (short, long)}
         where = where or f"trial {trial.trial!r} of subject {trial.subject!r}"
@@ -96,8 +96,8 @@ def check_durations(trial: Trial, sfreq: Mapping[str, float], where: str = "") -
             f"{where}: modality {long!r} lasts {dur[long]:.6g} s ({n[long]} samples at "
             f"{sfreq[long]:g} Hz) but {short!r} lasts {dur[short]:.6g} s ({n[short]} samples at "
             f"{sfreq[short]:g} Hz); within a trial the durations may differ by at most "
-            f"{tol:g} s (DURATION_TOLERANCE_S). Check the sampling rates in sfreq, or trim the "
-            "longer signals"
+            f"{tol:.6g} s (DURATION_TOLERANCE_S plus one sample of each). Check the sampling "
+            "rates in sfreq, or trim the longer signals"
         )
 
 
