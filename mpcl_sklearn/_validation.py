@@ -95,9 +95,9 @@ def check_distributions(
         If ``y`` is not a real numeric array (complex numbers, strings, ``None`` or other
         objects are refused; booleans count as 0/1), is not 2-D, is empty, has NaN/inf or
         negative entries, or has rows that do not sum to 1 (the message lists the offending
-        rows and prints the first bad sum with 12 significant digits and its deviation). A single column whose rows do
-        not sum to 1 (a 1-D ``y`` of class indices or scores, reshaped by an estimator) is told
-        that ``y`` must be 2-D with one column per emotion.
+        rows and prints the first bad sum with 12 significant digits and its deviation). A
+        single column whose rows do not sum to 1 (a 1-D ``y`` of class indices or scores,
+        reshaped by an estimator) is told that ``y`` must be 2-D with one column per emotion.
     """
     arr = as_real_array(y, name)
     if arr.ndim != 2:
@@ -257,8 +257,7 @@ def as_id_list(values, name: str) -> list[str] | None:
         return None
     if isinstance(values, str):
         raise TypeError(
-            f"{name} must be a list of ids, not the string {values!r}; for one, pass "
-            f"[{values!r}]"
+            f"{name} must be a list of ids, not the string {values!r}; for one, pass [{values!r}]"
         )
     if isinstance(values, bytes | set | frozenset | Mapping) or not isinstance(values, Iterable):
         raise TypeError(

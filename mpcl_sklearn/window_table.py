@@ -16,7 +16,7 @@ import pandas as pd
 
 from ._validation import check_sampling_rate
 
-__all__ = ["WINDOW_METADATA", "check_signal_frame", "concat_windows"]
+__all__ = ["MISSING_SFREQ", "WINDOW_METADATA", "check_signal_frame", "concat_windows"]
 
 #: The attrs of a window table that describe its data; tables concatenated by
 #: :func:`concat_windows` must agree on them.
@@ -44,7 +44,7 @@ def check_signal_frame(X, *, modalities: Sequence[str] | None = None) -> dict[st
         )
     sfreq = X.attrs.get("sfreq")
     if not sfreq:
-        raise ValueError(_MISSING_SFREQ)
+        raise ValueError(MISSING_SFREQ)
     if not isinstance(sfreq, Mapping):
         raise ValueError(f"X.attrs['sfreq'] must be a dict {{modality: Hz}}, got {sfreq!r}")
     if X.columns.duplicated().any():
@@ -94,7 +94,7 @@ def check_signal_frame(X, *, modalities: Sequence[str] | None = None) -> dict[st
 
 
 #: The error for a window table without ``attrs["sfreq"]`` (shared with the extractor).
-_MISSING_SFREQ = (
+MISSING_SFREQ = (
     "unknown sampling rate: X.attrs['sfreq'] is missing. pandas drops a table's attrs in some "
     "operations (pd.concat of tables whose attrs differ, merge, groupby): combine window tables "
     "with mpcl_sklearn.windowing.concat_windows, or set X.attrs['sfreq'] = {modality: Hz} "

@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._columns import SEP, format_scale
 from .._validation import check_sampling_rate
-from ..window_table import _MISSING_SFREQ, check_signal_frame
+from ..window_table import MISSING_SFREQ, check_signal_frame
 from . import fast as _fast
 from .tsfresh_backend import open_distributor
 
@@ -61,7 +61,7 @@ def _layout(X, modalities: Sequence[str] | None) -> list[_Block]:
         return blocks
     sfreq = X.attrs.get("sfreq")
     if not sfreq:
-        raise ValueError(_MISSING_SFREQ)
+        raise ValueError(MISSING_SFREQ)
     if len(X) == 0:
         raise ValueError("X has no rows")
     cols = [c for c, info in frames.items() if modalities is None or info["modality"] in modalities]
