@@ -150,7 +150,10 @@ def recordings_from_mne(
         cut = _raw_trials if isinstance(inst, mne.io.BaseRaw) else _epoch_trials
         trials += cut(sub, inst, picks, table, names, labels is None, normalize, report)
     if not trials:
-        raise ValueError("no trial has a label row: " + "; ".join(report))
+        index = [] if table is None else list(table.index[:10])
+        raise ValueError(
+            f"no trial has a label row (labels are indexed by {index}): " + "; ".join(report)
+        )
     assert sfreq is not None and layout is not None
     return Recordings(
         trials=trials,
@@ -300,8 +303,8 @@ def _raw_trials(sub, raw, picks, table, names, _from_meta, normalize, report) ->
         report.append(f"subject {sub!r}: annotations without a label row skipped: {dict(skipped)}")
     ids = _unique_names([k[2] for k in keep])
     start_idx = raw.time_as_index([k[0] for k in keep], use_rounding=True, origin=ann.orig_time)
-    order = list(picks)
-    all_idx = [i for m in order for i in picks[m]]
+    all_idx = [i for idx in picks.values() for i in idx]
+    pos = {m: [all_idx.index(i) for i in idx] for m, idx in picks.items()}
     trials = []
     for (onset, duration, desc, label, where), tid, a in zip(keep, ids, start_idx):
         n = int(round(duration * raw.info["sfreq"]))
@@ -315,7 +318,6 @@ def _raw_trials(sub, raw, picks, table, names, _from_meta, normalize, report) ->
                 f"{where} lasting {duration:g} s lies outside the data (0-{raw.times[-1]:g} s)"
             )
         block = raw.get_data(picks=all_idx, start=int(a), stop=int(a) + n)
-        pos = {m: [all_idx.index(i) for i in picks[m]] for m in order}
         meta = {"name": desc, "onset_s": onset, "duration_s": duration}
         trials.append(Trial(sub, tid, _signals(block, pos), label, meta))
     return trials
@@ -329,10 +331,9 @@ def _epoch_trials(sub, epochs, picks, table, names, from_meta, normalize, report
     for code in epochs.events[:, 2]:
         candidates = code_to_name.get(int(code), [str(code)])
         event_names.append("/".join(candidates))
-    order = list(picks)
-    all_idx = [i for m in order for i in picks[m]]
+    all_idx = [i for idx in picks.values() for i in idx]
     data = epochs.get_data(picks=all_idx)
-    pos = {m: [all_idx.index(i) for i in picks[m]] for m in order}
+    pos = {m: [all_idx.index(i) for i in idx] for m, idx in picks.items()}
     meta_rows = epochs.metadata.reset_index(drop=True) if from_meta else None
     ids = _unique_names(event_names)
     trials, skipped = [], Counter()
