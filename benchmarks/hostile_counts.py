@@ -4,11 +4,13 @@ Usage::
 
     .venv/bin/python benchmarks/hostile_counts.py [--json counts.json]
 
-Runs ``tests/test_hostile_inputs.py`` and ``tests/test_model_files.py`` with pytest
-(sequentially, so the counts are complete) and prints, per public entry point, the number of
-cases tried and how each ended (a correct result, or which clear exception); for the model
-files, per entry point and per class of attack, with the number of unexplained outcomes (a
-crafted file accepted). Exit status: pytest's.
+Runs ``tests/test_hostile_inputs.py``, ``tests/test_hostile_data.py`` and
+``tests/test_model_files.py`` with pytest (sequentially, so the counts are complete) and prints,
+per public entry point, the number of cases tried and how each ended (a correct result, or which
+clear exception); then per entry point and class of hostile input (issue 12's classes), with
+the number of unexplained outcomes (a case whose check failed); for the model files, per entry
+point and per class of attack, with the number of unexplained outcomes (a crafted file
+accepted). Exit status: pytest's, or 1 if anything is unexplained.
 """
 
 from __future__ import annotations
@@ -32,13 +34,20 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "counts.json"
+        classes_out = Path(tmp) / "classes.json"
         files_out = Path(tmp) / "model_files.json"
-        env = dict(os.environ, MPCL_HOSTILE_COUNTS=str(out), MPCL_MODEL_FILE_COUNTS=str(files_out))
+        env = dict(
+            os.environ,
+            MPCL_HOSTILE_COUNTS=str(out),
+            MPCL_HOSTILE_CLASS_COUNTS=str(classes_out),
+            MPCL_MODEL_FILE_COUNTS=str(files_out),
+        )
         cmd = [
             sys.executable,
             "-m",
             "pytest",
             "tests/test_hostile_inputs.py",
+            "tests/test_hostile_data.py",
             "tests/test_model_files.py",
             "-q",
             "-p",
@@ -52,17 +61,39 @@ def main(argv: list[str] | None = None) -> int:
         wall = time.perf_counter() - t0
         tail = [ln for ln in res.stdout.splitlines() if " passed" in ln or " failed" in ln]
         counts = json.loads(out.read_text()) if out.exists() else {}
+        classes = json.loads(classes_out.read_text()) if classes_out.exists() else {}
         files = json.loads(files_out.read_text()) if files_out.exists() else {}
     print(f"{'entry point':36s} {'cases':>6s}  outcomes")
     for name, row in counts.items():
         detail = ", ".join(f"{k} {v}" for k, v in row.items() if k != "cases")
         print(f"{name:36s} {row['cases']:6d}  {detail}")
     print(f"{'total':36s} {sum(r['cases'] for r in counts.values()):6d}")
-    unexplained = _model_file_table(files)
+    unexplained = _class_table(classes)
+    unexplained += _model_file_table(files)
     print(f"pytest: {tail[-1] if tail else res.stdout[-500:]} (wall {wall:.1f} s)")
     if args.json:
-        Path(args.json).write_text(json.dumps({"inputs": counts, "model_files": files}, indent=1))
+        Path(args.json).write_text(
+            json.dumps({"inputs": counts, "classes": classes, "model_files": files}, indent=1)
+        )
     return res.returncode or int(unexplained > 0)
+
+
+def _class_table(classes: dict[str, dict[str, int]]) -> int:
+    """Print the hostile inputs per class and entry point; return the unexplained count."""
+    print()
+    print(f"{'class | entry point':62s} {'cases':>6s}  outcomes")
+    per_class: Counter = Counter()
+    rows = sorted(classes.items(), key=lambda kv: (kv[0].partition(" | ")[2], kv[0]))
+    for key, row in rows:
+        entry, _, cls = key.partition(" | ")
+        n = sum(row.values())
+        per_class[cls] += n
+        detail = ", ".join(f"{k} {v}" for k, v in row.items())
+        print(f"{cls + ' | ' + entry:62s} {n:6d}  {detail}")
+    print("per class: " + ", ".join(f"{k} {v}" for k, v in sorted(per_class.items())))
+    unexplained = sum(row.get("unexplained", 0) for row in classes.values())
+    print(f"hostile-input cases {sum(per_class.values())}, unexplained {unexplained}")
+    return unexplained
 
 
 def _model_file_table(files: dict[str, dict[str, int]]) -> int:

@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "make_windows": "windowing",
+    "concat_windows": "windowing",
     "SignalWindower": "windowing",
     "ModalityFeatureExtractor": "features",
     "load_wesad": "datasets",
@@ -21,6 +22,7 @@ _LAZY = {
     "load_dmer_raw": "datasets",
     "FeatureTable": "datasets",
     "make_mixed_emotion_recordings": "datasets",
+    "recordings_from_mne": "datasets",
     "DMER_EMOTIONS": "datasets",
     "MPCLDistributionRegressor": "models.mpcl",
     "TorchDistributionRegressor": "models.torch_base",

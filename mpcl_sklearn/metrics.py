@@ -11,7 +11,9 @@ Conventions follow PyLDL (``pyldl.metrics``) so numbers are comparable with publ
 * Each metric is computed per sample and averaged over samples (optionally weighted).
 
 All functions validate their inputs: both arrays 2-D with the same shape, finite, non-negative,
-rows summing to 1 within :data:`SUM_TOLERANCE`.
+rows summing to 1 within :data:`SUM_TOLERANCE`; ``sample_weight`` one finite, non-negative
+weight per sample, not all zero (:func:`mpcl_sklearn._validation.check_sample_weight`, the
+check every estimator's ``fit`` uses too).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Callable
 import numpy as np
 from sklearn.metrics import make_scorer
 
-from ._validation import SUM_TOLERANCE, check_distributions
+from ._validation import SUM_TOLERANCE, check_distributions, check_sample_weight
 
 __all__ = [
     "EPS",
@@ -47,14 +49,7 @@ def _check_pair(y_true, y_pred, sample_weight):
     p = check_distributions(y_pred, name="y_pred")
     if t.shape != p.shape:
         raise ValueError(f"y_true has shape {t.shape} but y_pred has shape {p.shape}")
-    w = None
-    if sample_weight is not None:
-        w = np.asarray(sample_weight, dtype=np.float64)
-        if w.shape != (t.shape[0],):
-            raise ValueError(f"sample_weight must have shape ({t.shape[0]},), got {w.shape}")
-        if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
-            raise ValueError("sample_weight must be finite, non-negative and not all zero")
-    return t, p, w
+    return t, p, check_sample_weight(sample_weight, t.shape[0])
 
 
 def _chebyshev_rows(t, p):

@@ -6,6 +6,8 @@ See ``docs/data_model.md`` for the data layout.
 
 from __future__ import annotations
 
+import copy
+import numbers
 import warnings
 from collections.abc import Sequence
 
@@ -16,8 +18,26 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from ._columns import SEP, format_scale
 from ._param_validation import Float, SequenceOf, Str, validate_params
 from .recordings import Recordings
+from .window_table import check_signal_frame, concat_windows
 
-__all__ = ["make_windows", "SignalWindower", "check_signal_frame"]
+__all__ = ["make_windows", "SignalWindower", "check_signal_frame", "concat_windows", "trial_id"]
+
+
+def trial_id(subject, trial) -> str:
+    """The trial id of :func:`make_windows`: ``"<subject>/<trial>"``, unambiguous.
+
+    ``%`` and ``/`` in the subject are written ``%25`` and ``%2F``, so the first ``/`` always
+    separates subject from trial: ``("a/b", "c")`` gives ``"a%2Fb/c"`` and ``("a", "b/c")``
+    gives ``"a/b/c"``.
+    """
+    return str(subject).replace("%", "%25").replace("/", "%2F") + "/" + str(trial)
+
+
+def _real(name: str, value) -> float:
+    """A real number (not bool, not a string) as float; a ValueError naming ``name``."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
+    return float(value)
 
 
 def _n_windows(n_times: dict[str, int], sfreq: dict[str, float], window_s, step_s) -> int:
@@ -58,61 +78,78 @@ def make_windows(
     window_s : float
         Window length in seconds. Each modality's window has ``round(window_s * sfreq)`` samples.
     step_s : float, optional
-        Distance between window starts in seconds (default: ``window_s``, no overlap).
+        Distance between window starts in seconds (default: ``window_s``, no overlap); at
+        least one sample of the slowest modality.
     return_trials : bool, default=False
-        Also return the trial id (``"<subject>/<trial>"``) of each window.
+        Also return the trial id of each window (:func:`trial_id`: ``"<subject>/<trial>"``).
     min_coverage : float in (0, 1], default=1.0
         Minimal fraction of finite (non-NaN) samples a window needs in every modality. Windows
-        below it are dropped and counted in ``X.attrs["report"]``. Windows that are kept may
-        still hold NaN when ``min_coverage < 1`` (see the extractor's ``nan_policy``).
+        below it are dropped (a warning gives the count per trial, ``X.attrs["report"]`` lists
+        them). Windows that are kept may still hold NaN when ``min_coverage < 1`` (see the
+        extractor's ``nan_policy``).
     modalities : sequence of str, optional
-        Modalities to keep (default: all, in ``recordings.sfreq`` order).
+        Modalities to keep (a list; default: all, in ``recordings.sfreq`` order).
 
     Returns
     -------
     X : pandas.DataFrame
-        One row per window, one column per modality; each cell a float array
-        ``(n_channels, n_times)``. Index: MultiIndex ``(subject, trial, start_s)``, in time
-        order within each trial. ``X.attrs`` holds ``"sfreq"`` (dict), ``"behavioural"``
-        (tuple), ``"emotions"`` (list), ``"channel_names"`` (dict) and ``"report"`` (list of
-        str: trials too short for one window, dropped windows).
+        One row per window, one column per modality; each cell a read-only float64 array
+        ``(n_channels, n_times)``, a view of a private copy of the trial (so the table shares
+        no memory with ``recordings``, and overlapping windows share the copy; ``np.array(cell)``
+        gives a writable one). Index: MultiIndex ``(subject, trial, start_s)`` (ids as text),
+        in time order within each trial. ``X.attrs`` holds ``"sfreq"`` (dict),
+        ``"behavioural"`` (tuple), ``"emotions"`` (list), ``"channel_names"`` (dict) and
+        ``"report"`` (list of str: trials too short for one window, dropped windows). Combine
+        tables with :func:`concat_windows` (``pd.concat`` drops ``attrs`` that differ).
     y : ndarray of shape (n_windows, n_emotions)
         The label of each window's trial (rows sum to 1).
     groups : ndarray of shape (n_windows,)
-        Subject id of each window.
+        Subject id of each window, as text.
     trials : ndarray of shape (n_windows,)
-        Only with ``return_trials=True``: trial id ``"<subject>/<trial>"`` of each window.
+        Only with ``return_trials=True``: trial id of each window (:func:`trial_id`).
 
     Raises
     ------
     ValueError
-        For a non-positive ``window_s``/``step_s``, an unknown modality, or when no window
-        results at all.
+        For invalid recordings (:meth:`Recordings.validate`: e.g. sampling rates, durations
+        of a trial's modalities that disagree, complex signals, subject ids ``1`` and ``"1"``),
+        a non-positive ``window_s``/``step_s``, a step shorter than one sample, an unknown
+        modality, or when no window results at all.
 
     Warns
     -----
     UserWarning
-        For each trial shorter than one window (named by subject and trial).
+        For each trial shorter than one window (named by subject and trial), and once for the
+        windows dropped for NaN/inf samples (count per trial).
     """
     if not isinstance(recordings, Recordings):
         raise ValueError(
             f"make_windows expects a Recordings object, got {type(recordings).__name__}"
         )
-    window_s = float(window_s)
-    step_s = window_s if step_s is None else float(step_s)
+    recordings.validate()  # the trials may have been edited since construction
+    window_s = _real("window_s", window_s)
+    step_s = window_s if step_s is None else _real("step_s", step_s)
     if not np.isfinite(window_s) or window_s <= 0:
         raise ValueError(f"window_s must be > 0, got {window_s!r}")
     if not np.isfinite(step_s) or step_s <= 0:
         raise ValueError(f"step_s must be > 0, got {step_s!r}")
+    min_coverage = _real("min_coverage", min_coverage)
     if not 0 < min_coverage <= 1:
         raise ValueError(f"min_coverage must be in (0, 1], got {min_coverage!r}")
+    if isinstance(modalities, str):
+        raise ValueError(
+            f"modalities must be a list of names, not the string {modalities!r}; pass "
+            f"[{modalities!r}]"
+        )
     mods = list(recordings.sfreq) if modalities is None else list(modalities)
     unknown = [m for m in mods if m not in recordings.sfreq]
-    if unknown or not mods:
+    if unknown or not mods or len(set(mods)) != len(mods):
         raise ValueError(
             f"unknown modalities {unknown}; recordings have {list(recordings.sfreq)}"
             if unknown
             else "modalities is empty"
+            if not mods
+            else f"modalities lists a modality twice: {mods}"
         )
     sfreq = {m: float(recordings.sfreq[m]) for m in mods}
     length = {m: int(round(window_s * sfreq[m])) for m in mods}
@@ -121,8 +158,16 @@ def make_windows(
             raise ValueError(
                 f"window_s={window_s} s is shorter than one sample of {m!r} at {sfreq[m]} Hz"
             )
+    slowest = min(sfreq, key=sfreq.get)
+    if step_s * sfreq[slowest] < 1 - 1e-9:
+        raise ValueError(
+            f"step_s={step_s:g} s is shorter than one sample of {slowest!r} at "
+            f"{sfreq[slowest]:g} Hz ({1 / sfreq[slowest]:g} s): consecutive windows would "
+            f"repeat the same samples; use step_s >= {1 / sfreq[slowest]:g}"
+        )
 
     report: list[str] = []
+    dropped_by_trial: list[str] = []
     cells: dict[str, list[np.ndarray]] = {m: [] for m in mods}
     index: list[tuple[str, str, float]] = []
     labels: list[np.ndarray] = []
@@ -139,29 +184,49 @@ def make_windows(
             warnings.warn(msg, UserWarning, stacklevel=2)
             report.append(msg)
             continue
+        # one private read-only copy per trial and modality: the cells are views of it, so the
+        # table neither aliases the caller's arrays nor multiplies memory by the overlap
+        source = {}
+        for m in mods:
+            source[m] = np.array(trial.signals[m], dtype=np.float64, copy=True)
+            source[m].flags.writeable = False
         dropped = 0
-        label = np.asarray(trial.label, dtype=np.float64)
+        label = np.array(trial.label, dtype=np.float64)
         for i in range(k):
             start = i * step_s
             pieces = {}
             for m in mods:
                 a = int(round(start * sfreq[m]))
-                pieces[m] = trial.signals[m][:, a : a + length[m]]
+                pieces[m] = source[m][:, a : a + length[m]]
             if min_coverage < 1 or any(not np.isfinite(p).all() for p in pieces.values()):
                 cover = min(np.isfinite(p).mean() if p.size else 0.0 for p in pieces.values())
                 if cover < min_coverage:
                     dropped += 1
                     continue
             for m in mods:
-                cells[m].append(np.asarray(pieces[m], dtype=np.float64))
+                cells[m].append(pieces[m])
             index.append((str(trial.subject), str(trial.trial), round(start, 9)))
             labels.append(label)
-            trial_ids.append(f"{trial.subject}/{trial.trial}")
+            trial_ids.append(trial_id(trial.subject, trial.trial))
         if dropped:
             report.append(
                 f"trial {trial.trial!r} of subject {trial.subject!r}: {dropped} of {k} windows "
                 f"dropped (finite-sample coverage below min_coverage={min_coverage:g})"
             )
+            dropped_by_trial.append(f"{trial.subject}/{trial.trial}: {dropped} of {k}")
+    if dropped_by_trial:
+        shown = "; ".join(dropped_by_trial[:20])
+        more = (
+            f"; ... ({len(dropped_by_trial)} trials in all)" if len(dropped_by_trial) > 20 else ""
+        )
+        warnings.warn(
+            f"windows with NaN/inf samples dropped (coverage below min_coverage="
+            f"{min_coverage:g}) in {len(dropped_by_trial)} trials: {shown}{more}. Lower "
+            "min_coverage to keep them (then see the extractor's nan_policy); X.attrs['report'] "
+            "lists them",
+            UserWarning,
+            stacklevel=2,
+        )
     if not index:
         raise ValueError(
             f"no window of {window_s:g} s could be cut from {len(recordings.trials)} trials; "
@@ -176,10 +241,12 @@ def make_windows(
     mi = pd.MultiIndex.from_tuples(index, names=["subject", "trial", "start_s"])
     X = pd.DataFrame(data, index=mi, columns=mods)
     X.attrs["sfreq"] = dict(sfreq)
-    X.attrs["behavioural"] = tuple(b for b in recordings.behavioural if b in mods)
-    X.attrs["emotions"] = list(recordings.emotions)
+    X.attrs["behavioural"] = tuple(str(b) for b in recordings.behavioural if b in mods)
+    X.attrs["emotions"] = [str(e) for e in recordings.emotions]
     X.attrs["channel_names"] = {
-        m: list(recordings.channel_names[m]) for m in mods if m in recordings.channel_names
+        m: [str(c) for c in recordings.channel_names[m]]
+        for m in mods
+        if m in recordings.channel_names
     }
     X.attrs["report"] = report
     y = np.vstack(labels)
@@ -187,61 +254,6 @@ def make_windows(
     if return_trials:
         return X, y, groups, np.asarray(trial_ids, dtype=object)
     return X, y, groups
-
-
-def check_signal_frame(X, *, modalities: Sequence[str] | None = None) -> dict[str, float]:
-    """Validate a raw window table (as returned by :func:`make_windows`).
-
-    Returns the sampling rates of the checked modalities.
-
-    Raises
-    ------
-    ValueError
-        If X is not a DataFrame, has no ``attrs["sfreq"]`` (unknown sampling rate), lacks a
-        modality, holds a cell that is not a 2-D array, or a modality's shape changes between
-        rows.
-    """
-    if not isinstance(X, pd.DataFrame):
-        raise ValueError(
-            "expected a pandas DataFrame of signal windows (one column per modality, cells "
-            f"(n_channels, n_times) arrays) as made by make_windows, got {type(X).__name__}"
-        )
-    sfreq = X.attrs.get("sfreq")
-    if not sfreq:
-        raise ValueError(
-            "unknown sampling rate: X.attrs['sfreq'] is missing; set X.attrs['sfreq'] = "
-            "{modality: Hz} (make_windows does)"
-        )
-    mods = list(X.columns) if modalities is None else list(modalities)
-    missing = [m for m in mods if m not in X.columns]
-    if missing:
-        raise ValueError(f"modality columns {missing} are missing from X (has {list(X.columns)})")
-    no_rate = [m for m in mods if m not in sfreq]
-    if no_rate:
-        raise ValueError(f"unknown sampling rate of modalities {no_rate}: not in X.attrs['sfreq']")
-    if len(X) == 0:
-        raise ValueError("X has no rows")
-    for m in mods:
-        shape = None
-        for i, cell in enumerate(X[m].to_numpy()):
-            if not isinstance(cell, np.ndarray) or cell.ndim != 2:
-                raise ValueError(
-                    f"cell at row {i} of modality {m!r} must be a 2-D array (n_channels, "
-                    f"n_times), got {type(cell).__name__} with shape {getattr(cell, 'shape', None)}"
-                )
-            if shape is None:
-                shape = cell.shape
-            elif cell.shape[0] != shape[0]:
-                raise ValueError(
-                    f"modality {m!r}: channel count changes between rows ({shape[0]} in row 0, "
-                    f"{cell.shape[0]} in row {i})"
-                )
-            elif cell.shape != shape:
-                raise ValueError(
-                    f"modality {m!r}: window length changes between rows ({shape[1]} samples in "
-                    f"row 0, {cell.shape[1]} in row {i})"
-                )
-    return {m: float(sfreq[m]) for m in mods}
 
 
 class SignalWindower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
@@ -266,9 +278,10 @@ class SignalWindower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
     Output: a DataFrame with X's index and one column per (modality, scale) named
     ``"<modality>__<scale>"`` (scale as :func:`mpcl_sklearn._columns.format_scale`, e.g.
     ``"bvp__4s"``). Each cell is a read-only float array ``(n_frames, n_channels, frame_len)``
-    (a strided view of the window, no copy). ``attrs`` keep ``"sfreq"`` and the other
-    attrs of X and add ``"frames"``: ``{column: {"modality": m, "scale": "4s",
-    "scale_s": 4.0}}``. :class:`~mpcl_sklearn.features.ModalityFeatureExtractor` reads this.
+    (a strided view of a private copy of the window: the output shares no memory with X).
+    ``attrs`` keep (copies of) ``"sfreq"`` and the other attrs of X and add ``"frames"``:
+    ``{column: {"modality": m, "scale": "4s", "scale_s": 4.0}}``.
+    :class:`~mpcl_sklearn.features.ModalityFeatureExtractor` reads this.
     """
 
     _constraints = {
@@ -323,18 +336,22 @@ class SignalWindower(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
         layout = self._layout(X)
         data = {}
         frames_info = {}
+        # one private copy of every window (the frames are read-only views of it): the output
+        # shares no memory with X, whose cells the caller may edit
+        copies = {
+            m: [np.array(cell, dtype=np.float64, copy=True) for cell in X[m].to_numpy()]
+            for m in dict.fromkeys(m for m, *_ in layout)
+        }
         for m, label, s, flen, step in layout:
             col_name = f"{m}{SEP}{label}"
             col = np.empty(len(X), dtype=object)
-            for i, cell in enumerate(X[m].to_numpy()):
-                v = np.lib.stride_tricks.sliding_window_view(
-                    np.asarray(cell, dtype=np.float64), flen, axis=1
-                )[:, ::step]  # (C, n_frames, flen)
-                col[i] = v.transpose(1, 0, 2)
+            for i, cell in enumerate(copies[m]):
+                v = np.lib.stride_tricks.sliding_window_view(cell, flen, axis=1)[:, ::step]
+                col[i] = v.transpose(1, 0, 2)  # (n_frames, C, flen), read-only
             data[col_name] = col
             frames_info[col_name] = {"modality": m, "scale": label, "scale_s": float(s)}
         out = pd.DataFrame(data, index=X.index)
-        out.attrs.update({k: v for k, v in X.attrs.items()})
+        out.attrs.update(copy.deepcopy(dict(X.attrs)))
         out.attrs["frames"] = frames_info
         return out
 

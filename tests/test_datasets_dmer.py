@@ -141,3 +141,37 @@ def test_raw_form_errors(tmp_path):
     )
     with pytest.raises(DMERFormatError, match=r"eeg_datas has shape \(5, 10\)"):
         load_dmer_raw(tmp_path, subjects=["2"])
+
+
+def test_emotions_choose_the_label_set_by_name(tmp_path):
+    f = write_features(tmp_path, "1", [0, 9])
+    data = load_dmer(tmp_path, emotions=["Afraid", "Inspired"])
+    assert data.emotions == ["Afraid", "Inspired"]
+    assert data.X.attrs == {"emotions": ["Afraid", "Inspired"], "behavioural": ("video",)}
+    lab = f["dis_label"][9][[5, 0]]
+    np.testing.assert_allclose(data.y[1], lab / lab.sum())
+    assert load_dmer(tmp_path, emotions="all").emotions == list(DMER_EMOTIONS)
+    with pytest.raises(ValueError, match=r"unknown DMER emotion names \['Joy'\]"):
+        load_dmer(tmp_path, emotions=["Joy", "Afraid"])
+    with pytest.raises(TypeError, match="no order"):
+        load_dmer(tmp_path, emotions={"Afraid", "Upset"})
+    write_raw(tmp_path, "r1", [(3, 2)])
+    rec = load_dmer_raw(tmp_path, subjects=["r1"], emotions=["Upset", "Alert"])
+    assert rec.emotions == ["Upset", "Alert"] and rec.trials[0].label.shape == (2,)
+
+
+def test_subjects_are_a_list(tmp_path):
+    write_features(tmp_path, "1", [0])
+    write_features(tmp_path, "2", [0])
+    write_features(tmp_path, "12", [0])
+    with pytest.raises(TypeError, match=r"not the string '12'; for one, pass \['12'\]"):
+        load_dmer(tmp_path, subjects="12")
+    assert set(load_dmer(tmp_path, subjects=["12"]).groups) == {"12"}
+    with pytest.raises(ValueError, match="empty"):
+        load_dmer(tmp_path, subjects=[])
+    with pytest.raises(ValueError, match="twice"):
+        load_dmer(tmp_path, subjects=["1", 1])
+    with pytest.raises(ValueError, match="sampling rate of modality 'gsr'"):
+        load_dmer_raw(tmp_path, sfreq={"gsr": 0})
+    with pytest.raises(ValueError, match=r"unknown modalities \['ecg'\]"):
+        load_dmer_raw(tmp_path, sfreq={"ecg": 100})

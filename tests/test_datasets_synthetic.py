@@ -288,3 +288,25 @@ def test_windowed_feature_pipeline_beats_mean(rec):
     shuffled = scores(np.array([label_of[perm[t]] for t in trials]))
     for metric in ("kl", "chebyshev"):
         assert shuffled["pipe"][metric] > 0.95 * shuffled["mean"][metric], shuffled
+
+
+def test_emotions_by_name_reach_the_window_and_feature_tables():
+    from mpcl_sklearn import make_windows
+    from mpcl_sklearn.features import ModalityFeatureExtractor
+
+    full = make_mixed_emotion_recordings(2, 2, duration_s=6.0, modalities=["eda"], random_state=3)
+    rec = make_mixed_emotion_recordings(
+        2, 2, duration_s=6.0, modalities=["eda"], emotions=["Scared", "Excited"], random_state=3
+    )
+    assert rec.emotions == ["Scared", "Excited"]
+    for a, b in zip(full.trials, rec.trials):  # same signals, the chosen ratings renormalised
+        np.testing.assert_array_equal(a.signals["eda"], b.signals["eda"])
+        np.testing.assert_allclose(b.label, a.label[[8, 2]] / a.label[[8, 2]].sum())
+    X, y, _ = make_windows(rec, 3.0)
+    assert X.attrs["emotions"] == ["Scared", "Excited"] and y.shape[1] == 2
+    Z = ModalityFeatureExtractor(feature_set="minimal").fit_transform(X)
+    assert Z.attrs["emotions"] == ["Scared", "Excited"]
+    with pytest.raises(ValueError, match="unknown synthetic"):
+        make_mixed_emotion_recordings(2, 2, duration_s=6.0, emotions=["Happy", "Scared"])
+    with pytest.raises(ValueError, match="MAX_SYNTHETIC_BYTES"):
+        make_mixed_emotion_recordings(10**7, 2, duration_s=60.0)

@@ -144,7 +144,7 @@ def test_undefined_policies_on_constant_signal(windows):
     assert z["bvp__8s__ch0__autocorrelation__lag_1"].iloc[0] == 0.0
     assert z["bvp__8s__ch0__autocorrelation__lag_1"].iloc[1] != 0.0
     zn = ModalityFeatureExtractor(feature_set=s, undefined="nan").fit_transform(X)
-    assert np.isnan(zn).sum() == 1
+    assert np.isnan(zn.to_numpy()).sum() == 1
     with pytest.raises(ValueError, match="autocorrelation__lag_1"):
         ModalityFeatureExtractor(feature_set=s, undefined="raise").fit_transform(X)
 
@@ -235,3 +235,107 @@ def test_tsfresh_efficient_preset_all_nan_columns_imputed(windows):
     Zn = raw.set_output(transform="pandas").fit_transform(X)
     all_nan = Zn.columns[Zn.isna().all()]
     assert len(all_nan) > 0 and (Z[all_nan] == 0).all().all()
+
+
+# --------------------------------------------------------------------------------------------
+# issue 14: names and metadata reach the model of a plain Pipeline
+
+
+class _AttrsProbe(MeanDistributionRegressor):
+    """Records the attrs and columns its fit and predict receive."""
+
+    seen: list = []
+
+    def fit(self, X, y, sample_weight=None):
+        _AttrsProbe.seen.append(
+            ("fit", dict(getattr(X, "attrs", {})), list(getattr(X, "columns", [])))
+        )
+        return super().fit(X, y, sample_weight=sample_weight)
+
+    def predict(self, X):
+        _AttrsProbe.seen.append(("predict", dict(getattr(X, "attrs", {})), None))
+        return super().predict(X)
+
+
+def _plain_pipeline(final):
+    return Pipeline(
+        [
+            ("frames", SignalWindower(scales_s=(2.0, 4.0), overlap=0.5)),
+            ("features", ModalityFeatureExtractor(feature_set="minimal")),
+            ("model", final),
+        ]
+    )
+
+
+def test_plain_pipeline_gives_mpcl_its_modality_tokens(windows):
+    from mpcl_sklearn.models import MPCLDistributionRegressor
+
+    X, y, groups = windows
+    mpcl = MPCLDistributionRegressor(
+        d_model=8, prototypes_per_emotion=1, max_epochs=1, batch_size=32, random_state=0
+    )
+    pipe = _plain_pipeline(mpcl).fit(X, y)
+    assert sorted(pipe[-1].tokens_) == sorted(
+        (m, s) for m in ("bvp", "eda", "acc") for s in ("2s", "4s")
+    )
+    # "default" output is the transformer's default: the named DataFrame
+    ext = ModalityFeatureExtractor(feature_set="minimal").set_output(transform="default")
+    Z = ext.fit_transform(X)
+    assert isinstance(Z, pd.DataFrame) and list(Z.columns) == list(ext.get_feature_names_out())
+    assert Z.index.equals(X.index)
+
+
+def test_feature_table_carries_emotions_and_behavioural_to_the_model(windows):
+    X, y, groups = windows
+    expected = {"emotions": ["a", "b", "c"], "behavioural": ("acc",)}
+
+    def check_seen(n_calls):
+        assert len(_AttrsProbe.seen) == n_calls
+        for _, attrs, _ in _AttrsProbe.seen:
+            assert {k: attrs.get(k) for k in expected} == expected, attrs
+        _AttrsProbe.seen.clear()
+
+    _AttrsProbe.seen.clear()
+    pipe = _plain_pipeline(_AttrsProbe()).fit(X, y)
+    pipe.predict(X.iloc[[3, 1]])  # row indexing of the window table keeps them
+    check_seen(2)
+    pipe.set_output(transform="pandas").fit(X, y).predict(X)
+    check_seen(2)
+    cross_validate(
+        _plain_pipeline(_AttrsProbe()), X, y, groups=groups, cv=GroupKFold(2), error_score="raise"
+    )
+    check_seen(4)
+    # the modalities used decide the behavioural ones; row indexing of the feature table
+    Z = ModalityFeatureExtractor(feature_set="minimal", modalities=["eda"]).fit_transform(X)
+    assert Z.attrs == {"emotions": ["a", "b", "c"], "behavioural": ()}
+    assert Z.iloc[[0, 2]].attrs == Z.attrs
+    Z.attrs["emotions"].append("x")  # a copy: the window table's attrs are not shared
+    assert X.attrs["emotions"] == ["a", "b", "c"]
+
+
+def test_concatenated_window_tables_keep_metadata(windows):
+    from mpcl_sklearn.windowing import concat_windows
+
+    X, y, groups = windows
+    A, B = X.iloc[:6].copy(), X.iloc[6:].copy()
+    A.attrs = {**A.attrs, "report": ["from A"]}
+    B.attrs = {**B.attrs, "report": ["from B"]}
+    lost = pd.concat([A, B])  # pandas drops attrs that differ
+    assert "sfreq" not in lost.attrs
+    with pytest.raises(ValueError, match="concat_windows"):
+        ModalityFeatureExtractor(feature_set="minimal").fit(lost)
+    with pytest.raises(ValueError, match="concat_windows"):
+        SignalWindower().fit(lost)
+    both = concat_windows([A, B])
+    assert both.attrs["report"] == ["from A", "from B"]
+    assert both.attrs["sfreq"] == X.attrs["sfreq"]
+    np.testing.assert_array_equal(
+        ModalityFeatureExtractor(feature_set="minimal").fit_transform(both).to_numpy(),
+        ModalityFeatureExtractor(feature_set="minimal").fit_transform(X).to_numpy(),
+    )
+    other = B.copy()
+    other.attrs = {**B.attrs, "emotions": ["x", "y", "z"]}
+    with pytest.raises(ValueError, match=r"attrs\['emotions'\]"):
+        concat_windows([A, other])
+    with pytest.raises(ValueError, match="appear twice"):
+        concat_windows([A, A])

@@ -6,9 +6,12 @@ whose message names the problem, raised by our code or scikit-learn's validation
 from deep inside numpy/scipy/torch/pandas. Never a NaN prediction, a hang (every case runs under
 an alarm) or another exception type.
 
-Cases are counted per entry point. The counts are printed at the end of this module's tests
-and, when the environment variable ``MPCL_HOSTILE_COUNTS`` names a file, written there as JSON
-(``benchmarks/hostile_counts.py`` runs this file and prints the table).
+Cases are counted per entry point and per class of hostile input (issue 12's classes: sample
+weights, sampling rates, windowing, loaders, aliasing, messages, ...; older cases are "values and
+shapes"). A case that fails its check is counted as "unexplained" before the test fails. The
+counts are printed at the end of this module's tests and, when the environment variables
+``MPCL_HOSTILE_COUNTS`` / ``MPCL_HOSTILE_CLASS_COUNTS`` name files, written there as JSON
+(``benchmarks/hostile_counts.py`` runs this file and prints the tables).
 
 Known bugs in other modules are pinned by ``xfail(strict=True)`` tests named ``test_bug_*``.
 """
@@ -54,6 +57,10 @@ from mpcl_sklearn.windowing import SignalWindower, make_windows
 
 CASE_TIMEOUT_S = 30
 COUNTS: dict[str, Counter] = defaultdict(Counter)
+#: "<entry point> | <class>" -> outcome counts
+CLASS_COUNTS: dict[str, Counter] = defaultdict(Counter)
+#: the class of the cases written before issue 12 named classes
+DEFAULT_CLASS = "values and shapes"
 FAST = settings(
     max_examples=30,
     deadline=None,
@@ -68,10 +75,20 @@ _DEEP = ("/numpy/", "/scipy/", "/torch/", "/pandas/", "/neurokit2/", "/skorch/",
 @pytest.fixture(scope="module", autouse=True)
 def _report_counts(request):
     yield
+    report_counts(request)
+
+
+def report_counts(request) -> None:
+    """Write (environment variables) and print the counts so far; tests/test_hostile_data.py
+    shares them, so the last module run writes every case."""
     table = {k: dict(v) | {"cases": sum(v.values())} for k, v in sorted(COUNTS.items())}
     out = os.environ.get("MPCL_HOSTILE_COUNTS")
     if out:
         Path(out).write_text(json.dumps(table, indent=1))
+    out = os.environ.get("MPCL_HOSTILE_CLASS_COUNTS")
+    if out:
+        classes = {k: dict(v) for k, v in sorted(CLASS_COUNTS.items())}
+        Path(out).write_text(json.dumps(classes, indent=1))
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     capture = request.config.pluginmanager.get_plugin("capturemanager")
     if reporter is None or not table:
@@ -111,11 +128,25 @@ def attempt(
     check: Callable | None = None,
     *,
     errors: tuple[type[BaseException], ...] = (ValueError, TypeError),
+    hostile_class: str = DEFAULT_CLASS,
 ):
     """Run one hostile case of ``entry``; a clear error or a result passing ``check``.
 
     ``problems``: words of which the error message must contain at least one (lower case).
+    ``hostile_class``: the class of hostile input the case belongs to (counted).
     """
+    try:
+        outcome, out = _attempt(entry, fn, problems, check, errors)
+    except BaseException:
+        COUNTS[entry]["unexplained"] += 1
+        CLASS_COUNTS[f"{entry} | {hostile_class}"]["unexplained"] += 1
+        raise
+    COUNTS[entry][outcome] += 1
+    CLASS_COUNTS[f"{entry} | {hostile_class}"][outcome] += 1
+    return out
+
+
+def _attempt(entry, fn, problems, check, errors):
     with _alarm(CASE_TIMEOUT_S), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -129,12 +160,10 @@ def attempt(
             assert any(p.lower() in msg for p in problems), (
                 f"{entry}: {type(exc).__name__} does not name the problem {list(problems)}: {exc}"
             )
-            COUNTS[entry][type(exc).__name__] += 1
-            return exc
+            return type(exc).__name__, exc
     if check is not None:
         check(out)
-    COUNTS[entry]["ok"] += 1
-    return out
+    return "ok", out
 
 
 def assert_distributions(P, n_rows=None, n_cols=None):
@@ -258,7 +287,13 @@ def test_metrics_hostile(case, name):
         for v in vals:
             assert np.all(np.isfinite(v)), f"{name} gave non-finite {v} for {kind}"
 
-    attempt(f"metrics.{name}", call, _METRIC_CORRUPTIONS[kind] or ("<no error expected>",), check)
+    attempt(
+        f"metrics.{name}",
+        call,
+        _METRIC_CORRUPTIONS[kind] or ("<no error expected>",),
+        check,
+        hostile_class="sample weights" if kind == "bad_weight" else DEFAULT_CLASS,
+    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -585,9 +620,13 @@ def test_signal_windower_bad_params(windows, bad):
 
 def _check_features(n_rows):
     def check(out):
-        assert isinstance(out, np.ndarray) and out.dtype == np.float64
-        assert out.shape[0] == n_rows and out.shape[1] > 0
-        assert np.all(np.isfinite(out)), "non-finite features"
+        # a DataFrame named <modality>__<scale>__... (issue 14: MPCL needs the names)
+        assert isinstance(out, pd.DataFrame), type(out)
+        assert all(str(c).count("__") >= 2 for c in out.columns)
+        values = out.to_numpy()
+        assert values.dtype == np.float64
+        assert values.shape[0] == n_rows and values.shape[1] > 0
+        assert np.all(np.isfinite(values)), "non-finite features"
 
     return check
 
@@ -1334,6 +1373,7 @@ def test_mpcl_interrupted_fit_leaves_usable_estimator():
     with pytest.warns(RuntimeWarning, match="interrupted"):
         est.fit(X, y)
     COUNTS["MPCLDistributionRegressor[training]"]["ok"] += 1
+    CLASS_COUNTS[f"MPCLDistributionRegressor[training] | {DEFAULT_CLASS}"]["ok"] += 1
     assert len(est.history_) == 2
     assert_distributions(est.predict(X), len(X), 3)
 

@@ -32,7 +32,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("metrics",),
     ("recordings",),
     ("datasets",),
-    ("windowing",),
+    ("windowing", "window_table"),
     ("features",),
     ("preprocessing",),
     ("nn",),

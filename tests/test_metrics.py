@@ -233,3 +233,57 @@ def test_matches_pyldl_when_installed(pair):
     t, p = pair
     for name in ["chebyshev", "clark", "canberra", "kl_divergence", "cosine", "intersection"]:
         assert FUNCS[name](t, p) == pytest.approx(getattr(pyldl_metrics, name)(t, p), rel=1e-8)
+
+
+@pytest.mark.parametrize(
+    "w, match",
+    [
+        ([np.nan, 1, 1], "NaN or inf at samples 0"),
+        ([1, np.inf, 1], "NaN or inf"),
+        ([0, 0, 0], "all zero"),
+        ([[1], [1], [1]], r"sample_weight must have shape \((3|n_samples),\)"),
+        ([1e308, 1e308, 1e308], "overflow"),
+        (["1", "1", "1"], "sample_weight must be"),
+        ([1 + 1j, 1, 1], "Complex"),
+    ],
+)
+def test_sample_weight_shared_check(w, match):
+    from mpcl_sklearn.models import MeanDistributionRegressor, SABFGSRegressor
+
+    t = np.eye(3)
+    for fn in (
+        lambda: chebyshev(t, t, sample_weight=w),
+        lambda: distribution_report(t, t, sample_weight=w),
+        lambda: distribution_scorers()["cosine"](
+            MeanDistributionRegressor().fit(t, t), t, t, sample_weight=w
+        ),
+        lambda: MeanDistributionRegressor().fit(t, t, sample_weight=w),
+        lambda: SABFGSRegressor().fit(t, t, sample_weight=w),
+        lambda: MeanDistributionRegressor().fit(t, t).score(t, t, sample_weight=w),
+    ):
+        with pytest.raises(ValueError, match=match):
+            fn()
+
+
+def test_huge_and_tiny_weights_give_the_weighted_mean():
+    rng = np.random.default_rng(0)
+    t, p = rng.dirichlet(np.ones(4), 5), rng.dirichlet(np.ones(4), 5)
+    w = rng.uniform(0.5, 2, 5)
+    ref = distribution_report(t, p, sample_weight=w)
+    for scale in (1e300, 1e-300):  # sums finite, products over-/underflow unscaled
+        got = distribution_report(t, p, sample_weight=w * scale)
+        assert got == pytest.approx(ref, rel=1e-12)
+    near_max = np.array([8e307, 8e307, 0.0, 0.0, 0.0])
+    assert kl_divergence(t, p, sample_weight=near_max) == pytest.approx(
+        kl_divergence(t[:2], p[:2]), rel=1e-12
+    )
+
+
+def test_messages_show_the_sum_and_ask_for_2d():
+    y = np.array([[0.5, 0.500002]] * 3)
+    with pytest.raises(ValueError, match=r"first sum: 1\.000002, off by 2e-06"):
+        chebyshev(y, y)
+    from mpcl_sklearn.models import MeanDistributionRegressor
+
+    with pytest.raises(ValueError, match=r"y must be 2-D \(n_samples, n_emotions\).*One-hot"):
+        MeanDistributionRegressor().fit(np.zeros((4, 1)), np.array([0, 1, 2, 1]))

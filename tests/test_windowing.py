@@ -196,3 +196,87 @@ def test_window_count_and_bounds_property(duration, window, step):
     assert starts[-1] + window <= shortest + 1e-6 + 1.0 / min(SFREQ.values())
     # one more window would run past the shortest modality's end (in time)
     assert len(X) * step + window > shortest + 1e-9
+
+
+# --------------------------------------------------------------------------------------------
+# issues 12 and 14
+
+
+def test_windows_dropped_for_nan_warn_with_the_count_per_trial():
+    rec = _recordings({("S1", "A"): 30.0, ("S2", "A"): 30.0, ("S2", "B"): 30.0})
+    rec.trials[0].signals["eda"][0, 3] = np.nan  # first 10-s window of S1/A
+    rec.trials[2].signals["bvp"][0, -1] = np.nan  # last window of S2/B
+    rec.trials[2].signals["bvp"][0, 10] = np.inf  # and its first
+    with pytest.warns(UserWarning, match=r"S1/A: 1 of 3; S2/B: 2 of 3") as record:
+        X, _, _ = make_windows(rec, 10.0)
+    assert len(record) == 1 and len(X) == 2 + 3 + 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing dropped, nothing said
+        make_windows(_recordings(), 10.0)
+
+
+def test_trial_ids_are_unambiguous_and_subjects_must_not_merge():
+    from mpcl_sklearn.windowing import trial_id
+
+    rec = _recordings({("a/b", "c"): 10.0, ("a", "b/c"): 10.0, ("5%", "x"): 10.0})
+    _, _, groups, trials = make_windows(rec, 5.0, return_trials=True)
+    assert list(dict.fromkeys(trials)) == ["a%2Fb/c", "a/b/c", "5%25/x"]
+    assert trial_id("a/b", "c") != trial_id("a", "b/c")
+    assert list(dict.fromkeys(groups)) == ["a/b", "a", "5%"]
+    with pytest.raises(ValueError, match="read the same as text"):
+        _recordings({(1, "A"): 10.0, ("1", "B"): 10.0})
+
+
+def test_step_below_one_sample_is_refused():
+    with pytest.raises(ValueError, match=r"step_s=0.1 s is shorter than one sample of 'eda'"):
+        make_windows(_recordings(), 8.0, 0.1)
+    X, _, _ = make_windows(_recordings({("S1", "A"): 9.0}), 8.0, 0.25)  # one eda sample
+    assert len(X) == 5
+
+
+def test_durations_of_a_trial_must_agree():
+    rec = _recordings({("S1", "A"): 30.0})
+    sig = dict(rec.trials[0].signals)
+    with pytest.raises(ValueError, match=r"'acc' lasts 240 s .* but 'bvp' lasts 30 s"):
+        Recordings([Trial("S1", "A", sig, [1, 0, 0])], SFREQ | {"acc": 4.0}, ["a", "b", "c"])
+    sig["bvp"] = sig["bvp"][:, : 64 * 29]  # 1 s shorter: within the tolerance
+    rec = Recordings([Trial("S1", "A", sig, [1, 0, 0])], dict(SFREQ), ["a", "b", "c"])
+    X, _, _ = make_windows(rec, 10.0, 1.0)
+    assert X.index.get_level_values("start_s")[-1] == 19.0  # the shortest modality decides
+    rec.trials[0].signals["eda"] = sig["eda"][:, :40]  # edited after construction: 10 s
+    with pytest.raises(ValueError, match="'eda' lasts 10 s"):
+        make_windows(rec, 5.0)
+
+
+def test_complex_signals_are_refused():
+    rec = _recordings({("S1", "A"): 10.0})
+    sig = dict(rec.trials[0].signals)
+    sig["eda"] = sig["eda"] + 1j
+    with pytest.raises(ValueError, match="complex"):
+        Recordings([Trial("S1", "A", sig, [1, 0, 0])], dict(SFREQ), ["a", "b", "c"])
+    X, _, _ = make_windows(rec, 5.0)
+    bad = X.copy()
+    bad.iat[0, 1] = bad.iat[0, 1] + 1j
+    with pytest.raises(ValueError, match="complex"):
+        SignalWindower().fit(bad)
+
+
+def test_window_tables_share_nothing_with_the_recordings():
+    rec = _recordings({("S1", "A"): 30.0})
+    X, _, _ = make_windows(rec, 10.0, 5.0)
+    cell = X["bvp"].iloc[0]
+    with pytest.raises(ValueError, match="read-only"):
+        cell[0, 0] = 99.0
+    rec.trials[0].signals["bvp"][0, 0] = 99.0
+    assert cell[0, 0] == 0.0
+    X.attrs["sfreq"]["bvp"] = 1.0
+    assert rec.sfreq["bvp"] == 64.0
+    X.attrs["sfreq"]["bvp"] = 64.0
+    F = SignalWindower(scales_s=(2.0,)).fit_transform(X)
+    F.attrs["report"].append("edited")
+    assert X.attrs["report"] == []
+    writable = X.copy()
+    writable.iat[0, 0] = np.array(X.iat[0, 0])
+    F = SignalWindower(scales_s=(2.0,)).fit_transform(writable)
+    writable.iat[0, 0][0, 0] = -5.0
+    assert F.iat[0, 0][0, 0, 0] != -5.0

@@ -1,8 +1,10 @@
 """Dataset loaders, the synthetic generator and the feature-table record.
 
 Loaders of signals return :class:`mpcl_sklearn.Recordings` (:func:`load_wesad`,
-:func:`load_dmer_raw`, :func:`make_mixed_emotion_recordings`); the loader of DMER's precomputed
-features returns a :class:`FeatureTable` (:func:`load_dmer`). None of them downloads anything.
+:func:`load_dmer_raw`, :func:`make_mixed_emotion_recordings`, and
+:func:`recordings_from_mne` for MNE-Python objects); the loader of DMER's precomputed features
+returns a :class:`FeatureTable` (:func:`load_dmer`). None of them downloads anything. Every
+loader takes the label set by name (``emotions=``).
 """
 
 from .dmer import DMERFormatError, dmer_feature_names, load_dmer, load_dmer_raw
@@ -13,6 +15,7 @@ from .emotions import (
     POSITIVE_EMOTIONS,
     WESAD_PANAS_ITEMS,
 )
+from .mne_interop import recordings_from_mne
 from .synthetic import make_mixed_emotion_recordings
 from .table import FeatureTable
 from .wesad import (
@@ -42,4 +45,5 @@ __all__ = [
     "load_wesad",
     "make_mixed_emotion_recordings",
     "read_wesad_quest",
+    "recordings_from_mne",
 ]

@@ -23,8 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._validation import as_id_list, check_sampling_rate
 from ..recordings import Recordings, Trial
-from .emotions import DMER_EMOTIONS
+from .emotions import DMER_EMOTIONS, select_emotions
 from .table import FeatureTable
 
 #: Column ranges (0-based, end exclusive) of the 913 DMER features.
@@ -126,7 +127,7 @@ def load_dmer(
     path: str | Path,
     subjects: Sequence[str] | None = None,
     *,
-    emotions: Sequence[str] = DMER_EMOTIONS,
+    emotions: str | Sequence[str] = "dmer10",
 ) -> FeatureTable:
     """Load DMER's precomputed features (913 per row) as a feature table.
 
@@ -136,17 +137,22 @@ def load_dmer(
         Folder holding ``<sub>.mat`` (or ``features/<sub>.mat``) files with ``feas``, ``vids``
         and ``dis_label``.
     subjects : sequence of str, optional
-        File stems; all found by default.
-    emotions : sequence of str, default=DMER_EMOTIONS
-        Names of the ``dis_label`` columns (DMER's 10 PANAS items in stored order).
+        File stems; all found by default. A list, also for one subject (``["12"]``): a string
+        is refused, as it would read as subjects "1" and "2".
+    emotions : {"dmer10", "all"} or list of str, default="dmer10"
+        The label set, by name: ``"dmer10"`` (= ``"all"``): DMER's 10 PANAS items
+        (:data:`DMER_EMOTIONS`, the ``dis_label`` columns in stored order); a list: some of
+        them, in the order wanted (the chosen ratings are normalised to sum to 1), as
+        :func:`load_wesad` and :func:`make_mixed_emotion_recordings` take it.
 
     Returns
     -------
     FeatureTable
         ``X`` (DataFrame, 913 columns named by :func:`dmer_feature_names`; row index
-        ``<sub>:vidNN:<row>``), ``y`` (normalised ``dis_label[vid]`` per row), ``groups``
-        (subject), ``trials`` (``<sub>:vidNN``), ``behavioural=("video",)`` and ``report``.
-        ``X, y, groups`` are what ``cross_validate`` takes.
+        ``<sub>:vidNN:<row>``; ``X.attrs`` holds ``"emotions"`` and ``"behavioural"``, which
+        the models read), ``y`` (normalised ``dis_label[vid]`` per row), ``groups``
+        (subject), ``trials`` (``<sub>:vidNN``), ``emotions``, ``behavioural=("video",)`` and
+        ``report``. ``X, y, groups`` are what ``cross_validate`` takes.
 
     Raises
     ------
@@ -167,7 +173,7 @@ def load_dmer_raw(
     path: str | Path,
     subjects: Sequence[str] | None = None,
     *,
-    emotions: Sequence[str] = DMER_EMOTIONS,
+    emotions: str | Sequence[str] = "dmer10",
     sfreq: Mapping[str, float] | None = None,
 ) -> Recordings:
     """Load DMER's raw signals (EEG, GSR, PPG) as recordings, one trial per clip.
@@ -178,11 +184,12 @@ def load_dmer_raw(
         Folder holding ``<sub>/datas.mat`` files with ``eeg_datas``, ``gsr_datas``,
         ``ppg_datas`` (signal rows then a vid row) and ``dis_label``.
     subjects : sequence of str, optional
-        Folder names; all found by default.
-    emotions : sequence of str, default=DMER_EMOTIONS
-        Names of the ``dis_label`` columns.
+        Folder names (a list); all found by default.
+    emotions : {"dmer10", "all"} or list of str, default="dmer10"
+        The label set, by name, as in :func:`load_dmer`.
     sfreq : dict, optional
-        Sampling rates, default ``{"eeg": 300, "gsr": 4, "ppg": 100}``.
+        Sampling rates (positive numbers) of some of ``eeg``, ``gsr``, ``ppg``; default
+        ``{"eeg": 300, "gsr": 4, "ppg": 100}``.
 
     Returns
     -------
@@ -196,25 +203,38 @@ def load_dmer_raw(
     FileNotFoundError, DMERFormatError
         As :func:`load_dmer`.
     """
+    if sfreq is not None and not isinstance(sfreq, Mapping):
+        raise TypeError(f"sfreq must be a dict {{modality: Hz}}, got {sfreq!r}")
+    unknown = [m for m in (sfreq or {}) if m not in DMER_SFREQ]
+    if unknown:
+        raise ValueError(f"sfreq names unknown modalities {unknown}; DMER has {list(DMER_SFREQ)}")
+    rates = dict(DMER_SFREQ) | {
+        m: check_sampling_rate(f, f"modality {m!r} in sfreq") for m, f in (sfreq or {}).items()
+    }
     root, subjects, emotions = _check_call(path, subjects, emotions, "raw")
-    rates = dict(DMER_SFREQ) | dict(sfreq or {})
     return _load_raw(root, subjects, emotions, rates)
 
 
 def _check_call(
-    path: str | Path, subjects: Sequence[str] | None, emotions: Sequence[str], form: str
+    path: str | Path, subjects: Sequence[str] | None, emotions, form: str
 ) -> tuple[Path, list[str], list[str]]:
     """The root folder, the subjects (found when not given) and the emotion names."""
     root = Path(path)
     if not root.is_dir():
         raise FileNotFoundError(f"DMER folder not found: {root}")
-    emotions = [str(e) for e in emotions]
-    if len(emotions) < 2 or len(set(emotions)) != len(emotions):
-        raise ValueError(f"emotions must be at least 2 distinct names, got {emotions}")
-    if isinstance(subjects, str):
-        raise TypeError(f"subjects must be a sequence of subject ids, not the string {subjects!r}")
-    subjects = _discover(root, form) if subjects is None else [str(s) for s in subjects]
-    return root, subjects, emotions
+    emotions = select_emotions(
+        emotions,
+        DMER_EMOTIONS,
+        dataset="DMER",
+        presets={"dmer10": DMER_EMOTIONS, "all": DMER_EMOTIONS},
+    )
+    subjects = as_id_list(subjects, "subjects")
+    return root, _discover(root, form) if subjects is None else subjects, emotions
+
+
+def _select(lab: np.ndarray, emotions: list[str]) -> np.ndarray:
+    """The ``dis_label`` columns of the chosen emotions, in their order."""
+    return lab[:, [DMER_EMOTIONS.index(e) for e in emotions]]
 
 
 def _feature_file(root: Path, sub: str) -> Path:
@@ -245,7 +265,7 @@ def _load_features(root: Path, subjects: list[str], emotions: list[str]) -> Feat
         if not np.all(vids == np.round(vids)):
             raise DMERFormatError(f"{p}: vids must be integers, got {np.unique(vids)[:10]}")
         vids = vids.astype(int)
-        lab = _labels(mat["dis_label"], p, len(emotions), report)
+        lab = _select(_labels(mat["dis_label"], p, len(DMER_EMOTIONS), report), emotions)
         bad = np.unique(vids[(vids < 0) | (vids >= lab.shape[0])])
         if bad.size:
             raise DMERFormatError(
@@ -262,6 +282,7 @@ def _load_features(root: Path, subjects: list[str], emotions: list[str]) -> Feat
         index += [f"{sub}:vid{v:02d}:{i}" for i, v in enumerate(vids)]
         report.append(f"{p}: {feas.shape[0]} rows, {len(rows)} trials")
     X = pd.DataFrame(np.vstack(Xs), columns=names, index=pd.Index(index, name="row"))
+    X.attrs = {"emotions": list(emotions), "behavioural": ("video",)}
     y = np.vstack(Ys)
     return FeatureTable(
         X=X,
@@ -302,7 +323,7 @@ def _load_raw(
         if not p.is_file():
             raise FileNotFoundError(f"DMER raw file for subject {sub!r} not found: {p}")
         mat = _loadmat(p, ["eeg_datas", "gsr_datas", "ppg_datas", "dis_label"])
-        lab = _labels(mat["dis_label"], p, len(emotions), report)
+        lab = _select(_labels(mat["dis_label"], p, len(DMER_EMOTIONS), report), emotions)
         parts = {m: _split_vid_rows(mat[f"{m}_datas"], f"{m}_datas", n_signal[m], p) for m in rates}
         vids_all = sorted(set().union(*(set(np.unique(v)) for _, v in parts.values())))
         skipped = [v for v in vids_all if not 0 <= v < lab.shape[0]]

@@ -8,6 +8,8 @@ items, so that models and results carry over between the datasets.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 #: DMER's 10 PANAS items, in DMER's stored order (5 positive, then 5 negative).
 DMER_EMOTIONS: tuple[str, ...] = (
     "Inspired",
@@ -82,3 +84,67 @@ WESAD_SSSQ_ITEMS: tuple[str, ...] = (
     "worried_what_others_think",
     "concerned_about_impression",
 )
+
+
+def select_emotions(
+    emotions: str | Sequence[str],
+    available: Sequence[str],
+    *,
+    dataset: str,
+    presets: Mapping[str, Sequence[str]] | None = None,
+    aliases: Mapping[str, str] | None = None,
+) -> list[str]:
+    """The label names chosen by a loader's ``emotions=`` argument, checked.
+
+    Parameters
+    ----------
+    emotions : str or sequence of str
+        A preset name (a key of ``presets``) or a list of at least 2 distinct names from
+        ``available`` (or keys of ``aliases``), in the order the labels should have.
+    available : sequence of str
+        The items the dataset rated.
+    dataset : str
+        Named in error messages.
+    presets : dict, optional
+        Preset name -> names.
+    aliases : dict, optional
+        Accepted name -> item of ``available`` it stands for.
+
+    Raises
+    ------
+    TypeError
+        A set (no order) or a non-string name.
+    ValueError
+        An unknown preset or name, fewer than 2 names, or a name (or item) twice.
+    """
+    presets = dict(presets or {})
+    aliases = dict(aliases or {})
+    if isinstance(emotions, str):
+        if emotions in presets:
+            return list(presets[emotions])
+        raise ValueError(
+            f"emotions={emotions!r}: use one of {sorted(presets)} or a list of at least 2 "
+            f"{dataset} item names from {list(available)}"
+        )
+    if isinstance(emotions, set | frozenset | Mapping):
+        raise TypeError(
+            f"emotions must be a list of names in label order, got a {type(emotions).__name__} "
+            "(no order)"
+        )
+    names = list(emotions)
+    bad = [e for e in names if not isinstance(e, str)]
+    if bad:
+        raise TypeError(f"emotions must be names (strings), got {bad}")
+    unknown = [e for e in names if e not in available and e not in aliases]
+    if unknown:
+        alias = f" (or the aliases {sorted(aliases)})" if aliases else ""
+        raise ValueError(
+            f"unknown {dataset} emotion names {unknown}; valid names are {list(available)}{alias}"
+        )
+    items = [aliases.get(e, e) for e in names]
+    if len(names) < 2 or len(set(items)) != len(items):
+        raise ValueError(
+            f"emotions must be at least 2 distinct names (label order), got {names}"
+            + (" (an alias names the same item twice)" if len(set(names)) == len(names) > 1 else "")
+        )
+    return names

@@ -39,7 +39,7 @@ import pandas as pd
 
 from .._neurokit import neurokit_length_error
 from ..recordings import Recordings, Trial
-from .emotions import DMER_EMOTIONS
+from .emotions import DMER_EMOTIONS, select_emotions
 
 #: Sampling rate (Hz) of every modality the generator can produce.
 SYNTHETIC_SFREQ: dict[str, float] = {
@@ -64,6 +64,9 @@ SYNTHETIC_CHANNELS: dict[str, list[str]] = {
 }
 
 _BEHAVIOURAL = ("acc", "face")
+
+#: The generator refuses to produce more signal data than this (bytes, float64 samples).
+MAX_SYNTHETIC_BYTES = 8 * 2**30
 
 # Item loadings: rating intensity = w_pos * pos + w_neg * neg + w_ar * arousal (then noise).
 _LOADINGS = {
@@ -316,6 +319,7 @@ def make_mixed_emotion_recordings(
     modalities: Sequence[str] | None = None,
     *,
     mixed_fraction: float = 1 / 3,
+    emotions: str | Sequence[str] = "dmer10",
     random_state: int | np.random.Generator | None = None,
 ) -> Recordings:
     """Generate a synthetic multimodal mixed-emotion dataset.
@@ -338,23 +342,29 @@ def make_mixed_emotion_recordings(
         Subset of ``("eeg", "ppg", "eda", "rsp", "temp", "acc", "face")``; all by default.
     mixed_fraction : float, default=1/3
         Fraction of mixed trials; the rest is split evenly between positive and negative.
+    emotions : {"dmer10", "all"} or list of str, default="dmer10"
+        The label set, by name: all 10 DMER items, or a list of some of them in the order
+        wanted (as :func:`load_dmer` and :func:`load_wesad` take it). All 10 ratings are drawn
+        whatever the choice (the signals do not change), then the chosen ones are normalised.
     random_state : int, numpy Generator or None
         Seed; the same seed gives identical data.
 
     Returns
     -------
     Recordings
-        ``emotions`` are the 10 DMER items; each trial's ``meta`` holds ``kind``
+        ``emotions`` are the chosen DMER items; each trial's ``meta`` holds ``kind``
         (positive/negative/mixed), latent ``pos``, ``neg``, ``valence`` (-1..1), ``arousal``
-        (0..1), SAM-like ``valence_sam``/``arousal_sam`` (1..9), the integer ``ratings`` and the
-        heart and breathing rates used. ``info`` holds each subject's simulated baselines.
+        (0..1), SAM-like ``valence_sam``/``arousal_sam`` (1..9), the integer ``ratings`` of the
+        chosen emotions and the heart and breathing rates used. ``info`` holds each subject's
+        simulated baselines.
 
     Raises
     ------
     TypeError
         A parameter of the wrong type (e.g. ``n_subjects="three"``); the message names it.
     ValueError
-        A parameter out of range (``n_subjects < 1``, ``duration_s < 2``, ...).
+        A parameter out of range (``n_subjects < 1``, ``duration_s < 2``, an unknown emotion,
+        more than :data:`MAX_SYNTHETIC_BYTES` of signals, ...).
 
     Examples
     --------
@@ -390,6 +400,28 @@ def make_mixed_emotion_recordings(
     mixed_fraction = _check_real("mixed_fraction", mixed_fraction, "a number in [0, 1]")
     if not 0.0 <= mixed_fraction <= 1.0:
         raise ValueError(f"mixed_fraction must be in [0, 1], got {mixed_fraction!r}")
+    names = select_emotions(
+        emotions,
+        DMER_EMOTIONS,
+        dataset="synthetic (DMER)",
+        presets={"dmer10": DMER_EMOTIONS, "all": DMER_EMOTIONS},
+    )
+    chosen = [DMER_EMOTIONS.index(e) for e in names]
+    size = (
+        8.0
+        * n_subjects
+        * trials_per_subject
+        * sum(
+            len(SYNTHETIC_CHANNELS[m]) * round(duration_s * SYNTHETIC_SFREQ[m]) for m in modalities
+        )
+    )
+    if size > MAX_SYNTHETIC_BYTES:
+        raise ValueError(
+            f"n_subjects={n_subjects} x trials_per_subject={trials_per_subject} x duration_s="
+            f"{duration_s:g} s of {modalities} would take {size / 2**30:.3g} GiB of signals, "
+            f"more than MAX_SYNTHETIC_BYTES ({MAX_SYNTHETIC_BYTES / 2**30:g} GiB); make fewer or "
+            "shorter trials"
+        )
 
     t_start = time.perf_counter()
     try:
@@ -416,7 +448,7 @@ def make_mixed_emotion_recordings(
             arousal = float(np.clip(0.15 + 0.6 * max(pos, neg) + 0.2 * min(pos, neg), 0, 1))
             arousal = float(np.clip(arousal + rng.normal(0, 0.05), 0.0, 1.0))
             valence = float(pos - neg)
-            ratings = _ratings(pos, neg, arousal, p["style"], rng)
+            ratings = _ratings(pos, neg, arousal, p["style"], rng)[chosen]
             seed_ppg, seed_rsp = (int(v) for v in rng.integers(0, 2**31 - 1, size=2))
             sig: dict[str, np.ndarray] = {}
             meta: dict[str, object] = {}
@@ -463,12 +495,13 @@ def make_mixed_emotion_recordings(
     report = [
         f"synthetic: {n_subjects} subjects x {trials_per_subject} trials x {duration_s:g} s, "
         f"modalities {modalities}, random_state={random_state!r}; generated in {elapsed:.2f} s",
-        "labels: integer 1-5 ratings of DMER's 10 PANAS items, normalised per trial",
+        f"labels: integer 1-5 ratings of {len(names)} of DMER's 10 PANAS items, normalised per "
+        "trial",
     ]
     return Recordings(
         trials=trials,
         sfreq=sfreq,
-        emotions=list(DMER_EMOTIONS),
+        emotions=list(names),
         behavioural=tuple(m for m in modalities if m in _BEHAVIOURAL),
         channel_names={m: list(SYNTHETIC_CHANNELS[m]) for m in modalities},
         report=report,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,7 +27,8 @@ from .._param_validation import (
     Str,
     validate_params,
 )
-from ..windowing import check_signal_frame
+from .._validation import check_sampling_rate
+from ..window_table import MISSING_SFREQ, check_signal_frame
 from . import fast as _fast
 from .physio import KINDS
 from .tsfresh_backend import open_distributor
@@ -72,7 +74,7 @@ def _layout(X, modalities: Sequence[str] | None) -> list[_Block]:
         return blocks
     sfreq = X.attrs.get("sfreq")
     if not sfreq:
-        raise ValueError("unknown sampling rate: X.attrs['sfreq'] is missing")
+        raise ValueError(MISSING_SFREQ)
     if len(X) == 0:
         raise ValueError("X has no rows")
     cols = [c for c, info in frames.items() if modalities is None or info["modality"] in modalities]
@@ -89,13 +91,14 @@ def _layout(X, modalities: Sequence[str] | None) -> list[_Block]:
         m = info["modality"]
         if m not in sfreq:
             raise ValueError(f"unknown sampling rate of modality {m!r}: not in X.attrs['sfreq']")
+        check_sampling_rate(sfreq[m], f"modality {m!r} in X.attrs['sfreq']")
         shape = None
         for i, cell in enumerate(X[c].to_numpy()):
-            if not isinstance(cell, np.ndarray) or cell.ndim != 3:
+            if not isinstance(cell, np.ndarray) or cell.ndim != 3 or cell.dtype.kind not in "biuf":
                 raise ValueError(
-                    f"cell at row {i} of {c!r} must be a 3-D array (n_frames, n_channels, "
-                    f"frame_len), got {type(cell).__name__} with shape "
-                    f"{getattr(cell, 'shape', None)}"
+                    f"cell at row {i} of {c!r} must be a 3-D array of real numbers (n_frames, "
+                    f"n_channels, frame_len), got {type(cell).__name__} with shape "
+                    f"{getattr(cell, 'shape', None)} and dtype {getattr(cell, 'dtype', None)}"
                 )
             if shape is None:
                 shape = cell.shape
@@ -109,6 +112,14 @@ def _layout(X, modalities: Sequence[str] | None) -> list[_Block]:
                     f"{c!r}: frame layout changes between rows ({shape} in row 0, "
                     f"{cell.shape} in row {i})"
                 )
+        scale_s = info.get("scale_s")
+        if scale_s is not None and int(round(float(scale_s) * float(sfreq[m]))) != shape[2]:
+            raise ValueError(
+                f"{c!r}: frames of {shape[2]} samples, but {float(scale_s):g} s at the sampling "
+                f"rate X.attrs['sfreq'][{m!r}] = {float(sfreq[m]):g} Hz is "
+                f"{int(round(float(scale_s) * float(sfreq[m])))} samples: the rate (or "
+                "X.attrs['frames']) is wrong"
+            )
         blocks.append(_Block(c, m, info["scale"], float(sfreq[m]), *shape, True))
     return blocks
 
@@ -192,6 +203,19 @@ class ModalityFeatureExtractor(TransformerMixin, BaseEstimator):
     feature_names_out_ : ndarray of str
         Output columns ``<modality>__<scale>__ch<i>__<feature>[__pool_<stat>]``.
     n_features_out_ : int
+
+    Notes
+    -----
+    ``transform`` returns a pandas DataFrame (X's index, columns :attr:`feature_names_out_`)
+    by default, so the next step of a Pipeline sees the ``<modality>__<scale>__`` names: a
+    :class:`~mpcl_sklearn.models.MPCLDistributionRegressor` makes one token per modality and
+    scale from them. ``set_output(transform="default")`` and ``"pandas"`` both give this
+    DataFrame (the default output of this transformer is a DataFrame); use ``.to_numpy()`` for
+    a bare array. Its ``attrs`` carry what the window table knew about the labels and the
+    modalities: ``"emotions"`` (list of emotion names), ``"behavioural"`` (the behavioural
+    modalities among those used) and ``"channel_names"`` (``{modality: [names]}``), each only
+    when X has it. pandas keeps ``attrs`` through row indexing (``iloc``, ``take``, which
+    ``cross_validate`` uses), so the models downstream read them.
     """
 
     _constraints = {
@@ -354,7 +378,8 @@ class ModalityFeatureExtractor(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        ndarray of shape (n_rows, n_features_out_) (a DataFrame with ``set_output``)
+        DataFrame of shape (n_rows, n_features_out_)
+            Index of X, columns :attr:`feature_names_out_`, ``attrs`` as in the class Notes.
         """
         check_is_fitted(self, "blocks_")
         validate_params(self)
@@ -404,7 +429,23 @@ class ModalityFeatureExtractor(TransformerMixin, BaseEstimator):
                 out[bad] = 0.0
             else:
                 out[bad] = np.nan
-        return out
+        table = pd.DataFrame(out, index=X.index, columns=list(self.feature_names_out_), copy=False)
+        table.attrs = self._output_attrs(X)
+        return table
+
+    def _output_attrs(self, X) -> dict:
+        """Label and modality metadata of X's attrs that the feature table passes on."""
+        used = {b.modality for b in self.blocks_}
+        attrs = {}
+        if X.attrs.get("emotions") is not None:
+            attrs["emotions"] = [str(e) for e in X.attrs["emotions"]]
+        if X.attrs.get("behavioural") is not None:
+            attrs["behavioural"] = tuple(str(b) for b in X.attrs["behavioural"] if b in used)
+        if X.attrs.get("channel_names"):
+            attrs["channel_names"] = {
+                m: list(v) for m, v in X.attrs["channel_names"].items() if m in used
+            }
+        return copy.deepcopy(attrs)
 
     def fit_transform(self, X, y=None, **fit_params):
         """Fit, then transform (the same as ``fit(X).transform(X)``)."""

@@ -7,7 +7,12 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._scaling import legacy_standardizer
-from .._validation import as_real_array, check_distributions, real_target_or_none
+from .._validation import (
+    as_real_array,
+    check_distributions,
+    check_sample_weight,
+    real_target_or_none,
+)
 
 
 class DistributionRegressorMixin(RegressorMixin):
@@ -57,7 +62,9 @@ class DistributionRegressorMixin(RegressorMixin):
 
     def score(self, X, y, sample_weight=None) -> float:
         """scikit-learn's R^2 of :meth:`predict` against ``y`` (real numbers only)."""
-        return super().score(X, as_real_array(y, "y"), sample_weight=sample_weight)
+        y = as_real_array(y, "y")
+        sample_weight = check_sample_weight(sample_weight, len(y) if y.ndim else None)
+        return super().score(X, y, sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

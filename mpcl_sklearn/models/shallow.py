@@ -15,6 +15,7 @@ from threadpoolctl import threadpool_limits
 
 from .._param_validation import Bool, Float, Int, Options, Satisfies, validate_params
 from .._scaling import Standardizer, row_directions
+from .._validation import check_sample_weight
 from .base import BaseDistributionRegressor
 
 __all__ = ["AAKNNRegressor", "MeanDistributionRegressor", "SABFGSRegressor"]
@@ -45,6 +46,7 @@ class MeanDistributionRegressor(BaseDistributionRegressor):
         """Store the (weighted) mean of the training distributions."""
         validate_params(self)
         X, Y = self._validate_fit_data(X, y)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
         w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
         self.mean_ = np.average(Y, axis=0, weights=w)
         return self
@@ -164,6 +166,7 @@ class SABFGSRegressor(BaseDistributionRegressor):
         """
         validate_params(self)
         X, Y = self._validate_fit_data(X, y)
+        sample_weight = check_sample_weight(sample_weight, X.shape[0])
         w = _check_sample_weight(sample_weight, X, dtype=np.float64)
         if w.sum() <= 0:
             raise ValueError("sample_weight must not sum to zero")

@@ -60,7 +60,12 @@ from skorch.utils import noop
 from .._columns import group_columns
 from .._param_validation import validate_params
 from .._scaling import Standardizer
-from .._validation import as_real_array, check_distributions, real_target_or_none
+from .._validation import (
+    as_real_array,
+    check_distributions,
+    check_sample_weight,
+    real_target_or_none,
+)
 from ..training.batches import FixedValidSplit, TensorBatchDataset, to_tensor, validation_split
 from ..training.callbacks import RandomStateSnapshot, early_stopping
 from ..training.checkpoint import TrainingCheckpoint, digest
@@ -439,6 +444,7 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
         from sklearn.metrics import r2_score
 
         Y = self._target_distributions(y)
+        sample_weight = check_sample_weight(sample_weight, len(Y))
         return float(r2_score(Y, self.predict(X), sample_weight=sample_weight))
 
     # ---------------------------------------------------------------- pickling

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..._validation import as_id_list
 from ...recordings import Recordings, Trial
 from ..emotions import WESAD_SSSQ_ITEMS, WESAD_STAI_ITEMS
 from .e4 import estimate_e4_offset, read_e4
@@ -57,7 +58,8 @@ def load_wesad(
     path : str or Path
         Folder holding the ``SX`` subject folders.
     subjects : sequence of str, optional
-        Subject ids (``"S2"``...); by default every ``S<number>`` folder found.
+        Subject ids (``["S2", ...]``, a list also for one); by default every ``S<number>``
+        folder found.
     emotions : {"dmer10", "all"} or list of str, default="dmer10"
         ``"dmer10"``: DMER's 10 items (Inspired, Alert, Excited, Enthusiastic, Determined, Afraid,
         Upset, Nervous, Scared, Distressed); WESAD asked "Annoyed" in place of PANAS's "Upset", so
@@ -178,6 +180,7 @@ class _Options:
 
 def _find_subjects(root: Path, subjects: Sequence[str] | None) -> list[str]:
     """The subjects asked for, or every ``S<number>`` folder of ``root`` in numeric order."""
+    subjects = as_id_list(subjects, "subjects")
     if subjects is None:
         subjects = sorted(
             (p.name for p in root.iterdir() if p.is_dir() and re.fullmatch(r"S\d+", p.name)),
@@ -185,7 +188,7 @@ def _find_subjects(root: Path, subjects: Sequence[str] | None) -> list[str]:
         )
         if not subjects:
             raise FileNotFoundError(f"no subject folders S<number> in {root}")
-    return [str(s) for s in subjects]
+    return subjects
 
 
 def _read_subject(

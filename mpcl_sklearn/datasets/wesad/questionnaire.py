@@ -5,7 +5,7 @@ and ``SX_readme.txt`` (demographics), and the choice of PANAS items used as emot
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -228,6 +228,11 @@ def _add_questionnaires(path: Path, rows: _TagRows, q: WesadQuest) -> None:
 
 def resolve_emotions(emotions: str | Sequence[str]) -> tuple[list[str], list[str]]:
     """Return (label names, WESAD item names) for the ``emotions`` argument."""
+    if isinstance(emotions, set | frozenset | Mapping):
+        raise TypeError(
+            f"emotions must be a list of names in label order, got a {type(emotions).__name__} "
+            "(no order)"
+        )
     if isinstance(emotions, str):
         if emotions == "dmer10":
             names = list(DMER_EMOTIONS)
