@@ -25,6 +25,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+#: Entry points of the usercli side of issues 12 and 14, by class of hostile input (the
+#: classes of issue 12); printed as a per-class summary after the per-entry table.
+USERCLI_CLASSES = {
+    "MPCLDistributionRegressor state": "estimator state",
+    "HeLoRegressor state": "estimator state",
+    "set_output(predict=)": "estimator state",
+    "protocols (groups, cv)": "protocols and CLI",
+    "cli": "protocols and CLI",
+    "load_feature_table": "own feature tables (CLI --features)",
+    "plotting": "figures",
+}
+
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -58,11 +70,29 @@ def main(argv: list[str] | None = None) -> int:
         detail = ", ".join(f"{k} {v}" for k, v in row.items() if k != "cases")
         print(f"{name:36s} {row['cases']:6d}  {detail}")
     print(f"{'total':36s} {sum(r['cases'] for r in counts.values()):6d}")
+    _class_table(counts, USERCLI_CLASSES)
     unexplained = _model_file_table(files)
     print(f"pytest: {tail[-1] if tail else res.stdout[-500:]} (wall {wall:.1f} s)")
     if args.json:
         Path(args.json).write_text(json.dumps({"inputs": counts, "model_files": files}, indent=1))
     return res.returncode or int(unexplained > 0)
+
+
+def _class_table(counts: dict[str, dict[str, int]], classes: dict[str, str]) -> None:
+    """Print the cases of the entry points in ``classes`` summed per class."""
+    per_class: dict[str, Counter] = {}
+    for entry, row in counts.items():
+        if entry in classes:
+            per_class.setdefault(classes[entry], Counter()).update(
+                {k: v for k, v in row.items() if k != "cases"}
+            )
+    if not per_class:
+        return
+    print()
+    print(f"{'class (issues 12, 14: usercli side)':36s} {'cases':>6s}  outcomes")
+    for name, row in per_class.items():
+        detail = ", ".join(f"{k} {v}" for k, v in sorted(row.items()))
+        print(f"{name:36s} {sum(row.values()):6d}  {detail}")
 
 
 def _model_file_table(files: dict[str, dict[str, int]]) -> int:

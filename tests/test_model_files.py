@@ -885,8 +885,8 @@ def _craft_module_arg(data: bytes, cls: str, name: str, value) -> bytes:
 
 
 def test_crafted_network_size_is_refused_before_building(tmp_path, monkeypatch):
-    """A file asking for d_model=2**20 (terabytes of weights: d x d matrices) is refused with a shape error;
-    every network construction during the load happens on the meta device."""
+    """A file asking for d_model=2**20 (terabytes of weights: d x d matrices) is refused with a
+    shape error; every network construction during the load happens on the meta device."""
     import torch
 
     from mpcl_sklearn.models import HeLoRegressor, MPCLDistributionRegressor

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import sklearn
 from sklearn.base import clone
-from sklearn.model_selection import GroupKFold, cross_validate
+from sklearn.model_selection import GridSearchCV, GroupKFold, cross_validate
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
@@ -223,6 +223,10 @@ def test_cross_validate_needs_routing_and_then_groups_arrive():
             warnings.simplefilter("error", UngroupedValidationWarning)
             cross_validate(est, X, y, params={"groups": groups}, cv=GroupKFold(3))
             cross_validate(pipe, X, y, params={"groups": groups}, cv=GroupKFold(3))
+            explicit = clone(pipe)
+            explicit[-1].set_fit_request(groups=True)  # docs/protocols.md's recipe
+            search = GridSearchCV(explicit, {"mpcl__tau": [0.1]}, cv=GroupKFold(2))
+            search.fit(X, y, groups=groups)
 
 
 # ------------------------------------------------------------------------------ devices

@@ -46,7 +46,10 @@ def _read(path: Path) -> pd.DataFrame:
                 "'mpcl-sklearn[parquet]'); or save the table as CSV"
             ) from exc
     if suffix in (".csv", ".tsv", ".txt"):
-        return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+        try:
+            return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+        except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+            raise ValueError(f"feature table {path} cannot be read as CSV: {exc}") from None
     raise ValueError(f"feature table {path}: unknown file type {suffix!r}; use .csv or .parquet")
 
 

@@ -13,10 +13,18 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
+from skorch.history import History
 
 from .._scaling import Standardizer
+from ..training.runtime import resolve_device
 
-__all__ = ["check_stored_state", "module_state_arrays", "pickled_state", "restored_state"]
+__all__ = [
+    "check_stored_state",
+    "module_state_arrays",
+    "pickled_state",
+    "restore_network",
+    "restored_state",
+]
 
 
 def module_state_arrays(module: torch.nn.Module) -> dict[str, np.ndarray]:
@@ -48,6 +56,41 @@ def restored_state(state: dict) -> tuple[dict, Mapping | None]:
         mean, scale = state.pop("x_mean_"), state.pop("x_scale_")
         state["scaler_"] = Standardizer.from_arrays(np.ones_like(mean), mean, scale)
     return state, module_state
+
+
+def restore_network(estimator, module_state: Mapping, history: list) -> None:
+    """Rebuild a torch estimator's skorch net from its stored weights (``__setstate__``).
+
+    The device is the one of the fit when it is available here, else the CPU; the stored
+    weights must fit the network the stored arguments describe (:func:`check_stored_state`,
+    on the meta device) before the network is built for real and the weights are loaded.
+    """
+    device = str(estimator.__dict__.get("device_", "cpu"))
+    try:  # a model trained on a GPU predicts on the CPU of a machine without one
+        resolve_device(device)
+    except (TypeError, ValueError):
+        device = "cpu"
+    estimator.device_ = device
+    if "module_args_" not in estimator.__dict__:  # 0.1.0 files: the arguments of the fit
+        estimator.module_args_ = estimator._module_arguments(
+            estimator.n_features_in_, estimator.n_outputs_, estimator.column_layout_
+        )
+    check_stored_state(
+        estimator._module_class,
+        estimator.module_args_,
+        module_state,
+        estimator._module_count_args,
+    )
+    with torch.random.fork_rng(devices=[]):
+        net = estimator._make_net(torch.device(device), estimator.module_args_)
+        net.initialize()
+    tensors = {k: torch.from_numpy(np.array(v)) for k, v in module_state.items()}
+    net.module_.load_state_dict(tensors)
+    net.module_.to(device)
+    net.module_.eval()
+    net.history = History(history)
+    estimator.net_ = net
+    estimator.history_ = net.history
 
 
 def check_stored_state(

@@ -84,6 +84,8 @@ class MLPDistributionRegressor(TorchDistributionRegressor):
         The constructor arguments of the :class:`~mpcl_sklearn.nn.MLPNet`.
     scaler_ : Standardizer
         The standardisation.
+    emotions_ : ndarray of str or None
+        The emotion names (``y``'s columns or ``X.attrs["emotions"]``), None when unknown.
     n_features_in_, feature_names_in_, n_outputs_
     """
 

@@ -32,6 +32,8 @@ class MeanDistributionRegressor(BaseDistributionRegressor):
         The mean training distribution.
     n_features_in_ : int
     n_outputs_ : int
+    emotions_ : ndarray of str or None
+        The emotion names (``y``'s columns or ``X.attrs["emotions"]``), None when unknown.
     """
 
     def __init__(self, normalize_y: bool = False):
@@ -94,6 +96,8 @@ class SABFGSRegressor(BaseDistributionRegressor):
         Final value of the objective.
     n_features_in_ : int
     n_outputs_ : int
+    emotions_ : ndarray of str or None
+        The emotion names (``y``'s columns or ``X.attrs["emotions"]``), None when unknown.
 
     References
     ----------
@@ -261,6 +265,8 @@ class AAKNNRegressor(BaseDistributionRegressor):
         computed without overflow for features of any finite magnitude.
     n_features_in_ : int
     n_outputs_ : int
+    emotions_ : ndarray of str or None
+        The emotion names (``y``'s columns or ``X.attrs["emotions"]``), None when unknown.
 
     References
     ----------

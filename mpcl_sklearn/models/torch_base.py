@@ -51,7 +51,6 @@ from scipy.special import softmax
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
-from skorch.history import History
 from skorch.utils import noop
 
 from .._scaling import Standardizer
@@ -63,7 +62,7 @@ from ..training.net import build_net
 from ..training.run import prepare_run, train
 from ..training.runtime import flush_denormals, resolve_device, torch_threads
 from ._metadata import table_attrs, token_layout, warn_ungrouped_validation
-from ._module_state import check_stored_state, pickled_state, restored_state
+from ._module_state import pickled_state, restore_network, restored_state
 from ._parameters import TRAINING_PARAMS, insert_training_docs, module_arguments, training_params
 from .base import DistributionRegressorMixin
 
@@ -94,6 +93,8 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
         The constructor arguments of the network.
     scaler_ : Standardizer
         The feature standardisation.
+    emotions_ : ndarray of str or None
+        The emotion names (``y``'s columns or ``X.attrs["emotions"]``), None when unknown.
     n_features_in_, feature_names_in_, n_outputs_
     """
 
@@ -474,33 +475,8 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
     def __setstate__(self, state):
         state, module_state = restored_state(dict(state))
         self.__dict__.update(state)
-        if module_state is None:
-            return
-        device = str(self.__dict__.get("device_", "cpu"))
-        try:  # a model trained on a GPU predicts on the CPU of a machine without one
-            resolve_device(device)
-        except (TypeError, ValueError):
-            device = "cpu"
-        self.device_ = device
-        if "module_args_" not in state:  # 0.1.0 files: the parameters are those of the fit
-            self.module_args_ = self._module_arguments(
-                self.n_features_in_, self.n_outputs_, self.column_layout_
-            )
-        # shapes first, on the meta device: a file whose arguments describe a huge network
-        # is refused before any memory is allocated for it
-        check_stored_state(
-            self._module_class, self.module_args_, module_state, self._module_count_args
-        )
-        with torch.random.fork_rng(devices=[]):
-            net = self._make_net(torch.device(device), self.module_args_)
-            net.initialize()
-        tensors = {k: torch.from_numpy(np.array(v)) for k, v in module_state.items()}
-        net.module_.load_state_dict(tensors)
-        net.module_.to(device)
-        net.module_.eval()
-        net.history = History(state.get("history_", []))
-        self.net_ = net
-        self.history_ = net.history
+        if module_state is not None:
+            restore_network(self, module_state, state.get("history_", []))
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "net_")
