@@ -47,10 +47,7 @@ def _fit_groups_param(estimator) -> str | None:
     if get_config().get("enable_metadata_routing", False):
         from sklearn.utils.metadata_routing import get_routing_for_object
 
-        try:
-            wanted = get_routing_for_object(estimator).consumes("fit", ["groups"])
-        except Exception:  # noqa: BLE001 - an estimator without routing support
-            return None
+        wanted = get_routing_for_object(estimator).consumes("fit", ["groups"])
         return "groups" if wanted else None
     if isinstance(estimator, BaseSearchCV):  # passes them to its cv's split
         return "groups"

@@ -1638,7 +1638,7 @@ def test_cli_hostile(kind, tmp_path):
     COUNTS["cli"]["exit 2"] += 1
 
 
-_TABLE_CASES = {
+_FEATURE_FILE_CASES = {
     "ok": ({}, ()),
     "ratings_normalised": ({"scale": 5.0, "normalize": True}, ()),
     "ratings_unnormalised": ({"scale": 5.0}, ("sum to 1",)),
@@ -1659,11 +1659,11 @@ _TABLE_CASES = {
 }
 
 
-@pytest.mark.parametrize("kind", sorted(_TABLE_CASES))
+@pytest.mark.parametrize("kind", sorted(_FEATURE_FILE_CASES))
 def test_load_feature_table_hostile(kind, tmp_path):
     from mpcl_sklearn.datasets import load_feature_table
 
-    spec, problems = _TABLE_CASES[kind]
+    spec, problems = _FEATURE_FILE_CASES[kind]
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"subject": np.repeat(["s1", "s2"], 4), "trial": np.tile([1, 2], 4)})
     for c in ("eda__m", "eda__s", "acc__m"):
