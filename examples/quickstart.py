@@ -57,14 +57,12 @@ def main() -> None:
     #    - ModalityFeatureExtractor computes tsfresh-style features per frame with the fast
     #      vectorised backend ("minimal": summary statistics; "default" adds spectral,
     #      autocorrelation and shape features) and pools them over the frames (mean and std),
-    #      giving columns named "<modality>__<scale>__...";
-    #    - MPCL reads those names to form one token per (modality, scale). acc and face are
-    #      behavioural modalities, the rest physiological.
-    model = MPCLDistributionRegressor(
-        behavioural_modalities=("acc", "face"),
-        max_epochs=max_epochs,
-        random_state=0,
-    )
+    #      giving a DataFrame with columns named "<modality>__<scale>__..." that carries the
+    #      recordings' emotion names and behavioural modalities (acc and face) in its attrs;
+    #    - MPCL reads those names to form one token per (modality, scale), and treats the
+    #      behavioural modalities the recordings declare as behavioural, the rest as
+    #      physiological (behavioural_modalities="auto", the default).
+    model = MPCLDistributionRegressor(max_epochs=max_epochs, random_state=0)
     pipe = Pipeline(
         [
             ("frames", SignalWindower(scales_s=(2.0, 5.0))),

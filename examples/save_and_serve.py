@@ -103,7 +103,6 @@ def main() -> int:
             (
                 "model",
                 MPCLDistributionRegressor(
-                    behavioural_modalities=("acc", "face"),
                     max_epochs=3 if QUICK else 30,
                     random_state=0,
                     # device="cuda" here trains on a GPU; the saved file is served the same way.
@@ -113,6 +112,11 @@ def main() -> int:
     )
     pipe.fit(X_train, y_train)
     print(f"fitted on {len(X_train)} windows in {time.perf_counter() - start:.1f} s")
+    mpcl = pipe[-1]
+    print(
+        f"MPCL: {len(mpcl.tokens_)} tokens (modality, scale), e.g. {mpcl.tokens_[:2]}; "
+        f"behavioural: {mpcl.behavioural_modalities_}"
+    )
 
     # Save. The write is atomic: an interrupted save never leaves a truncated file.
     model_path = save_model(pipe, out / "mpcl_pipeline.skops")

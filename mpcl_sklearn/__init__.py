@@ -1,18 +1,19 @@
 """mpcl_sklearn: mixed emotion recognition as emotion distribution learning, for scikit-learn.
 
-The public names below are imported lazily, so ``import mpcl_sklearn`` stays light (no torch
-until a neural model is used).
+The public names below are imported lazily, so ``import mpcl_sklearn`` stays light (no pandas
+until the data model is used, no torch until a neural model is): the command line's ``--help``
+imports neither.
 """
 
 from __future__ import annotations
 
 import importlib
 
-from .recordings import Recordings, Trial
-
 __version__ = "0.1.0"
 
 _LAZY = {
+    "Recordings": "recordings",
+    "Trial": "recordings",
     "make_windows": "windowing",
     "concat_windows": "windowing",
     "SignalWindower": "windowing",
@@ -20,6 +21,7 @@ _LAZY = {
     "load_wesad": "datasets",
     "load_dmer": "datasets",
     "load_dmer_raw": "datasets",
+    "load_feature_table": "datasets",
     "FeatureTable": "datasets",
     "make_mixed_emotion_recordings": "datasets",
     "recordings_from_mne": "datasets",
@@ -43,7 +45,7 @@ _LAZY = {
     "dask_backend": "distributed",
 }
 
-__all__ = ["Recordings", "Trial", "__version__", *_LAZY]
+__all__ = ["__version__", *_LAZY]
 
 
 def __getattr__(name: str):

@@ -23,12 +23,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
-from sklearn.base import clone
-from sklearn.model_selection import BaseCrossValidator, GroupKFold, KFold, LeaveOneGroupOut
+from sklearn.model_selection import BaseCrossValidator, GroupKFold, KFold
 
 from ._param_validation import Float, Int, Options, validate_params
-from .metrics import METRICS, distribution_report
+from ._protocol_folds import (
+    _check_groups,
+    _check_lengths,
+    _outer_splitter,
+    _routed_groups,
+    _run_parallel,
+)
+from .metrics import METRICS
 
 __all__ = [
     "EvaluationResult",
@@ -63,12 +68,15 @@ class EvaluationResult:
     predictions : ndarray of shape (n_samples, n_emotions) or None
         Subject-independent protocol with ``return_predictions=True``: every row's prediction
         by the model of the fold that held it out.
+    prediction_folds : ndarray of shape (n_samples,) or None
+        With ``predictions``: the fold (row of ``scores``) that tested each row.
     """
 
     scores: pd.DataFrame
     summary: pd.DataFrame
     protocol: str
     predictions: np.ndarray | None = None
+    prediction_folds: np.ndarray | None = None
 
     def format_summary(self, digits: int = 4) -> str:
         """The summary as text, one ``metric  mean ± std`` line per metric."""
@@ -82,47 +90,6 @@ class EvaluationResult:
 
     def __str__(self) -> str:
         return self.format_summary()
-
-
-def _take(data, idx: np.ndarray):
-    """Rows ``idx`` of an array or DataFrame (attrs kept)."""
-    if hasattr(data, "iloc"):
-        return data.iloc[idx]
-    return np.asarray(data)[idx] if not isinstance(data, np.ndarray) else data[idx]
-
-
-def _check_lengths(X, y, **named) -> int:
-    n = len(X)
-    if len(y) != n:
-        raise ValueError(f"X has {n} rows but y has {len(y)}")
-    for name, arr in named.items():
-        if arr is not None and len(arr) != n:
-            raise ValueError(f"X has {n} rows but {name} has {len(arr)}")
-    if n == 0:
-        raise ValueError("X is empty")
-    return n
-
-
-def _fit_and_score(estimator, X, y, train, test, fit_params, fit_groups=None):
-    """Fit a clone on ``train``; the six metrics on ``test`` and the test predictions."""
-    est = clone(estimator)
-    params = dict(fit_params or {})
-    if fit_groups is not None:
-        params["groups"] = fit_groups[train]
-    est.fit(_take(X, train), _take(y, train), **params)
-    pred = est.predict(_take(X, test))
-    report = distribution_report(_take(y, test), pred)
-    return report, np.asarray(pred)
-
-
-def _run_parallel(tasks: list, n_jobs, progress: bool, desc: str) -> list:
-    parallel = Parallel(n_jobs=n_jobs, return_as="generator")
-    results = parallel(delayed(_fit_and_score)(*task) for task in tasks)
-    if progress:
-        from tqdm.auto import tqdm
-
-        results = tqdm(results, total=len(tasks), desc=desc)
-    return list(results)
 
 
 def _summarise(
@@ -151,7 +118,7 @@ def subject_independent_evaluate(
     n_jobs: int | None = None,
     progress: bool = False,
     fit_params: dict | None = None,
-    fit_groups: bool = False,
+    fit_groups: bool | str = "auto",
     return_predictions: bool = False,
 ) -> EvaluationResult:
     """Cross-validate across subjects: no subject is in both train and test.
@@ -165,18 +132,23 @@ def subject_independent_evaluate(
     groups : array-like of shape (n_samples,)
         Subject id of every row.
     cv : int, "loso" or splitter, default=5
-        Number of ``GroupKFold`` folds, ``"loso"`` for leave-one-subject-out, or any splitter
-        whose ``split(X, y, groups)`` keeps groups apart.
+        Number of ``GroupKFold`` folds (>= 2), ``"loso"`` (any case) for
+        leave-one-subject-out, or any splitter whose ``split(X, y, groups)`` keeps groups
+        apart.
     n_jobs : int, optional
         Folds run in parallel with joblib (``None`` = 1, ``-1`` = all cores).
     progress : bool
         Show a progress bar over folds.
     fit_params : dict, optional
         Extra keyword arguments for ``fit``.
-    fit_groups : bool, default=False
-        Pass the training rows' subject ids to ``fit`` as ``groups``, for nested
+    fit_groups : bool or "auto", default="auto"
+        Pass the training rows' subject ids to ``fit`` as ``groups``: for nested
         hyper-parameter searches such as ``GridSearchCV(..., cv=GroupKFold(3))`` that must
-        keep subjects apart inside the training folds too.
+        keep subjects apart inside the training folds too, and for the torch models' early
+        stopping (whole subjects held out for validation). ``"auto"``: when the estimator takes
+        them (its ``fit`` has a ``groups`` parameter, or a Pipeline's last step's does, passed
+        as ``<step>__groups``; under metadata routing, when it requests them); True: always
+        (as ``groups``); False: never.
     return_predictions : bool, default=False
         Keep the out-of-fold predictions in ``EvaluationResult.predictions`` (for plots such as
         predicted vs true co-occurrence).
@@ -186,33 +158,25 @@ def subject_independent_evaluate(
     EvaluationResult
         ``scores`` has one row per fold; ``summary`` the mean ± std over folds.
     """
-    groups = np.asarray(groups)
+    groups = _check_groups(groups)
     _check_lengths(X, y, groups=groups)
     n_subjects = len(np.unique(groups))
-    if cv == "loso":
-        splitter, label = LeaveOneGroupOut(), "leave-one-subject-out"
-    elif isinstance(cv, (int, np.integer)):
-        if n_subjects < cv:
-            raise ValueError(
-                f"cv={cv} folds need at least {cv} subjects, but groups has {n_subjects}"
-            )
-        splitter, label = GroupKFold(n_splits=int(cv)), f"GroupKFold({int(cv)})"
-    else:
-        splitter, label = cv, type(cv).__name__
+    splitter, label = _outer_splitter(cv, n_subjects)
     splits = list(splitter.split(X, y, groups))
     for train, test in splits:
         shared = set(groups[train]).intersection(groups[test])
         if shared:
             raise ValueError(f"splitter {label} put subjects {sorted(shared)} in train and test")
-    inner = groups if fit_groups else None
-    tasks = [(estimator, X, y, tr, te, fit_params, inner) for tr, te in splits]
+    inner, key = _routed_groups(estimator, fit_groups, groups)
+    tasks = [(estimator, X, y, tr, te, fit_params, inner, key) for tr, te in splits]
     reports, preds = zip(*_run_parallel(tasks, n_jobs, progress, "folds"), strict=True)
-    predictions = None
+    predictions = folds = None
     if return_predictions:
         predictions = np.full((len(groups), preds[0].shape[1]), np.nan)
-        tested = np.zeros(len(groups), dtype=bool)
-        for (_, test), pred in zip(splits, preds, strict=True):
-            predictions[test], tested[test] = pred, True
+        folds = np.full(len(groups), -1)
+        for i, ((_, test), pred) in enumerate(zip(splits, preds, strict=True)):
+            predictions[test], folds[test] = pred, i
+        tested = folds >= 0
         if not tested.all():
             raise ValueError(
                 f"return_predictions=True needs every row in some test fold; splitter {label} "
@@ -231,7 +195,9 @@ def subject_independent_evaluate(
         )
     scores = pd.DataFrame(rows)
     protocol = f"subject-independent, {label} over {n_subjects} subjects"
-    return _summarise(scores, protocol, scores, predictions)
+    result = _summarise(scores, protocol, scores, predictions)
+    result.prediction_folds = folds
+    return result
 
 
 class InnerGroupKFold(BaseCrossValidator):
@@ -471,7 +437,7 @@ def subject_dependent_evaluate(
     n_jobs: int | None = None,
     progress: bool = False,
     fit_params: dict | None = None,
-    fit_groups: bool = False,
+    fit_groups: bool | str = "auto",
 ) -> EvaluationResult:
     """Train and test one model per subject (see :class:`SubjectDependentSplitter`).
 
@@ -492,9 +458,11 @@ def subject_dependent_evaluate(
         Time of each row within its trial (for ``split="temporal"``); row order otherwise.
     n_jobs, progress, fit_params :
         As in :func:`subject_independent_evaluate`.
-    fit_groups : bool, default=False
+    fit_groups : bool or "auto", default="auto"
         Pass the training rows' trial ids to ``fit`` as ``groups`` (for nested searches that
-        must keep trials apart).
+        must keep trials apart, and the torch models' early stopping, which then holds out
+        whole trials); ``"auto"`` as in :func:`subject_independent_evaluate` (only when
+        ``trials`` are given).
 
     Returns
     -------
@@ -502,15 +470,16 @@ def subject_dependent_evaluate(
         ``scores`` has one row per subject and fold; the summary averages each subject's folds
         first and then gives the mean ± std over subjects.
     """
-    groups = np.asarray(groups)
+    groups = _check_groups(groups)
     _check_lengths(X, y, groups=groups, trials=trials, times=times)
     _check_strategy(split, "split")
     splitter = SubjectDependentSplitter(split, n_splits, test_size, random_state)
     splits = list(splitter._subject_folds(groups, trials, times, warn=True))
-    if fit_groups and trials is None:
+    if fit_groups is True and trials is None:
         raise ValueError("fit_groups=True needs the trial id of every row")
-    inner = np.asarray(trials) if fit_groups else None
-    tasks = [(estimator, X, y, tr, te, fit_params, inner) for _, _, tr, te in splits]
+    ids = None if trials is None else np.asarray(trials)
+    inner, key = _routed_groups(estimator, fit_groups, ids)
+    tasks = [(estimator, X, y, tr, te, fit_params, inner, key) for _, _, tr, te in splits]
     reports = [rep for rep, _ in _run_parallel(tasks, n_jobs, progress, "subject folds")]
     rows = [
         {"subject": s, "fold": f, "n_train": len(tr), "n_test": len(te)} | rep

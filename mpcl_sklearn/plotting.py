@@ -1,9 +1,18 @@
 """Figures: emotion co-occurrence, predicted vs true distributions, metric comparison.
 
-All functions need matplotlib (``pip install mpcl-sklearn[plot]``) and return a
-:class:`matplotlib.figure.Figure` built without pyplot: no backend is selected or switched and no
-window opens, so they are safe in scripts, servers and notebooks alike. Save a figure with
-``fig.savefig(path)``, or display it where IPython's matplotlib support is active.
+All functions need matplotlib (``pip install mpcl-sklearn[plot]``) and return a figure made with
+``matplotlib.pyplot.subplots``: it shows with ``plt.show()`` in a script and inline in a
+notebook, like any pyplot figure. Nothing here selects a backend (``matplotlib.use`` is never
+called): pyplot's own choice, or the user's, applies. Close figures you do not keep with
+``plt.close(fig)`` (:func:`mpcl_sklearn.experiments.write_outputs` closes each figure it saves).
+
+Emotion names label every axis: the ``emotions`` argument, else the columns of a DataFrame
+argument (``y_true``/``y_pred``), else the estimator's ``emotions_``; ``emotion 0``, ... only
+when no name is known.
+
+Colour scales are fixed, so figures compare: correlations on [-1, 1] (``RdBu_r``), learned
+co-occurrence (retrieval weights, rows summing to 1) on [0, 1] (``viridis``). Undefined cells
+(an emotion whose values do not vary) are grey and marked ``n/a``.
 """
 
 from __future__ import annotations
@@ -25,18 +34,44 @@ __all__ = [
     "plot_metric_comparison",
 ]
 
+#: Colour limits of a correlation panel.
+CORRELATION_RANGE = (-1.0, 1.0)
+#: Colour limits of learned co-occurrence (retrieval weights: each row is a distribution).
+WEIGHT_RANGE = (0.0, 1.0)
+_UNDEFINED_COLOUR = "#d9d9d9"
 
-def _figure(**kwargs):
-    """A new ``Figure`` outside pyplot's figure manager (the user's backend is not touched)."""
+
+def _pyplot():
     try:
-        from matplotlib.figure import Figure
+        import matplotlib.pyplot as plt
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("plotting needs matplotlib: pip install 'mpcl-sklearn[plot]'") from exc
-    return Figure(constrained_layout=True, **kwargs)
+    return plt
 
 
-def _emotion_names(emotions: Sequence[str] | None, n: int) -> list[str]:
+def _subplots(*args, **kwargs):
+    """``plt.subplots`` with a constrained layout (a pyplot-managed figure)."""
+    return _pyplot().subplots(*args, layout="constrained", **kwargs)
+
+
+def _names_of(obj) -> list[str] | None:
+    """Emotion names carried by ``obj``: a DataFrame's columns or an estimator's
+    ``emotions_`` (the last step of a Pipeline)."""
+    if hasattr(obj, "steps"):
+        obj = obj.steps[-1][1]
+    if isinstance(obj, pd.DataFrame):
+        cols = list(obj.columns)
+        return [str(c) for c in cols] if all(isinstance(c, str) for c in cols) else None
+    names = getattr(obj, "emotions_", None)
+    return None if names is None else [str(n) for n in names]
+
+
+def _emotion_names(emotions: Sequence[str] | None, n: int, *sources) -> list[str]:
     if emotions is None:
+        for source in sources:
+            found = _names_of(source)
+            if found is not None and len(found) == n:
+                return found
         return [f"emotion {i}" for i in range(n)]
     names = [str(e) for e in emotions]
     if len(names) != n:
@@ -56,39 +91,76 @@ def emotion_correlation(y) -> np.ndarray:
     return pearson_correlation(Y, constant=np.nan)
 
 
-def _matrix(ax, matrix, names, title, vmin, vmax, cmap, label):
-    im = ax.imshow(matrix, vmin=vmin, vmax=vmax, cmap=cmap)
+def _constant_within(P: np.ndarray, folds) -> np.ndarray:
+    """Which columns of ``P`` are constant within every fold (boolean, one per column)."""
+    folds = np.asarray(folds)
+    if folds.shape != (len(P),):
+        raise ValueError(f"folds must have one entry per row ({len(P)}), got shape {folds.shape}")
+    constant = np.ones(P.shape[1], dtype=bool)
+    for f in pd.unique(folds):
+        rows = P[folds == f]
+        spread = rows.max(axis=0) - rows.min(axis=0)
+        constant &= spread <= 1e-12 * np.maximum(1.0, np.abs(rows).max(axis=0))
+    return constant
+
+
+def _matrix(ax, matrix, names, title, limits, cmap, label, digits=2):
+    from matplotlib import colormaps
+
+    vmin, vmax = limits
+    colours = colormaps[cmap].with_extremes(bad=_UNDEFINED_COLOUR)
+    im = ax.imshow(np.ma.masked_invalid(matrix), vmin=vmin, vmax=vmax, cmap=colours)
     ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
     ax.set_yticks(range(len(names)), names, fontsize=8)
     ax.set_title(title)
     ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label=label)
-    if len(names) <= 12:
-        for i in range(matrix.shape[0]):
-            for j in range(matrix.shape[1]):
-                v = matrix[i, j]
-                if np.isfinite(v):
-                    dark = abs(v - (vmin + vmax) / 2) > 0.3 * (vmax - vmin)
-                    ax.text(
-                        j,
-                        i,
-                        f"{v:.2f}",
-                        ha="center",
-                        va="center",
-                        fontsize=6,
-                        color="white" if dark else "black",
-                    )
+    if len(names) > 12:
+        return
+    for i in range(matrix.shape[0]):
+        for j in range(matrix.shape[1]):
+            v = matrix[i, j]
+            if not np.isfinite(v):
+                ax.text(j, i, "n/a", ha="center", va="center", fontsize=6, color="dimgray")
+                continue
+            r, g, b, _ = colours(im.norm(v))
+            dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5  # perceived brightness of the cell
+            ax.text(
+                j,
+                i,
+                f"{v:.{digits}f}",
+                ha="center",
+                va="center",
+                fontsize=6,
+                color="white" if dark else "black",
+            )
 
 
-def plot_cooccurrence(y_true, y_pred, emotions: Sequence[str] | None = None, *, title=None):
+def plot_cooccurrence(
+    y_true,
+    y_pred,
+    emotions: Sequence[str] | None = None,
+    *,
+    title: str | None = None,
+    folds=None,
+):
     """True and predicted emotion co-occurrence (correlation across samples), side by side.
+
+    Both panels share the colour scale [-1, 1]. A correlation is undefined for an emotion
+    whose values do not vary: its row and column are grey (``n/a``) and the panel says so. With
+    ``folds`` (the test fold of each row of out-of-fold predictions), an emotion whose
+    predictions are constant *within every fold* is undefined too: a model that predicts one
+    distribution per fold (the mean predictor) only varies between folds, and correlating
+    those few training-set means would show values near +-1 that describe no prediction.
 
     Parameters
     ----------
     y_true, y_pred : array-like of shape (n_samples, n_emotions)
     emotions : list of str, optional
-        Emotion names, in column order.
+        Emotion names, in column order (default: the columns of a DataFrame argument).
     title : str, optional
         Figure title.
+    folds : array-like of shape (n_samples,), optional
+        Test fold of each row, for out-of-fold predictions.
 
     Returns
     -------
@@ -98,19 +170,30 @@ def plot_cooccurrence(y_true, y_pred, emotions: Sequence[str] | None = None, *, 
     p = check_distributions(y_pred, name="y_pred")
     if t.shape != p.shape:
         raise ValueError(f"y_true has shape {t.shape} but y_pred has shape {p.shape}")
-    names = _emotion_names(emotions, t.shape[1])
-    fig = _figure(figsize=(12, 5.2))
-    axes = fig.subplots(1, 2)
-    for ax, y, which in zip(axes, (t, p), ("true", "predicted")):
+    names = _emotion_names(emotions, t.shape[1], y_true, y_pred)
+    pred_corr = emotion_correlation(p)
+    constant = np.ptp(p, axis=0) <= 1e-12
+    if folds is not None:
+        constant |= _constant_within(p, folds)
+    pred_corr[constant, :] = np.nan
+    pred_corr[:, constant] = np.nan
+    fig, axes = _subplots(1, 2, figsize=(12, 5.2))
+    panels = ((t, emotion_correlation(t), "true"), (p, pred_corr, "predicted"))
+    for ax, (_, corr, which) in zip(axes, panels):
         _matrix(
             ax,
-            emotion_correlation(y),
+            corr,
             names,
             f"{which} distributions",
-            -1,
-            1,
+            CORRELATION_RANGE,
             "RdBu_r",
             "Pearson r across samples",
+        )
+    if constant.any():
+        what = "all emotions" if constant.all() else f"{int(constant.sum())} emotion(s)"
+        where = " within each fold" if folds is not None else ""
+        axes[1].set_xlabel(
+            f"grey: undefined, constant predictions{where} ({what})", fontsize=9, color="dimgray"
         )
     fig.suptitle(title or "Emotion co-occurrence: correlation between emotions")
     return fig
@@ -119,11 +202,17 @@ def plot_cooccurrence(y_true, y_pred, emotions: Sequence[str] | None = None, *, 
 def plot_learned_cooccurrence(estimator_or_matrix, emotions: Sequence[str] | None = None):
     """MPCL's learned co-occurrence matrix (``cooccurrence_``) as a heat map.
 
+    Retrieval weights (each row a distribution) are drawn on the fixed colour scale [0, 1] and
+    annotated with three decimals; a matrix with negative entries within [-1, 1] (e.g. a
+    correlation) on [-1, 1]; any other matrix on a symmetric scale of its largest magnitude
+    (the colour bar says which).
+
     Parameters
     ----------
     estimator_or_matrix : fitted MPCLDistributionRegressor, Pipeline ending in one, or array
         Anything with a ``cooccurrence_`` attribute, or the (C, C) matrix itself.
     emotions : list of str, optional
+        Emotion names (default: the estimator's ``emotions_``).
 
     Returns
     -------
@@ -135,21 +224,26 @@ def plot_learned_cooccurrence(estimator_or_matrix, emotions: Sequence[str] | Non
     matrix = np.asarray(getattr(obj, "cooccurrence_", obj), dtype=float)
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
         raise ValueError(f"co-occurrence matrix must be square, got shape {matrix.shape}")
-    names = _emotion_names(emotions, matrix.shape[0])
-    fig = _figure(figsize=(6.5, 5.5))
-    ax = fig.subplots()
-    lo, hi = float(np.nanmin(matrix)), float(np.nanmax(matrix))
-    symmetric = lo < 0
-    bound = max(abs(lo), abs(hi))
+    names = _emotion_names(emotions, matrix.shape[0], obj)
+    finite = matrix[np.isfinite(matrix)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    if lo >= 0 and hi <= 1:
+        limits, cmap, label = WEIGHT_RANGE, "viridis", "retrieval weight (rows sum to 1)"
+    elif lo >= -1 and hi <= 1:
+        limits, cmap, label = CORRELATION_RANGE, "RdBu_r", "value"
+    else:
+        bound = max(abs(lo), abs(hi))
+        limits, cmap, label = (-bound, bound), "RdBu_r", f"value (scale +-{bound:.3g})"
+    fig, ax = _subplots(figsize=(6.5, 5.5))
     _matrix(
         ax,
         matrix,
         names,
         "Learned emotion co-occurrence (MPCL memory retrieval)",
-        -bound if symmetric else lo,
-        bound if symmetric else hi,
-        "RdBu_r" if symmetric else "viridis",
-        "retrieval weight",
+        limits,
+        cmap,
+        label,
+        digits=3,
     )
     ax.set_xlabel("retrieved emotion")
     ax.set_ylabel("query emotion")
@@ -170,6 +264,7 @@ def plot_distributions(
     ----------
     y_true, y_pred : array-like of shape (n_samples, n_emotions)
     emotions : list of str, optional
+        Emotion names (default: the columns of a DataFrame argument).
     indices : list of int, optional
         Which samples to show (default: ``n_samples`` evenly spaced ones).
     n_samples : int
@@ -183,16 +278,19 @@ def plot_distributions(
     p = check_distributions(y_pred, name="y_pred")
     if t.shape != p.shape:
         raise ValueError(f"y_true has shape {t.shape} but y_pred has shape {p.shape}")
-    names = _emotion_names(emotions, t.shape[1])
+    names = _emotion_names(emotions, t.shape[1], y_true, y_pred)
     if indices is None:
         indices = np.unique(np.linspace(0, len(t) - 1, min(n_samples, len(t))).astype(int))
     indices = list(indices)
-    fig = _figure(figsize=(9, 2.3 * len(indices)))
-    axes = fig.subplots(len(indices), 1, sharex=True, squeeze=False)
+    fig, axes = _subplots(
+        len(indices), 1, sharex=True, squeeze=False, figsize=(9, 2.3 * len(indices))
+    )
     x = np.arange(len(names))
+    top = float(max(t[indices].max(), p[indices].max())) if indices else 1.0
     for ax, i in zip(axes[:, 0], indices):
         ax.bar(x - 0.2, t[i], width=0.4, label="true", color="tab:gray")
         ax.bar(x + 0.2, p[i], width=0.4, label="predicted", color="tab:orange")
+        ax.set_ylim(0, min(1.0, 1.1 * top) or 1.0)
         ax.set_ylabel("probability")
         ax.set_title(f"sample {i}", fontsize=9, loc="left")
     axes[0, 0].legend(loc="upper right", fontsize=8)
@@ -220,8 +318,7 @@ def plot_metric_comparison(results: pd.DataFrame, *, title: str | None = None):
         raise ValueError(f"results lacks columns {sorted(missing)}")
     metrics = [m for m in METRICS if m in set(results["metric"])]
     models = list(dict.fromkeys(results["model"]))
-    fig = _figure(figsize=(13, 6.5))
-    axes = fig.subplots(2, 3, squeeze=False)
+    fig, axes = _subplots(2, 3, squeeze=False, figsize=(13, 6.5))
     from matplotlib import colormaps
 
     colors = colormaps["tab10"](np.arange(len(models)) % 10)

@@ -217,22 +217,32 @@ def test_cli_evaluate_and_ablation(tmp_path, capsys):
 
 
 def test_cli_errors(capsys):
-    with pytest.raises(SystemExit, match="unknown models"):
-        main(["evaluate", "--models", "mpcl,svm"])
-    with pytest.raises(SystemExit, match="needs --path"):
-        main(["evaluate", "--dataset", "wesad"])
-    with pytest.raises(SystemExit, match="for --dataset synthetic"):
-        main(["evaluate", "--dataset", "wesad", "--path", "x", "--n-subjects", "3"])
-    with pytest.raises(SystemExit, match="--cv is for the subject-independent"):
-        main(["evaluate", "--protocol", "subject-dependent", "--cv", "3"])
-    with pytest.raises(SystemExit, match="--split is for --protocol subject-dependent"):
-        main(["evaluate", "--split", "temporal"])
-    with pytest.raises(SystemExit, match="do not apply to --dataset dmer"):
-        main(["evaluate", "--dataset", "dmer", "--path", "x", "--window-s", "30"])
+    def error(argv) -> str:
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # argparse's own errors
+            code = exc.code
+        err = capsys.readouterr().err
+        assert code == 2, (argv, code, err)
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+        return err
+
+    assert "unknown models" in error(["evaluate", "--models", "mpcl,svm"])
+    assert "needs --path" in error(["evaluate", "--dataset", "wesad"])
+    assert "for --dataset synthetic" in error(
+        ["evaluate", "--dataset", "dmer", "--path", ".", "--n-subjects", "3"]
+    )
+    assert "--cv is for the subject-independent" in error(
+        ["evaluate", "--protocol", "subject-dependent", "--cv", "3"]
+    )
+    assert "--split is for --protocol subject-dependent" in error(
+        ["evaluate", "--split", "temporal"]
+    )
+    assert "do not apply to --dataset dmer" in error(
+        ["evaluate", "--dataset", "dmer", "--path", ".", "--window-s", "30"]
+    )
     for bad in ("abc", "1"):
-        with pytest.raises(SystemExit):
-            main(["evaluate", "--cv", bad])
-        assert "expected 'loso' or a number of folds >= 2" in capsys.readouterr().err
+        assert "expected 'loso' or a number of folds >= 2" in error(["evaluate", "--cv", bad])
 
 
 def test_cli_evaluate_dmer_feature_files(tmp_path, capsys):

@@ -1457,3 +1457,357 @@ def test_bug_mpcl_fit_leaves_flush_denormal_on():
     # compare text: with denormals-are-zero on in *this* process (after an MPCL fit in an
     # earlier test), 0.0 == 1e-310 is True
     assert out.stdout.strip().splitlines()[-1] == "1e-310", "numpy flushes subnormals to zero"
+
+
+# ------------------------------------------------------------------------------------------
+# usercli (issues 12 and 14): estimator state, protocols' groups and cv, the command line,
+# feature-table files and figures. Kept in this section so that it merges with the inputs
+# side's additions.
+
+_HOSTILE_COLUMNS = ["eda__2s__m", "eda__2s__s", "bvp__2s__m", "acc__2s__m"]
+
+
+def _torch_estimators():
+    from mpcl_sklearn.models import HeLoRegressor, MPCLDistributionRegressor
+
+    tiny = {"max_epochs": 1, "batch_size": 16, "random_state": 0}
+    return {
+        "MPCLDistributionRegressor": lambda **kw: MPCLDistributionRegressor(**tiny, **kw),
+        "HeLoRegressor": lambda **kw: HeLoRegressor(
+            d_model=8, n_heads=2, n_tokens=2, ffn_dim=8, hidden_size=8, **tiny, **kw
+        ),
+    }
+
+
+#: estimator state: (parameters, words of the error or () for a correct result)
+_STATE_CASES = {
+    "behavioural_auto": ({"behavioural_modalities": "auto"}, ()),
+    "behavioural_string": ({"behavioural_modalities": "acc"}, ()),
+    "behavioural_list": ({"behavioural_modalities": ["acc"]}, ()),
+    "behavioural_none": ({"behavioural_modalities": None}, ()),
+    "behavioural_unknown": ({"behavioural_modalities": ("acx",)}, ()),  # warns, ignored
+    "behavioural_int": ({"behavioural_modalities": 3}, ("behavioural_modalities",)),
+    "behavioural_ints": ({"behavioural_modalities": [1, 2]}, ("behavioural_modalities",)),
+    "behavioural_dict": ({"behavioural_modalities": {"acc": 1}}, ("behavioural_modalities",)),
+    "device_mps": ({"device": "mps"}, ("mps",)),
+    "device_gpu": ({"device": "gpu"}, ("device",)),
+    "device_cuda_x": ({"device": "cuda:x"}, ("device",)),
+    "device_int": ({"device": 0}, ("device",)),
+    "modalities_unknown_column": ({"modalities": {"eda": ["nope"]}}, ("unknown column",)),
+    "modalities_partial": ({"modalities": {"eda": [0, 1]}}, ("belong to no modality",)),
+    "own_names": ({}, ()),  # columns without "__": one token, with a warning
+    "early_stopping_no_groups": ({"early_stopping": True, "validation_fraction": 0.3}, ()),
+    "early_stopping_one_group": (
+        {"early_stopping": True, "validation_fraction": 0.3},
+        ("at least 2 groups",),
+    ),
+}
+
+
+@settings(FAST, max_examples=40)
+@given(
+    name=st.sampled_from(["MPCLDistributionRegressor", "HeLoRegressor"]),
+    kind=st.sampled_from(sorted(_STATE_CASES)),
+    seed=st.integers(0, 1000),
+)
+def test_torch_estimator_state_hostile(name, kind, seed):
+    params, problems = _STATE_CASES[kind]
+    rng = np.random.default_rng(seed)
+    columns = ["a", "b", "c", "d"] if kind == "own_names" else _HOSTILE_COLUMNS
+    X = pd.DataFrame(rng.normal(size=(24, 4)), columns=columns)
+    y = rng.dirichlet(np.ones(3), size=24)
+    groups = np.zeros(24) if kind == "early_stopping_one_group" else np.repeat(np.arange(4), 6)
+    if kind == "early_stopping_no_groups":
+        groups = None
+    est = _torch_estimators()[name](**params)
+
+    def check(P):
+        assert not problems, f"{kind} accepted"
+        assert_distributions(P, 24, 3)
+
+    attempt(
+        f"{name} state",
+        lambda: est.fit(X, y, groups=groups).predict(X),
+        problems or ("<no error expected>",),
+        check,
+        hostile_class="estimator state",
+    )
+
+
+_PREDICT_OUTPUT_CASES = {
+    "pandas": ("pandas", ()),
+    "default": ("default", ()),
+    "none": (None, ()),
+    "polars": ("polars", ("predict must be one of",)),
+    "number": (3, ("predict must be one of",)),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_PREDICT_OUTPUT_CASES))
+@pytest.mark.parametrize("make", [lambda: MeanDistributionRegressor(), lambda: AAKNNRegressor(3)])
+def test_predict_output_hostile(kind, make):
+    value, problems = _PREDICT_OUTPUT_CASES[kind]
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(12, 4)), columns=_HOSTILE_COLUMNS)
+    y = pd.DataFrame(rng.dirichlet(np.ones(3), size=12), columns=["a", "b", "c"])
+
+    def run():
+        return make().set_output(predict=value).fit(X, y).predict(X.iloc[:5])
+
+    def check(P):
+        assert not problems, f"{kind} accepted"
+        assert_distributions(np.asarray(P, dtype=np.float64), 5, 3)
+        if value == "pandas":
+            assert list(P.columns) == ["a", "b", "c"] and list(P.index) == list(range(5))
+
+    attempt(
+        "set_output(predict=)", run, problems or ("<none>",), check, hostile_class="estimator state"
+    )
+
+
+_GROUPS_CV_CASES = {
+    "groups_none": ("groups is required",),
+    "groups_2d": ("1-d",),
+    "groups_scalar": ("1-d",),
+    "cv_LOSO": (),
+    "cv_loso_spaces": (),
+    "cv_word": ("cv must be",),
+    "cv_one": ("at least 2",),
+    "cv_float": ("splitter",),
+    "cv_bool": ("splitter",),
+    "cv_none": ("splitter",),
+    "fit_groups_word": ("fit_groups",),
+    "dependent_groups_none": ("groups is required",),
+}
+
+
+@settings(FAST, max_examples=30)
+@given(kind=st.sampled_from(sorted(_GROUPS_CV_CASES)), seed=st.integers(0, 1000))
+def test_protocols_groups_and_cv_hostile(kind, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(36, 3))
+    y = rng.dirichlet(np.ones(3), size=36)
+    groups = np.repeat(["s0", "s1", "s2"], 12)
+    trials = np.array([f"{g}/t{i % 3}" for i, g in enumerate(groups)])
+    est = MeanDistributionRegressor()
+    ind = lambda g=groups, **kw: subject_independent_evaluate(est, X, y, g, **kw)  # noqa: E731
+    run = {
+        "groups_none": lambda: ind(None),
+        "groups_2d": lambda: ind(np.c_[groups, groups]),
+        "groups_scalar": lambda: ind("s0"),
+        "cv_LOSO": lambda: ind(cv="LOSO"),
+        "cv_loso_spaces": lambda: ind(cv=" loso "),
+        "cv_word": lambda: ind(cv="five"),
+        "cv_one": lambda: ind(cv=1),
+        "cv_float": lambda: ind(cv=2.0),
+        "cv_bool": lambda: ind(cv=True),
+        "cv_none": lambda: ind(cv=None),
+        "fit_groups_word": lambda: ind(cv=3, fit_groups="yes"),
+        "dependent_groups_none": lambda: subject_dependent_evaluate(est, X, y, None, trials),
+    }[kind]
+
+    def check(res):
+        assert not _GROUPS_CV_CASES[kind], f"{kind} accepted"
+        assert np.all(np.isfinite(res.summary["mean"].to_numpy()))
+
+    attempt(
+        "protocols (groups, cv)",
+        run,
+        _GROUPS_CV_CASES[kind] or ("<none>",),
+        check,
+        hostile_class="protocols and CLI",
+    )
+
+
+def _cli_case(argv) -> tuple[int, str]:
+    import contextlib
+    import io
+
+    from mpcl_sklearn.cli import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            code = main(argv)
+        except SystemExit as exc:
+            code = exc.code
+    return code, err.getvalue()
+
+
+#: command lines that must end in one line and exit status 2 (no traceback): argv, words
+_CLI_CASES = {
+    "missing_path": (["--dataset", "wesad", "--path", "{tmp}/none"], ("no such folder",)),
+    "no_path": (["--dataset", "dmer"], ("needs --path",)),
+    "unknown_subject": (["--dataset", "wesad", "--path", "{tmp}", "--subjects", "S99"], ("s99",)),
+    "empty_subject": (["--dataset", "wesad", "--path", "{tmp}", "--subjects", "S2,"], ("empty",)),
+    "bad_feature_set": (["--feature-set", "bogus"], ("invalid choice",)),
+    "feature_set_backend": (["--feature-set", "comprehensive"], ("feature set of --backend",)),
+    "models_comma": (["--models", ","], ("empty items",)),
+    "models_unknown": (["--models", "mpcl,svm"], ("unknown models",)),
+    "scales_words": (["--scales", "a,b"], ("frame lengths",)),
+    "scales_zero": (["--scales", "0"], ("frame lengths",)),
+    "scales_inf": (["--scales", "inf"], ("frame lengths",)),
+    "scales_longer": (["--window-s", "4", "--scales", "2,10"], ("longer than the window",)),
+    "window_nan": (["--window-s", "nan"], ("positive number",)),
+    "synthetic_subjects": (["--subjects", "S01"], ("--n-subjects",)),
+    "n_subjects_one": (["--n-subjects", "1"], ("integer >= 2",)),
+    "max_epochs_zero": (["--max-epochs", "0"], ("integer >= 1",)),
+    "n_jobs_zero": (["--n-jobs", "0"], ("number of jobs",)),
+    "cv_one": (["--cv", "1"], ("folds >= 2",)),
+    "out_under_file": (["--out", "{tmp}/file/sub"], ("cannot write",)),
+    "device_mps": (["--device", "mps"], ("mps",)),
+    "device_word": (["--device", "gpu"], ("device must be",)),
+    "table_missing": (["--features", "{tmp}/none.csv"], ("no such file",)),
+    "table_and_dataset": (["--features", "{tmp}/file", "--dataset", "wesad"], ("--dataset",)),
+    "table_option_alone": (["--trial-column", "t"], ("--features",)),
+    "table_no_subject": (["--features", "{tmp}/t.csv", "--subject-column", "who"], ("who",)),
+    "table_no_emotions": (["--features", "{tmp}/t.csv", "--emotion-columns", "x"], ("x",)),
+    "table_emotion_unknown": (["--features", "{tmp}/t.csv", "--emotions", "Joy"], ("joy",)),
+    "table_window": (["--features", "{tmp}/t.csv", "--window-s", "10"], ("precomputed",)),
+    "split_independent": (["--split", "temporal"], ("--split",)),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_CLI_CASES))
+def test_cli_hostile(kind, tmp_path):
+    (tmp_path / "file").write_text("")
+    pd.DataFrame(
+        {"subject": ["a", "a", "b", "b"], "eda__m": [1.0, 2, 3, 4], "emotion__x": 1.0}
+    ).to_csv(tmp_path / "t.csv", index=False)
+    argv, words = _CLI_CASES[kind]
+    argv = ["evaluate", *[a.format(tmp=tmp_path) for a in argv], "--quiet"]
+    if "--out" not in argv:
+        argv += ["--out", str(tmp_path / "out")]
+    with _alarm(CASE_TIMEOUT_S):
+        code, err = _cli_case(argv)
+    lines = err.strip().splitlines()
+    assert code == 2, (kind, code, err)
+    assert len(lines) == 1 and "Traceback" not in err, (kind, err)
+    assert any(w.lower() in lines[0].lower() for w in words), (kind, lines[0])
+    COUNTS["cli"]["exit 2"] += 1
+    CLASS_COUNTS["cli | protocols and CLI"]["exit 2"] += 1
+
+
+_FEATURE_FILE_CASES = {
+    "ok": ({}, ()),
+    "ratings_normalised": ({"scale": 5.0, "normalize": True}, ()),
+    "ratings_unnormalised": ({"scale": 5.0}, ("sum to 1",)),
+    "negative_label": ({"negative": True}, ("negative",)),
+    "nan_label": ({"nan_label": True}, ("nan",)),
+    "nan_feature": ({"nan_feature": True}, ("missing values",)),
+    "text_feature": ({"text": True}, ("not numeric",)),
+    "no_subject": ({"drop": "subject"}, ("no subject column",)),
+    "nan_subject": ({"nan_subject": True}, ("missing values",)),
+    "no_emotion": ({"drop_emotions": True}, ("no emotion columns",)),
+    "only_ids": ({"only_ids": True}, ("no feature columns",)),
+    "zero_rows_normalised": ({"zero_row": True, "normalize": True}, ("sum to 0",)),
+    "unknown_subject": ({"subjects": ["zz"]}, ("not in the feature table",)),
+    "behavioural_unknown": ({"behavioural": ["acx"]}, ("not among",)),
+    "empty_file": ({"empty": True}, ("cannot be read as csv",)),
+    "binary_file": ({"binary": True}, ("cannot be read as csv",)),
+    "wrong_suffix": ({"suffix": ".json"}, ("unknown file type",)),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_FEATURE_FILE_CASES))
+def test_load_feature_table_hostile(kind, tmp_path):
+    from mpcl_sklearn.datasets import load_feature_table
+
+    spec, problems = _FEATURE_FILE_CASES[kind]
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"subject": np.repeat(["s1", "s2"], 4), "trial": np.tile([1, 2], 4)})
+    for c in ("eda__m", "eda__s", "acc__m"):
+        frame[c] = rng.normal(size=8)
+    labels = rng.dirichlet(np.ones(3), size=8) * spec.get("scale", 1.0)
+    for i, e in enumerate(["a", "b", "c"]):
+        frame[f"emotion__{e}"] = labels[:, i]
+    if spec.get("negative"):
+        frame.loc[0, "emotion__a"] = -0.1
+    if spec.get("nan_label"):
+        frame.loc[1, "emotion__b"] = np.nan
+    if spec.get("nan_feature"):
+        frame.loc[2, "eda__m"] = np.nan
+    if spec.get("text"):
+        frame["note"] = "x"
+    if spec.get("nan_subject"):
+        frame.loc[3, "subject"] = None
+    if spec.get("drop"):
+        frame = frame.drop(columns=spec["drop"])
+    if spec.get("drop_emotions"):
+        frame = frame.drop(columns=[c for c in frame if c.startswith("emotion__")])
+    if spec.get("only_ids"):
+        frame = frame[["subject", "trial", "emotion__a", "emotion__b", "emotion__c"]]
+    if spec.get("zero_row"):
+        frame.loc[0, ["emotion__a", "emotion__b", "emotion__c"]] = 0.0
+    path = tmp_path / f"table{spec.get('suffix', '.csv')}"
+    if spec.get("empty"):
+        path.write_text("")
+    elif spec.get("binary"):
+        path.write_bytes(b"\xff\xfe\x00\x81" * 100)
+    else:
+        frame.to_csv(path, index=False)
+    kwargs = {k: spec[k] for k in ("normalize", "subjects", "behavioural") if k in spec}
+
+    def check(data):
+        assert not problems, f"{kind} accepted"
+        assert_distributions(data.y, 8 if "subjects" not in kwargs else None, 3)
+        assert data.emotions == ["a", "b", "c"] and list(data.X.columns[:1]) == ["eda__m"]
+
+    attempt(
+        "load_feature_table",
+        lambda: load_feature_table(path, **kwargs),
+        problems or ("-",),
+        check,
+        hostile_class="own feature tables (CLI --features)",
+    )
+
+
+_FIGURE_CASES = {
+    "constant_pred": (),
+    "constant_in_folds": (),
+    "folds_length": ("one entry per row",),
+    "names_count": ("emotion names",),
+    "shape_mismatch": ("shape",),
+    "not_distributions": ("sum to 1",),
+    "nan_pred": ("nan",),
+    "learned_not_square": ("square",),
+    "learned_huge": (),
+    "learned_nan": (),
+    "one_sample": ("at least 2 samples",),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_FIGURE_CASES))
+def test_figures_hostile(kind):
+    import matplotlib.pyplot as plt
+
+    from mpcl_sklearn.plotting import plot_cooccurrence, plot_learned_cooccurrence
+
+    rng = np.random.default_rng(0)
+    y = rng.dirichlet(np.ones(3), size=12)
+    pred = rng.dirichlet(np.ones(3), size=12)
+    folds = np.repeat([0, 1, 2], 4)
+    run = {
+        "constant_pred": lambda: plot_cooccurrence(y, np.tile(pred[0], (12, 1))),
+        "constant_in_folds": lambda: plot_cooccurrence(y, pred[folds], folds=folds),
+        "folds_length": lambda: plot_cooccurrence(y, pred, folds=folds[:5]),
+        "names_count": lambda: plot_cooccurrence(y, pred, ["a", "b"]),
+        "shape_mismatch": lambda: plot_cooccurrence(
+            y, pred[:, :2] / pred[:, :2].sum(1, keepdims=1)
+        ),
+        "not_distributions": lambda: plot_cooccurrence(y, pred * 2),
+        "nan_pred": lambda: plot_cooccurrence(y, np.where(folds[:, None] == 0, np.nan, pred)),
+        "learned_not_square": lambda: plot_learned_cooccurrence(np.ones((2, 3))),
+        "learned_huge": lambda: plot_learned_cooccurrence(np.eye(3) * 1e300),
+        "learned_nan": lambda: plot_learned_cooccurrence(np.full((3, 3), np.nan)),
+        "one_sample": lambda: plot_cooccurrence(y[:1], pred[:1]),
+    }[kind]
+
+    def check(fig):
+        assert not _FIGURE_CASES[kind], f"{kind} accepted"
+        assert fig.axes
+
+    try:
+        attempt("plotting", run, _FIGURE_CASES[kind] or ("<none>",), check, hostile_class="figures")
+    finally:
+        plt.close("all")

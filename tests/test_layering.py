@@ -38,7 +38,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("nn",),
     ("training",),
     ("models",),
-    ("model_selection",),
+    ("model_selection", "_protocol_folds"),
     ("plotting", "io", "_model_allowlist", "_model_file_check", "distributed"),
     ("experiments",),
     ("cli",),

@@ -865,3 +865,57 @@ def test_ids_cannot_alias_a_checked_value(tmp_path, tsfresh_pipe):
     assert loaded[1].distributor is None
     np.testing.assert_array_equal(loaded.predict(X), pipe.predict(X))
     COUNTS["load_model | schema bomb"]["ids ignored"] += 1
+
+
+# ------------------------------------------------------------------------------------------
+# crafted network arguments (issue 12 residual): the network a file's module_args_ describe is
+# built on torch's meta device and compared with the stored weights before any real memory
+
+
+def _torch_file(est_class, **params) -> bytes:
+    X, y = _data(n=30, d=4, c=3)
+    return sio.dumps(est_class(max_epochs=1, random_state=0, **params).fit(X, y))
+
+
+def _craft_module_arg(data: bytes, cls: str, name: str, value) -> bytes:
+    schema = schema_of(data)
+    args = find_attrs(schema, cls)["module_args_"]["content"]
+    args[name] = dict(json_node(value), __id__=uuid.uuid4().int % (1 << 40))
+    return rezip(data, schema)
+
+
+def test_crafted_network_size_is_refused_before_building(tmp_path, monkeypatch):
+    """A file asking for d_model=2**20 (terabytes of weights: d x d matrices) is refused with a
+    shape error; every network construction during the load happens on the meta device."""
+    import torch
+
+    from mpcl_sklearn.models import HeLoRegressor, MPCLDistributionRegressor
+    from mpcl_sklearn.nn.mpcl import MPCLNet
+
+    data = _torch_file(MPCLDistributionRegressor, d_model=8)
+    helo = _torch_file(HeLoRegressor, d_model=8, n_heads=2, n_tokens=2, ffn_dim=8)
+    built_on = []
+    original = MPCLNet.__init__
+
+    def spy(self, *args, **kwargs):
+        if args or kwargs:
+            built_on.append(torch.get_default_device().type)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(MPCLNet, "__init__", spy)
+    assert load_model(write(tmp_path, data, "ok.skops")) is not None
+    assert built_on == ["meta", "cpu"]  # checked on meta, then built for real
+    built_on.clear()
+    evil = _craft_module_arg(data, "MPCLDistributionRegressor", "d_model", 1 << 20)
+    path = write(tmp_path, evil)
+    refused("load_model", "crafted network arguments", lambda: load_model(path), ValueError,
+            "stored weight")  # fmt: skip
+    assert built_on == ["meta"]
+    # a number of layers is bounded before anything is built (a Python loop per layer)
+    deep = write(tmp_path, _craft_module_arg(helo, "HeLoRegressor", "depth", 10**9), "d.skops")
+    refused("load_model", "crafted network arguments", lambda: load_model(deep), ValueError,
+            "depth=1000000000")  # fmt: skip
+    # arguments the network refuses are a clear error too
+    odd = write(tmp_path, _craft_module_arg(data, "MPCLDistributionRegressor", "betas", []), "b")
+    refused("load_model", "crafted network arguments", lambda: load_model(odd), ValueError,
+            "do not build")  # fmt: skip

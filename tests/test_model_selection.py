@@ -95,6 +95,33 @@ def test_too_few_subjects(data):
         subject_independent_evaluate(MeanDistributionRegressor(), X, y, groups[:-1])
 
 
+def test_groups_and_cv_mistakes_are_clear(data):
+    """Issue 12: groups=None raised "len() of unsized object", cv="LOSO" a splitter TypeError."""
+    X, y, groups, trials = data
+    est = MeanDistributionRegressor()
+    for evaluate in (
+        lambda g: subject_independent_evaluate(est, X, y, g),
+        lambda g: subject_dependent_evaluate(est, X, y, g, trials),
+    ):
+        with pytest.raises(ValueError, match="groups is required: the subject id of every row"):
+            evaluate(None)
+        with pytest.raises(ValueError, match="groups must be a 1-D sequence"):
+            evaluate(np.c_[groups, groups])
+    loso = subject_independent_evaluate(est, X, y, groups, cv="loso")
+    for spelling in ("LOSO", " Loso "):
+        res = subject_independent_evaluate(est, X, y, groups, cv=spelling)
+        pd.testing.assert_frame_equal(res.scores, loso.scores)
+        assert "leave-one-subject-out" in res.protocol
+    with pytest.raises(ValueError, match="cv must be 'loso', a number of GroupKFold folds"):
+        subject_independent_evaluate(est, X, y, groups, cv="five")
+    with pytest.raises(ValueError, match="need at least 2 GroupKFold folds"):
+        subject_independent_evaluate(est, X, y, groups, cv=1)
+    with pytest.raises(TypeError, match="splitter with split"):
+        subject_independent_evaluate(est, X, y, groups, cv=2.5)
+    with pytest.raises(ValueError, match="fit_groups must be"):
+        subject_independent_evaluate(est, X, y, groups, fit_groups="yes")
+
+
 def test_trial_split_never_shares_a_trial(data):
     X, _, groups, trials = data
     ids = pd.DataFrame({"subject": groups, "trial": trials})

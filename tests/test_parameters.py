@@ -502,11 +502,8 @@ BUGS_ON_MAIN = [
     (MPCLDistributionRegressor, dict(n_memory=-1), "n_memory"),  # torch RuntimeError
     (MPCLDistributionRegressor, dict(weight_averaging=True), "weight_averaging"),  # as 1.0
     (MPCLDistributionRegressor, dict(affect_groups=[[0.5]]), "affect_groups"),  # as emotion 0
-    (
-        MPCLDistributionRegressor,
-        dict(behavioural_modalities="acc"),
-        "behavioural_modalities",
-    ),  # its letters were the behavioural modalities
+    # behavioural_modalities="acc" (its letters were the behavioural modalities) is now one
+    # name: tests/test_model_metadata.py
     (MLPDistributionRegressor, dict(lr=np.inf), "lr"),  # trained
     (MLPDistributionRegressor, dict(n_threads=0), "n_threads"),  # torch RuntimeError
     (HeLoRegressor, dict(ot_threshold=np.nan), "ot_threshold"),  # trained

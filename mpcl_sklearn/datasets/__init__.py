@@ -3,8 +3,9 @@
 Loaders of signals return :class:`mpcl_sklearn.Recordings` (:func:`load_wesad`,
 :func:`load_dmer_raw`, :func:`make_mixed_emotion_recordings`, and
 :func:`recordings_from_mne` for MNE-Python objects); the loader of DMER's precomputed features
-returns a :class:`FeatureTable` (:func:`load_dmer`). None of them downloads anything. Every
-loader takes the label set by name (``emotions=``).
+returns a :class:`FeatureTable` (:func:`load_dmer`), as does the reader of your own feature table
+(:func:`load_feature_table`, CSV or Parquet). None of them downloads anything. Every loader takes
+the label set by name (``emotions=``).
 """
 
 from .dmer import DMERFormatError, dmer_feature_names, load_dmer, load_dmer_raw
@@ -15,6 +16,7 @@ from .emotions import (
     POSITIVE_EMOTIONS,
     WESAD_PANAS_ITEMS,
 )
+from .feature_file import load_feature_table
 from .mne_interop import recordings_from_mne
 from .synthetic import make_mixed_emotion_recordings
 from .table import FeatureTable
@@ -42,6 +44,7 @@ __all__ = [
     "estimate_e4_offset",
     "load_dmer",
     "load_dmer_raw",
+    "load_feature_table",
     "load_wesad",
     "make_mixed_emotion_recordings",
     "read_wesad_quest",

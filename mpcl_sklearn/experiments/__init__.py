@@ -14,26 +14,41 @@ One module per job, each building on the ones before it:
 * :mod:`.results` -- the result tables: :class:`ExperimentResult`;
 * :mod:`.running` -- :func:`run_experiment`, :func:`run_ablation`;
 * :mod:`.outputs` -- writing files: :func:`write_outputs` (CSV, markdown, JSON, figures).
+
+Importing this package is cheap (the command line's ``--help`` needs no scikit-learn, torch
+or pandas): the names below are imported from their modules on first use.
 """
 
-from ..datasets.table import FeatureTable
-from .data import DATASET_DEFAULTS, ExperimentData, prepare_dataset
-from .outputs import write_outputs
-from .registry import ABLATIONS, MODEL_NAMES, ablation_variants, make_model
-from .results import ExperimentResult
-from .running import run_ablation, run_experiment
+from __future__ import annotations
 
-__all__ = [
-    "ABLATIONS",
-    "DATASET_DEFAULTS",
-    "MODEL_NAMES",
-    "ExperimentData",
-    "ExperimentResult",
-    "FeatureTable",
-    "ablation_variants",
-    "make_model",
-    "prepare_dataset",
-    "run_ablation",
-    "run_experiment",
-    "write_outputs",
-]
+import importlib
+
+_LAZY = {
+    "ABLATIONS": "registry",
+    "DATASET_DEFAULTS": "data",
+    "MODEL_NAMES": "registry",
+    "ExperimentData": "data",
+    "ExperimentResult": "results",
+    "FeatureTable": "data",
+    "ablation_variants": "registry",
+    "make_model": "registry",
+    "prepare_dataset": "data",
+    "run_ablation": "running",
+    "run_experiment": "running",
+    "select_emotions": "data",
+    "write_outputs": "outputs",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..datasets.table import FeatureTable
 
-__all__ = ["DATASET_DEFAULTS", "ExperimentData", "prepare_dataset"]
+__all__ = ["DATASET_DEFAULTS", "ExperimentData", "prepare_dataset", "select_emotions"]
 
 #: The feature table's former name (it was defined here before it moved to
 #: :mod:`mpcl_sklearn.datasets.table`, below the loaders that return it).
@@ -38,6 +38,8 @@ def prepare_dataset(
     n_jobs: int | None = None,
     progress: bool = False,
     subject_normalize: bool = False,
+    emotions: str | Sequence[str] | None = None,
+    table_options: dict | None = None,
 ) -> FeatureTable:
     """Load a dataset, cut it into windows and compute the feature table once.
 
@@ -46,21 +48,23 @@ def prepare_dataset(
 
     Parameters
     ----------
-    dataset : {"synthetic", "wesad", "dmer"}
+    dataset : {"synthetic", "wesad", "dmer", "table"}
         ``"synthetic"``: :func:`~mpcl_sklearn.datasets.make_mixed_emotion_recordings`.
         ``"wesad"``: :func:`~mpcl_sklearn.datasets.load_wesad` on ``path`` (wrist E4 signals,
         PANAS self-reports). ``"dmer"``: DMER's precomputed features
-        (:func:`~mpcl_sklearn.datasets.load_dmer`); the windowing and
-        feature parameters do not apply.
+        (:func:`~mpcl_sklearn.datasets.load_dmer`). ``"table"``: your own feature table
+        (:func:`~mpcl_sklearn.datasets.load_feature_table` on the file ``path``, with
+        ``table_options``). For ``"dmer"`` and ``"table"`` the windowing and feature
+        parameters do not apply.
     path : str or Path, optional
-        Dataset folder (WESAD, DMER).
+        Dataset folder (WESAD, DMER) or file (table).
     window_s, step_s, scales_s : optional
         Window length, window step and :class:`~mpcl_sklearn.windowing.SignalWindower` frame
         scales in seconds; defaults in :data:`DATASET_DEFAULTS`.
     feature_set, backend :
         Passed to :class:`~mpcl_sklearn.features.ModalityFeatureExtractor`.
     subjects : sequence of str, optional
-        Subjects to load (WESAD, DMER).
+        Subjects to load (WESAD, DMER, table).
     synthetic_params : dict, optional
         Extra arguments for the synthetic generator (``n_subjects``, ``trials_per_subject``,
         ``duration_s``, ...).
@@ -72,22 +76,71 @@ def prepare_dataset(
         Z-score every feature within each subject
         (:func:`~mpcl_sklearn.preprocessing.subject_standardize`). This uses the unlabelled
         features of the test subjects too (transductive, no labels); the description says so.
+    emotions : str or sequence of str, optional
+        The emotions to keep, by name and in this order (each row renormalised over them; see
+        :func:`select_emotions`). WESAD also takes its loader's ``"dmer10"`` or ``"all"``.
+    table_options : dict, optional
+        Keyword arguments of :func:`~mpcl_sklearn.datasets.load_feature_table`
+        (``subject_column``, ``trial_column``, ``emotion_columns``, ``normalize``,
+        ``behavioural``).
 
     Returns
     -------
     FeatureTable
     """
-    from ..datasets import load_dmer, load_wesad, make_mixed_emotion_recordings
+    from ..datasets import load_dmer, load_feature_table
+
+    if dataset in ("dmer", "table"):
+        if path is None:
+            what = "the DMER release folder" if dataset == "dmer" else "the table's file"
+            raise ValueError(f"dataset={dataset!r} needs path= ({what})")
+        if dataset == "dmer":
+            data = load_dmer(path, subjects)
+        else:
+            data = load_feature_table(path, subjects=subjects, **(table_options or {}))
+        data = data if emotions is None else select_emotions(data, emotions)
+        return _subject_normalized(data) if subject_normalize else data
+    if dataset not in DATASET_DEFAULTS:
+        raise ValueError(f"unknown dataset {dataset!r}; choose from synthetic, wesad, dmer, table")
+    data = _windowed_features(
+        dataset,
+        path,
+        window_s=window_s,
+        step_s=step_s,
+        scales_s=scales_s,
+        feature_set=feature_set,
+        backend=backend,
+        subjects=subjects,
+        synthetic_params=synthetic_params,
+        random_state=random_state,
+        n_jobs=n_jobs,
+        progress=progress,
+        emotions=emotions,
+    )
+    return _subject_normalized(data) if subject_normalize else data
+
+
+def _windowed_features(
+    dataset,
+    path,
+    *,
+    window_s,
+    step_s,
+    scales_s,
+    feature_set,
+    backend,
+    subjects,
+    synthetic_params,
+    random_state,
+    n_jobs,
+    progress,
+    emotions,
+) -> FeatureTable:
+    """Recordings -> windows -> frames -> features, as one :class:`FeatureTable`."""
+    from ..datasets import load_wesad, make_mixed_emotion_recordings
     from ..features import ModalityFeatureExtractor
     from ..windowing import SignalWindower, make_windows
 
-    if dataset == "dmer":
-        if path is None:
-            raise ValueError("dataset='dmer' needs path= (the DMER release folder)")
-        data = load_dmer(path, subjects)
-        return _subject_normalized(data) if subject_normalize else data
-    if dataset not in DATASET_DEFAULTS:
-        raise ValueError(f"unknown dataset {dataset!r}; choose from synthetic, wesad, dmer")
     default_window, default_step, default_scales = DATASET_DEFAULTS[dataset]
     window_s = default_window if window_s is None else float(window_s)
     if step_s is None:
@@ -95,6 +148,11 @@ def prepare_dataset(
     if scales_s is None:
         scales_s = tuple(s for s in default_scales if s <= window_s) or (window_s,)
     if dataset == "synthetic":
+        if subjects is not None:
+            raise ValueError(
+                "subjects= selects subjects of WESAD, DMER or a feature table; the synthetic "
+                "data has n_subjects (synthetic_params) instead"
+            )
         params = {"random_state": random_state, **(synthetic_params or {})}
         recordings = make_mixed_emotion_recordings(**params)
         source = "synthetic mixed-emotion recordings ({})".format(
@@ -103,7 +161,9 @@ def prepare_dataset(
     else:
         if path is None:
             raise ValueError("dataset='wesad' needs path= (the folder holding S2 ... S17)")
-        recordings = load_wesad(path, subjects)
+        native = {} if emotions is None else {"emotions": emotions}
+        recordings = load_wesad(path, subjects, **native)
+        emotions = None  # selected by the loader
         source = f"WESAD wrist signals from {path}"
     X_sig, y, groups, trials = make_windows(
         recordings, window_s=window_s, step_s=step_s, return_trials=True
@@ -130,7 +190,48 @@ def prepare_dataset(
         description=description,
         report=report,
     )
-    return _subject_normalized(data) if subject_normalize else data
+    return data if emotions is None else select_emotions(data, emotions)
+
+
+def select_emotions(data: FeatureTable, emotions: str | Sequence[str]) -> FeatureTable:
+    """Keep the named emotions (in the given order), each row renormalised to sum to 1.
+
+    Raises
+    ------
+    ValueError
+        An unknown or repeated name, or rows with probability 0 on every kept emotion.
+    """
+    names = [emotions] if isinstance(emotions, str) else [str(e) for e in emotions]
+    have = [str(e) for e in data.emotions]
+    unknown = [e for e in names if e not in have]
+    if unknown or not names:
+        raise ValueError(f"unknown emotions {unknown or names}; this data has {have}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"emotions are listed twice: {names}")
+    if names == have:
+        return data
+    y = np.asarray(data.y, dtype=float)[:, [have.index(e) for e in names]]
+    sums = y.sum(axis=1)
+    if (sums <= 0).any():
+        raise ValueError(
+            f"{int((sums <= 0).sum())} rows have probability 0 on every one of {names}: choose "
+            "more emotions"
+        )
+    X = data.X
+    if hasattr(X, "attrs"):
+        X = X.copy()
+        X.attrs["emotions"] = list(names)
+    return replace(
+        data,
+        X=X,
+        y=y / sums[:, None],
+        emotions=names,
+        description=data.description + f"; emotions {', '.join(names)} (rows renormalised)",
+        report=[
+            *data.report,
+            f"emotions: {', '.join(names)} of {', '.join(have)}; rows renormalised over them",
+        ],
+    )
 
 
 def _subject_normalized(data: FeatureTable) -> FeatureTable:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from ..datasets.table import FeatureTable
 from .results import ExperimentResult
 
@@ -20,7 +23,17 @@ def write_outputs(
     command: str | None = None,
     final_model=None,
 ) -> dict[str, Path]:
-    """Write the per-fold CSV, the markdown table and the figures.
+    """Write an experiment's files under ``out_dir``, named ``<name>...``.
+
+    ``_folds.csv`` (metrics per fold or subject and fold), ``_summary.csv`` and ``.md`` (mean ±
+    std, best in bold, the command, the emotions), ``_meta.json`` (protocol, timings, command,
+    data description, emotions, what the loader reported, package and library versions) and
+    the figures (``_metrics.png``; per model ``_cooccurrence_<model>.png`` and
+    ``_distributions_<model>.png``; ``_learned_cooccurrence.png`` with ``final_model``). With
+    out-of-fold predictions (subject-independent protocol) also ``_predictions.csv`` (one row
+    per window and model: subject, trial, model, fold, ``true:<emotion>`` and
+    ``pred:<emotion>`` columns) and ``_per_emotion.csv`` (mean absolute error per model and
+    emotion, also in the markdown). Emotion names label every table, CSV header and figure.
 
     Parameters
     ----------
@@ -48,9 +61,18 @@ def write_outputs(
     result.scores.to_csv(written["scores"], index=False)
     written["summary"] = out / f"{name}_summary.csv"
     result.summary.to_csv(written["summary"], index=False)
+    per_emotion = None
+    if data is not None and result.predictions:
+        per_emotion = _per_emotion_error(result, data)
+        written["per_emotion"] = out / f"{name}_per_emotion.csv"
+        per_emotion.to_csv(written["per_emotion"])
+        written["predictions"] = out / f"{name}_predictions.csv"
+        _predictions_table(result, data).to_csv(written["predictions"], index=False)
     md = [f"# {name}", "", f"Protocol: {result.protocol}."]
     if data is not None:
         md.append(f"Data: {data.description}.")
+        if data.emotions:
+            md.append(f"Emotions: {', '.join(map(str, data.emotions))}.")
     if command:
         md += ["", "Command:", "", "```", command, "```"]
     md += [
@@ -62,6 +84,13 @@ def write_outputs(
         "",
         "Wall time per model: " + ", ".join(f"{k} {v:.0f} s" for k, v in result.seconds.items()),
     ]
+    if per_emotion is not None:
+        md += [
+            "",
+            "Mean absolute error of each emotion's probability (out-of-fold predictions):",
+            "",
+            _markdown(per_emotion),
+        ]
     written["markdown"] = out / f"{name}.md"
     written["markdown"].write_text("\n".join(md) + "\n")
     written.update(_write_figures(result, out, name, data, final_model))
@@ -73,7 +102,9 @@ def write_outputs(
                 "seconds": result.seconds,
                 "command": command,
                 "data": None if data is None else data.description,
+                "emotions": None if data is None else [str(e) for e in data.emotions],
                 "data_report": None if data is None else data.report,
+                "versions": versions(),
             },
             indent=2,
         )
@@ -81,13 +112,74 @@ def write_outputs(
     return written
 
 
+def versions() -> dict[str, str | None]:
+    """Versions of Python, this package and the libraries that shape the results (read from
+    the installed distributions; nothing is imported)."""
+    import platform
+    from importlib import metadata
+
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for key, dist in (
+        ("mpcl_sklearn", "mpcl-sklearn"),
+        ("torch", "torch"),
+        ("scikit-learn", "scikit-learn"),
+        ("numpy", "numpy"),
+        ("scipy", "scipy"),
+        ("pandas", "pandas"),
+        ("skorch", "skorch"),
+    ):
+        try:
+            out[key] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[key] = None
+    return out
+
+
+def _emotion_labels(data: FeatureTable, n: int) -> list[str]:
+    names = [str(e) for e in (data.emotions or [])]
+    return names if len(names) == n else [f"emotion_{i}" for i in range(n)]
+
+
+def _per_emotion_error(result: ExperimentResult, data: FeatureTable) -> pd.DataFrame:
+    """Models x emotions: mean absolute error of each emotion's predicted probability."""
+    y = np.asarray(data.y, dtype=float)
+    rows = {model: np.abs(pred - y).mean(axis=0) for model, pred in result.predictions.items()}
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=_emotion_labels(data, y.shape[1]))
+    table.index.name = "model"
+    return table
+
+
+def _predictions_table(result: ExperimentResult, data: FeatureTable) -> pd.DataFrame:
+    """One row per window and model: ids, the true distribution and the out-of-fold one."""
+    y = np.asarray(data.y, dtype=float)
+    names = _emotion_labels(data, y.shape[1])
+    ids = pd.DataFrame({"subject": data.groups, "trial": data.trials})
+    true = pd.DataFrame(y, columns=[f"true:{e}" for e in names])
+    parts = []
+    for model, pred in result.predictions.items():
+        folds = result.prediction_folds.get(model)
+        head = ids.assign(model=model, fold=-1 if folds is None else folds)
+        pred_frame = pd.DataFrame(pred, columns=[f"pred:{e}" for e in names])
+        parts.append(pd.concat([head, true, pred_frame], axis=1))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _markdown(table: pd.DataFrame, digits: int = 4) -> str:
+    header = [table.index.name or ""] + [str(c) for c in table.columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for idx, row in table.iterrows():
+        lines.append("| " + " | ".join([str(idx)] + [f"{v:.{digits}f}" for v in row]) + " |")
+    return "\n".join(lines)
+
+
 def _write_figures(result, out: Path, name: str, data, final_model) -> dict[str, Path]:
-    """The figures as PNG files. The plotting functions build ``Figure`` objects outside pyplot,
-    so writing them leaves the user's matplotlib backend alone."""
+    """The figures as PNG files; each is closed once saved (pyplot keeps no reference)."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:  # pragma: no cover - matplotlib is an optional extra
         return {}
+    import matplotlib.pyplot as plt
+
     from ..plotting import (
         plot_cooccurrence,
         plot_distributions,
@@ -99,19 +191,25 @@ def _write_figures(result, out: Path, name: str, data, final_model) -> dict[str,
 
     def save(key, fig):
         written[key] = out / f"{name}_{key}.png"
-        fig.savefig(written[key], dpi=110)
+        try:
+            fig.savefig(written[key], dpi=110)
+        finally:
+            plt.close(fig)
 
     save("metrics", plot_metric_comparison(result.summary, title=f"{name}: {result.protocol}"))
+    emotions = None
+    if data is not None and data.emotions and len(data.emotions) == np.shape(data.y)[1]:
+        emotions = list(data.emotions)
     if data is not None:
         for model, pred in result.predictions.items():
             title = f"{model}: emotion co-occurrence, true vs out-of-fold predictions"
-            save(
-                f"cooccurrence_{_slug(model)}",
-                plot_cooccurrence(data.y, pred, data.emotions, title=title),
+            fig = plot_cooccurrence(
+                data.y, pred, emotions, title=title, folds=result.prediction_folds.get(model)
             )
-            save(f"distributions_{_slug(model)}", plot_distributions(data.y, pred, data.emotions))
-    if final_model is not None and data is not None:
-        save("learned_cooccurrence", plot_learned_cooccurrence(final_model, data.emotions))
+            save(f"cooccurrence_{_slug(model)}", fig)
+            save(f"distributions_{_slug(model)}", plot_distributions(data.y, pred, emotions))
+    if final_model is not None:
+        save("learned_cooccurrence", plot_learned_cooccurrence(final_model, emotions))
     return written
 
 

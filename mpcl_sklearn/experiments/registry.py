@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..metrics import distribution_scorers
-from ..model_selection import InnerGroupKFold
-
 __all__ = ["ABLATIONS", "MODEL_NAMES", "ablation_variants", "make_model"]
 
 #: Models known to :func:`make_model`, in the order tables list them.
@@ -28,6 +25,7 @@ def make_model(
     behavioural: Sequence[str] | None = None,
     nested: bool = True,
     max_epochs: int | None = None,
+    device: str | None = None,
     **mpcl_params,
 ):
     """A fresh estimator for one of :data:`MODEL_NAMES`.
@@ -45,6 +43,9 @@ def make_model(
         documented defaults.
     max_epochs : int, optional
         Override the neural models' number of epochs (for quick runs).
+    device : str, optional
+        The neural models' ``device`` (``"cpu"``, ``"cuda"``, ``"cuda:<n>"``, ``"mps"``;
+        default: theirs, the CPU). The shallow baselines run on the CPU.
     **mpcl_params
         Extra parameters for ``MPCLDistributionRegressor`` (e.g. the ablation switches).
 
@@ -54,6 +55,8 @@ def make_model(
     """
     from sklearn.model_selection import GridSearchCV
 
+    from ..metrics import distribution_scorers
+    from ..model_selection import InnerGroupKFold
     from ..models import (
         AAKNNRegressor,
         HeLoRegressor,
@@ -63,7 +66,9 @@ def make_model(
         SABFGSRegressor,
     )
 
-    epochs = {} if max_epochs is None else {"max_epochs": max_epochs}
+    neural = {} if max_epochs is None else {"max_epochs": max_epochs}
+    if device is not None:
+        neural["device"] = device
     beh = {} if behavioural is None else {"behavioural_modalities": tuple(behavioural)}
     kl_scorer = distribution_scorers()["neg_kl_divergence"]
 
@@ -75,13 +80,13 @@ def make_model(
         )
 
     if name == "mpcl":
-        return MPCLDistributionRegressor(random_state=random_state, **beh, **epochs, **mpcl_params)
+        return MPCLDistributionRegressor(random_state=random_state, **beh, **neural, **mpcl_params)
     if mpcl_params:
         raise ValueError(f"MPCL parameters {sorted(mpcl_params)} given for model {name!r}")
     if name == "helo":
-        return HeLoRegressor(random_state=random_state, **beh, **epochs)
+        return HeLoRegressor(random_state=random_state, **beh, **neural)
     if name == "mlp":
-        return MLPDistributionRegressor(random_state=random_state, **epochs)
+        return MLPDistributionRegressor(random_state=random_state, **neural)
     if name == "sa-bfgs":
         return search(SABFGSRegressor(), {"alpha": [1e-2, 1e-1, 1.0, 10.0]})
     if name == "aa-knn":

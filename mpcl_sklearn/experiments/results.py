@@ -27,6 +27,8 @@ class ExperimentResult:
         Wall time per model.
     predictions : dict of str to ndarray
         Subject-independent protocol: each model's out-of-fold predictions (rows as ``data.y``).
+    prediction_folds : dict of str to ndarray
+        With ``predictions``: the fold that tested each row (the ``fold`` of ``scores``).
     """
 
     scores: pd.DataFrame
@@ -34,6 +36,7 @@ class ExperimentResult:
     protocol: str
     seconds: dict[str, float]
     predictions: dict[str, np.ndarray] = field(default_factory=dict)
+    prediction_folds: dict[str, np.ndarray] = field(default_factory=dict)
 
     def table(self) -> pd.DataFrame:
         """Models x metrics, cells ``mean ± std``."""

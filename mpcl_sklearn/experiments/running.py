@@ -19,13 +19,6 @@ from .results import ExperimentResult
 __all__ = ["run_ablation", "run_experiment"]
 
 
-def _needs_groups(estimator) -> bool:
-    """Hyper-parameter searches get the groups (their inner CV keeps subjects apart)."""
-    from sklearn.model_selection._search import BaseSearchCV
-
-    return isinstance(estimator, BaseSearchCV)
-
-
 def _evaluate_one(
     estimator,
     data: FeatureTable,
@@ -36,7 +29,6 @@ def _evaluate_one(
     n_jobs: int | None,
     progress: bool,
 ) -> EvaluationResult:
-    fit_groups = _needs_groups(estimator)
     if protocol == "subject-independent":
         return subject_independent_evaluate(
             estimator,
@@ -46,7 +38,6 @@ def _evaluate_one(
             cv=cv,
             n_jobs=n_jobs,
             progress=progress,
-            fit_groups=fit_groups,
             return_predictions=True,
         )
     if protocol == "subject-dependent":
@@ -59,7 +50,6 @@ def _evaluate_one(
             split=split,
             n_jobs=n_jobs,
             progress=progress,
-            fit_groups=fit_groups,
         )
     raise ValueError(
         f"protocol must be 'subject-independent' or 'subject-dependent', got {protocol!r}"
@@ -76,8 +66,14 @@ def _collect(results: dict[str, EvaluationResult], seconds: dict[str, float]) ->
     )[["model", "metric", "mean", "std", "higher_is_better"]]
     protocol = next(iter(results.values())).protocol
     predictions = {n: r.predictions for n, r in results.items() if r.predictions is not None}
+    folds = {n: r.prediction_folds for n, r in results.items() if r.prediction_folds is not None}
     return ExperimentResult(
-        scores=scores, summary=summary, protocol=protocol, seconds=seconds, predictions=predictions
+        scores=scores,
+        summary=summary,
+        protocol=protocol,
+        seconds=seconds,
+        predictions=predictions,
+        prediction_folds=folds,
     )
 
 
@@ -90,6 +86,7 @@ def run_experiment(
     split: str = "trial",
     random_state: int | None = 0,
     max_epochs: int | None = None,
+    device: str | None = None,
     n_jobs: int | None = None,
     progress: bool = False,
     log: Callable[[str], None] | None = None,
@@ -106,7 +103,7 @@ def run_experiment(
         Folds for the subject-independent protocol.
     split : {"trial", "temporal", "random"}
         Split for the subject-dependent protocol.
-    random_state, max_epochs :
+    random_state, max_epochs, device :
         Passed to :func:`make_model`.
     n_jobs, progress :
         Passed to the protocol.
@@ -124,6 +121,7 @@ def run_experiment(
                 random_state=random_state,
                 behavioural=data.behavioural,
                 max_epochs=max_epochs,
+                device=device,
             )
             for name in models
         }
@@ -145,6 +143,7 @@ def run_ablation(
     *,
     random_state: int | None = 0,
     max_epochs: int | None = None,
+    device: str | None = None,
     **options,
 ) -> ExperimentResult:
     """MPCL with every component, each switch off in turn, all four off, and no linear path.
@@ -154,7 +153,7 @@ def run_ablation(
     Parameters
     ----------
     data : FeatureTable
-    random_state, max_epochs :
+    random_state, max_epochs, device :
         Passed to :func:`make_model`.
     **options
         ``protocol``, ``cv``, ``split``, ``n_jobs``, ``progress``, ``log``: as in
@@ -170,6 +169,7 @@ def run_ablation(
             random_state=random_state,
             behavioural=data.behavioural,
             max_epochs=max_epochs,
+            device=device,
             **params,
         )
         for label, params in ablation_variants().items()

@@ -2,6 +2,7 @@
 baselines (MLP, HeLo) and MPCL. They build their networks from :mod:`mpcl_sklearn.nn` and train
 them through :mod:`mpcl_sklearn.training`."""
 
+from ._metadata import ModalityLayoutWarning, UngroupedValidationWarning
 from .base import BaseDistributionRegressor, DistributionRegressorMixin
 from .mpcl import MPCLDistributionRegressor
 from .neural import HeLoRegressor, MLPDistributionRegressor
@@ -16,6 +17,8 @@ __all__ = [
     "MLPDistributionRegressor",
     "MPCLDistributionRegressor",
     "MeanDistributionRegressor",
+    "ModalityLayoutWarning",
     "SABFGSRegressor",
     "TorchDistributionRegressor",
+    "UngroupedValidationWarning",
 ]

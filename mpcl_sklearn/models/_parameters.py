@@ -110,8 +110,8 @@ MODALITIES = (
     | None
 )
 
-#: ``behavioural_modalities`` of MPCL and HeLo
-BEHAVIOURAL_MODALITIES = SequenceOf(Str()) | None
+#: ``behavioural_modalities`` of MPCL and HeLo: ``"auto"`` (the data's ``attrs``), one name, names
+BEHAVIOURAL_MODALITIES = Str() | SequenceOf(Str()) | None
 
 #: a dropout probability
 DROPOUT = Float(0, 1, "left")
@@ -133,7 +133,14 @@ max_grad_norm : float or None, default={max_grad_norm}
 early_stopping : bool, default={early_stopping}
     Hold out ``validation_fraction`` of the training data (whole subjects when ``groups``
     are passed to ``fit``) and stop when the validation KL has not improved by ``tol`` for
-    ``n_iter_no_change`` epochs; the best weights are restored.
+    ``n_iter_no_change`` epochs; the best weights are restored. Without ``groups`` the
+    validation windows are drawn at random, from the same subjects and trials as the training
+    windows (optimistic, an ``UngroupedValidationWarning`` says so). The package's protocols
+    and the CLI pass the subjects; inside scikit-learn's ``cross_validate``/``GridSearchCV``,
+    enable metadata routing (``sklearn.set_config(enable_metadata_routing=True)``; the model
+    requests ``groups`` for ``fit`` by default, ``set_fit_request(groups=True)`` states it
+    explicitly) and pass ``params={{"groups": groups}}`` (``cross_validate``) or
+    ``fit(X, y, groups=groups)`` (``GridSearchCV``).
 validation_fraction : float, default={validation_fraction}
 n_iter_no_change : int, default={n_iter_no_change}
 tol : float, default={tol}
@@ -149,7 +156,8 @@ checkpoint_dir : str or None, default={checkpoint_dir}
     the uninterrupted fit would; checkpoints of other fits (other data, other CV folds) are
     never resumed (a ``CheckpointMismatchWarning`` says so).
 device : str, default={device}
-    ``"cpu"`` or ``"cuda"``/``"cuda:<n>"`` (error when CUDA is unavailable).
+    ``"cpu"``, ``"cuda"``/``"cuda:<n>"`` or ``"mps"`` (Apple GPUs); ``fit`` raises a
+    ``ValueError`` when the device is not available on this machine.
 random_state : int, RandomState or None, default={random_state}
     Seeds weight initialisation, dropout, shuffling and the validation split.
 verbose : int, default={verbose}

@@ -12,6 +12,7 @@ from .._param_validation import Bool, Float, Int, Options, SequenceOf
 from ..nn.cooccurrence import label_cooccurrence_target
 from ..nn.mpcl import MPCLNet
 from ..training.callbacks import CosineLR, WeightAveraging
+from ._metadata import resolve_behavioural
 from ._parameters import BEHAVIOURAL_MODALITIES, DROPOUT, MODALITIES
 from .torch_base import TorchDistributionRegressor, training_params
 
@@ -28,10 +29,21 @@ class MPCLDistributionRegressor(TorchDistributionRegressor):
     The network is a :class:`mpcl_sklearn.nn.MPCLNet` inside a skorch net (``net_``).
 
     Input layout: with a DataFrame whose columns are named ``<modality>__<scale>__<feature>`` or
-    ``<modality>__<feature>``, every (modality, scale) is one token; ``modalities`` maps names to
-    column lists (or indices) explicitly; anything else (a plain array) is one modality, in
-    which case there is a single branch and the distillation is inactive. Features are
-    standardised inside (mean/std of the training data).
+    ``<modality>__<feature>`` (what :class:`~mpcl_sklearn.features.ModalityFeatureExtractor`
+    returns), every (modality, scale) is one token; ``modalities`` maps names to column lists
+    (or indices) explicitly; anything else is one modality, in which case there is a single
+    branch and the distillation is inactive: a plain array silently, named columns that do not
+    all follow the naming with a :class:`~mpcl_sklearn.models.ModalityLayoutWarning`. Features
+    are standardised inside (mean/std of the training data).
+
+    Metadata of the feature table: ``X.attrs["emotions"]`` (or the columns of a ``y``
+    DataFrame) become ``emotions_`` (see ``set_output(predict="pandas")`` for named
+    predictions), ``X.attrs["behavioural"]`` the behavioural modalities when
+    ``behavioural_modalities="auto"``.
+
+    Early stopping: pass ``groups`` (the subjects) to ``fit`` so that the validation split
+    keeps subjects apart; the package's protocols do, and so does scikit-learn under metadata
+    routing (see ``early_stopping`` below and ``docs/protocols.md``).
 
     The training defaults ``lr=1e-3`` and ``weight_decay=1.0`` (decoupled, AdamW), the cosine
     schedule and the weight averaging were chosen on development data (``docs/method.md``,
@@ -58,8 +70,12 @@ class MPCLDistributionRegressor(TorchDistributionRegressor):
     use_memory_fusion, use_prototype_distillation, use_cooccurrence_retrieval, \
 use_hierarchical_compression : bool, default=True
         Ablation switches: False removes the component (its parameters and loss).
-    behavioural_modalities : tuple of str, default=("acc", "face", "video")
-        Modalities treated as behavioural; the others are physiological.
+    behavioural_modalities : "auto", str, sequence of str or None, default="auto"
+        Modalities treated as behavioural; the others are physiological. ``"auto"``: those
+        declared by the recordings (``X.attrs["behavioural"]``, carried by the feature table),
+        else ``("acc", "face", "video")``. A single string is one modality name; None: none.
+        Names that match no modality of X warn
+        (:class:`~mpcl_sklearn.models.ModalityLayoutWarning`).
     modalities : dict or None, default=None
         ``{name: [column names or indices]}``; every column must belong to exactly one.
     affect_groups : sequence of sequences of int, or None
@@ -100,10 +116,15 @@ use_hierarchical_compression : bool, default=True
         Its regularisation target, from the correlation of the training distributions.
     tokens_ : list of (modality, scale)
         The token layout.
+    behavioural_modalities_ : list of str
+        The modalities of the data treated as behavioural, in column order.
+    emotions_ : ndarray of str or None
+        The emotion names (``y``'s columns or ``X.attrs["emotions"]``), None when unknown.
     n_features_in_, feature_names_in_, n_outputs_
     """
 
     _module_class = MPCLNet
+    _uses_layout = True
 
     _constraints = {
         "d_model": Int(1),
@@ -151,7 +172,7 @@ use_hierarchical_compression : bool, default=True
         use_prototype_distillation: bool = True,
         use_cooccurrence_retrieval: bool = True,
         use_hierarchical_compression: bool = True,
-        behavioural_modalities: tuple[str, ...] = ("acc", "face", "video"),
+        behavioural_modalities: str | Sequence[str] | None = "auto",
         modalities: Mapping | None = None,
         affect_groups: Sequence[Sequence[int]] | None = None,
         n_affect_groups: int = 2,
@@ -251,6 +272,13 @@ use_hierarchical_compression : bool, default=True
             callbacks.append(("weight_averaging", WeightAveraging(float(self.weight_averaging))))
         return callbacks
 
+    def _layout_metadata(self, column_layout: dict, attrs: dict) -> dict:
+        modalities = list(dict.fromkeys(m for m, _ in column_layout))
+        names = resolve_behavioural(
+            self.behavioural_modalities, attrs, modalities, type(self).__name__
+        )
+        return {"behavioural_modalities_": [m for m in modalities if m in names]}
+
     def _prepare_fit(self, X: np.ndarray, Y: np.ndarray) -> None:
         self.cooccurrence_target_ = label_cooccurrence_target(Y)
         self.label_prior_ = Y.mean(axis=0)
@@ -258,7 +286,10 @@ use_hierarchical_compression : bool, default=True
         self._affect_membership(Y.shape[1])  # validate early
 
     def _data_arguments(self, n_features: int, n_outputs: int, column_layout: dict) -> dict:
-        behavioural = set(self.behavioural_modalities or ())
+        behavioural = getattr(self, "behavioural_modalities_", None)
+        if behavioural is None:  # a model file of 0.1.0: its parameter held the names
+            behavioural = self.behavioural_modalities or ()
+        behavioural = set(behavioural)
         keys = list(column_layout)
         return {
             "n_emotions": n_outputs,

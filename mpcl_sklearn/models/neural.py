@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from numbers import Integral
 
 import numpy as np
@@ -13,11 +13,11 @@ from .._param_validation import Bool, Float, Int, InvalidParameterError, Options
 from .._stats import pearson_correlation
 from ..nn.helo import HeLoNet
 from ..nn.mlp import ACTIVATIONS, MLPNet
+from ._metadata import resolve_behavioural
 from ._parameters import BEHAVIOURAL_MODALITIES, DROPOUT, MODALITIES
 from .torch_base import TorchDistributionRegressor, training_params
 
 __all__ = ["HeLoRegressor", "MLPDistributionRegressor"]
-_BEHAVIOURAL_DEFAULT = ("acc", "face", "video")
 
 
 def _hidden_sizes(hidden_layer_sizes) -> tuple[int, ...]:
@@ -63,6 +63,8 @@ class MLPDistributionRegressor(TorchDistributionRegressor):
         The constructor arguments of the :class:`~mpcl_sklearn.nn.MLPNet`.
     scaler_ : Standardizer
         The standardisation.
+    emotions_ : ndarray of str or None
+        The emotion names (``y``'s columns or ``X.attrs["emotions"]``), None when unknown.
     n_features_in_, feature_names_in_, n_outputs_
     """
 
@@ -124,9 +126,12 @@ class HeLoRegressor(TorchDistributionRegressor):
     ``<modality>__<scale>__<feature>``, each modality (all its scales together) is one encoder;
     ``modalities`` maps names to column lists (or indices) explicitly, every column in exactly
     one; anything else (a plain array, columns without the prefix) is one physiological modality
-    ``"x"``. Modalities named in ``behavioural_modalities`` are behavioural, the others
-    physiological, in column order (the first one provides the cross-attention queries). At
-    least one physiological modality is needed.
+    ``"x"`` (named columns that do not all follow the naming warn,
+    :class:`~mpcl_sklearn.models.ModalityLayoutWarning`). Modalities named in
+    ``behavioural_modalities`` are behavioural, the others physiological, in column order (the
+    first one provides the cross-attention queries). At least one physiological modality is
+    needed. ``X.attrs["emotions"]`` and ``X.attrs["behavioural"]`` of the package's feature
+    table are read as for :class:`~mpcl_sklearn.models.MPCLDistributionRegressor`.
 
     **Without a behavioural modality** (a chest-only WESAD table, a plain array) the optimal
     transport step is skipped: there is nothing to align with, and the encoder and the emotion
@@ -167,8 +172,11 @@ class HeLoRegressor(TorchDistributionRegressor):
         Fraction of the intra-set cosine-distance range that is zeroed.
     lambda_corr : float, default=1.0
         Weight of the label-correlation loss.
-    behavioural_modalities : tuple of str, default=("acc", "face", "video")
-        Modalities treated as behavioural; the others are physiological.
+    behavioural_modalities : "auto", str, sequence of str or None, default="auto"
+        Modalities treated as behavioural; the others are physiological. ``"auto"``: those
+        declared by the recordings (``X.attrs["behavioural"]``), else
+        ``("acc", "face", "video")``. A single string is one modality name; None: none. Names
+        that match no modality of X warn.
     modalities : dict or None, default=None
         ``{name: [column names or indices]}``; every column must belong to exactly one.
     {training_parameters}
@@ -187,6 +195,8 @@ class HeLoRegressor(TorchDistributionRegressor):
         Pearson correlation between the emotions of the training targets (the target ``R``).
     learned_label_correlation_ : ndarray of shape (n_emotions, n_emotions)
         The learned ``R_hat = N(E) N(E)^T`` of the label embedding after training.
+    emotions_ : ndarray of str or None
+        The emotion names (``y``'s columns or ``X.attrs["emotions"]``), None when unknown.
     n_features_in_, feature_names_in_, n_outputs_
 
     References
@@ -196,6 +206,8 @@ class HeLoRegressor(TorchDistributionRegressor):
     """
 
     _module_class = HeLoNet
+    _uses_layout = True
+    _module_count_args = ("depth",)
 
     _constraints = {
         "d_model": Int(1),
@@ -242,7 +254,7 @@ class HeLoRegressor(TorchDistributionRegressor):
         ot_inner_iter: int = 20,
         ot_threshold: float = 0.1,
         lambda_corr: float = 1.0,
-        behavioural_modalities: tuple[str, ...] = _BEHAVIOURAL_DEFAULT,
+        behavioural_modalities: str | Sequence[str] | None = "auto",
         modalities: Mapping | None = None,
         *,
         lr: float = 3e-3,
@@ -297,20 +309,30 @@ class HeLoRegressor(TorchDistributionRegressor):
         return {(name, None): idx for name, idx in mods.items()}
 
     def _split_modalities(self, column_layout: dict) -> tuple[list[str], list[str]]:
-        behavioural = {str(b) for b in self.behavioural_modalities or ()}
+        behavioural = getattr(self, "behavioural_modalities_", None)
+        if behavioural is None:  # a model file of 0.1.0: its parameter held the names
+            behavioural = self.behavioural_modalities or ()
+            behavioural = (behavioural,) if isinstance(behavioural, str) else behavioural
+        behavioural = {str(b) for b in behavioural}
         mods = [m for m, _ in column_layout]
         return [m for m in mods if m not in behavioural], [m for m in mods if m in behavioural]
 
     # ------------------------------------------------------------------ hooks
-    def _prepare_fit(self, X: np.ndarray, Y: np.ndarray) -> None:
-        phys, beh = self._split_modalities(self.column_layout_)
+    def _layout_metadata(self, column_layout: dict, attrs: dict) -> dict:
+        modalities = [m for m, _ in column_layout]
+        names = resolve_behavioural(
+            self.behavioural_modalities, attrs, modalities, type(self).__name__
+        )
+        phys = [m for m in modalities if m not in names]
+        beh = [m for m in modalities if m in names]
         if not phys:
             raise ValueError(
                 f"HeLoRegressor needs at least one physiological modality; all modalities {beh} "
-                f"are in behavioural_modalities={tuple(self.behavioural_modalities)!r}"
+                f"are behavioural (behavioural_modalities={self.behavioural_modalities!r})"
             )
-        self.physiological_modalities_ = phys
-        self.behavioural_modalities_ = beh
+        return {"physiological_modalities_": phys, "behavioural_modalities_": beh}
+
+    def _prepare_fit(self, X: np.ndarray, Y: np.ndarray) -> None:
         self.label_correlation_ = pearson_correlation(Y)
 
     def _data_arguments(self, n_features: int, n_outputs: int, column_layout: dict) -> dict:

@@ -35,6 +35,8 @@ class MeanDistributionRegressor(BaseDistributionRegressor):
         The mean training distribution.
     n_features_in_ : int
     n_outputs_ : int
+    emotions_ : ndarray of str or None
+        The emotion names (``y``'s columns or ``X.attrs["emotions"]``), None when unknown.
     """
 
     _constraints = {"normalize_y": Bool()}
@@ -101,6 +103,8 @@ class SABFGSRegressor(BaseDistributionRegressor):
         Final value of the objective.
     n_features_in_ : int
     n_outputs_ : int
+    emotions_ : ndarray of str or None
+        The emotion names (``y``'s columns or ``X.attrs["emotions"]``), None when unknown.
 
     References
     ----------
@@ -278,6 +282,8 @@ class AAKNNRegressor(BaseDistributionRegressor):
         computed without overflow for features of any finite magnitude.
     n_features_in_ : int
     n_outputs_ : int
+    emotions_ : ndarray of str or None
+        The emotion names (``y``'s columns or ``X.attrs["emotions"]``), None when unknown.
 
     References
     ----------

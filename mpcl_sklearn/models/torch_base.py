@@ -54,10 +54,8 @@ from scipy.special import softmax
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
-from skorch.history import History
 from skorch.utils import noop
 
-from .._columns import group_columns
 from .._param_validation import validate_params
 from .._scaling import Standardizer
 from .._validation import (
@@ -72,6 +70,8 @@ from ..training.checkpoint import TrainingCheckpoint, digest
 from ..training.net import build_net
 from ..training.run import prepare_run, train
 from ..training.runtime import flush_denormals, resolve_device, torch_threads
+from ._metadata import table_attrs, token_layout, warn_ungrouped_validation
+from ._module_state import pickled_state, restore_network, restored_state
 from ._parameters import (
     TRAINING_CONSTRAINTS,
     TRAINING_PARAMS,
@@ -108,11 +108,21 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
         The constructor arguments of the network.
     scaler_ : Standardizer
         The feature standardisation.
+    emotions_ : ndarray of str or None
+        The emotion names (``y``'s columns or ``X.attrs["emotions"]``), None when unknown.
     n_features_in_, feature_names_in_, n_outputs_
     """
 
     #: the network class (subclasses set it)
     _module_class: type[torch.nn.Module] | None = None
+    #: whether the network reads the token layout (then named columns that fall back to a
+    #: single token warn)
+    _uses_layout: bool = False
+    #: module arguments that count sub-modules built in a loop (bounded on load)
+    _module_count_args: tuple[str, ...] = ()
+    # groups reach fit under metadata routing without set_fit_request: the early-stopping
+    # split then keeps subjects apart by default
+    __metadata_request__fit = {"groups": True}
 
     #: the training parameters, declared once for every torch model
     _constraints = TRAINING_CONSTRAINTS
@@ -177,15 +187,16 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
         """skorch callbacks of a training run, before early stopping and checkpoints."""
         return []
 
+    def _layout_metadata(self, column_layout: dict, attrs: dict) -> dict:
+        """Fitted attributes read from the layout and ``X.attrs`` before the network is built
+        (e.g. the behavioural modalities); set on the estimator by ``fit``."""
+        return {}
+
     def _column_layout(self, X) -> dict:
-        """Group the columns into tokens: ``{(modality, scale): [indices]}``."""
-        names = getattr(self, "feature_names_in_", None)
-        if names is None:
-            return {("x", None): list(range(X.shape[1]))}
-        try:
-            return {k: list(v) for k, v in group_columns(list(names)).items()}
-        except ValueError:
-            return {("x", None): list(range(X.shape[1]))}
+        """Group the columns into tokens: ``{(modality, scale): [indices]}``; named columns
+        that do not all follow the naming warn when the network reads the layout."""
+        owner = type(self).__name__ if self._uses_layout else None
+        return token_layout(getattr(self, "feature_names_in_", None), X.shape[1], owner)
 
     # ---------------------------------------------------------------- the network
     def _module_arguments(self, n_features: int, n_outputs: int, column_layout: dict) -> dict:
@@ -288,11 +299,12 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
     def _validate_fit_data(self, X, y, *, dtype=np.float64):
         if not isinstance(self.normalize_y, str):
             return super()._validate_fit_data(X, y, dtype=dtype)
-        X, y = validate_data(
+        attrs = table_attrs(X)
+        X, y_valid = validate_data(
             self, X, real_target_or_none(y), multi_output=True, dtype=dtype, y_numeric=True
         )
-        Y = self._target_distributions(y)
-        self.n_outputs_ = Y.shape[1]
+        Y = self._target_distributions(y_valid)
+        self._set_output_names(y, attrs, Y.shape[1])
         return X, Y
 
     def _standardize(self, X: np.ndarray) -> np.ndarray:
@@ -332,8 +344,11 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
             ``normalize_y``).
         groups : array-like of shape (n_samples,), optional
             Subject of each sample; only used to keep subjects apart in the early-stopping
-            validation split. With metadata routing, request it with
-            ``set_fit_request(groups=True)``.
+            validation split (without it, ``early_stopping=True`` validates on random windows
+            of the training subjects and warns). The package's protocols pass it; inside
+            scikit-learn's ``cross_validate``/``GridSearchCV`` it arrives under metadata
+            routing (``sklearn.set_config(enable_metadata_routing=True)``; the request
+            ``set_fit_request(groups=True)`` is the default).
 
         Returns
         -------
@@ -348,7 +363,10 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
         reuse = self.warm_start and hasattr(self, "net_")
         prev = (self.n_features_in_, self.n_outputs_) if reuse else None
         prev_names = getattr(self, "feature_names_in_", None) if reuse else None
+        attrs = table_attrs(X)
         X, Y = self._validate_fit_data(X, y)
+        if self.early_stopping and groups is None:
+            warn_ungrouped_validation(type(self).__name__)
         if reuse:
             names = getattr(self, "feature_names_in_", None)
             same_names = (prev_names is None and names is None) or (
@@ -367,13 +385,20 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
                 self.scaler_ = Standardizer().fit(X)
                 self.column_layout_ = self._column_layout(X)
             Xs = self._standardize(X)
-            if not reuse:
-                self._prepare_fit(Xs, Y)
             # a warm start checks the network its current parameters would build (layout too)
             layout = self._column_layout(X) if reuse else self.column_layout_
+            metadata = self._layout_metadata(layout, attrs)
+            previous = {k: getattr(self, k, None) for k in metadata}
+            self.__dict__.update(metadata)
+            if not reuse:
+                self._prepare_fit(Xs, Y)
             module_args = self._module_arguments(self.n_features_in_, self.n_outputs_, layout)
             if reuse:
-                self._check_same_network(module_args)
+                try:
+                    self._check_same_network(module_args)
+                except ValueError:
+                    self.__dict__.update(previous)
+                    raise
             fingerprint = None
             if self.checkpoint_dir is not None:
                 fingerprint = self._fingerprint(X, Y, groups, module_args)
@@ -450,48 +475,13 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
     # ---------------------------------------------------------------- pickling
     def __getstate__(self):
         state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__
-        state = dict(state)
-        layout = state.get("column_layout_")
-        if isinstance(layout, dict):  # tuple keys: not representable in skops' JSON schema
-            state["column_layout_"] = [[k[0], k[1], list(v)] for k, v in layout.items()]
-        net = state.pop("net_", None)
-        if net is not None:
-            state["_module_state_"] = {
-                k: v.detach().cpu().numpy().copy() for k, v in net.module_.state_dict().items()
-            }
-            state["history_"] = [dict(row) for row in net.history]
-        return state
+        return pickled_state(dict(state))
 
     def __setstate__(self, state):
-        state = dict(state)
-        module_state = state.pop("_module_state_", None)
-        layout = state.get("column_layout_")
-        if isinstance(layout, list):
-            state["column_layout_"] = {(m, sc): list(ix) for m, sc, ix in layout}
-        if "x_mean_" in state and "scaler_" not in state:  # a file of mpcl_sklearn 0.1.0
-            mean, scale = state.pop("x_mean_"), state.pop("x_scale_")
-            state["scaler_"] = Standardizer.from_arrays(np.ones_like(mean), mean, scale)
+        state, module_state = restored_state(dict(state))
         self.__dict__.update(state)
-        if module_state is None:
-            return
-        device = str(self.__dict__.get("device_", "cpu"))
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            device = "cpu"
-        self.device_ = device
-        if "module_args_" not in state:  # 0.1.0 files: the parameters are those of the fit
-            self.module_args_ = self._module_arguments(
-                self.n_features_in_, self.n_outputs_, self.column_layout_
-            )
-        with torch.random.fork_rng(devices=[]):
-            net = self._make_net(torch.device(device), self.module_args_)
-            net.initialize()
-        tensors = {k: torch.from_numpy(np.array(v)) for k, v in module_state.items()}
-        net.module_.load_state_dict(tensors)
-        net.module_.to(device)
-        net.module_.eval()
-        net.history = History(state.get("history_", []))
-        self.net_ = net
-        self.history_ = net.history
+        if module_state is not None:
+            restore_network(self, module_state, state.get("history_", []))
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "net_")

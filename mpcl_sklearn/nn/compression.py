@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -54,9 +55,11 @@ class HierarchicalCompression(nn.Module):
     ):
         super().__init__()
         if membership is not None:
-            membership = torch.as_tensor(membership, dtype=torch.float32)
-            if membership.shape[0] != n_emotions or (membership.sum(0) == 0).any():
+            # checked in numpy, so that the module can also be built on torch's meta device
+            values = np.asarray(membership, dtype=np.float32)
+            if values.ndim != 2 or values.shape[0] != n_emotions or (values.sum(0) == 0).any():
                 raise ValueError("each affect group must contain at least one emotion")
+            membership = torch.as_tensor(values)
             n_groups = membership.shape[1]
             self.register_buffer("membership_fixed", membership)
             self.membership_logits = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -131,8 +132,8 @@ class HopfieldRetrieval(nn.Module):
 
 def as_beta_tensor(betas: float | Sequence[float]) -> torch.Tensor:
     """Inverse temperatures as a 1-D float tensor (validated positive)."""
-    t = torch.as_tensor([betas] if isinstance(betas, (int, float)) else list(betas))
-    t = t.to(torch.float32)
-    if t.numel() == 0 or not bool((t > 0).all()):
+    # checked in numpy, so that the module can also be built on torch's meta device
+    values = np.asarray([betas] if isinstance(betas, (int, float)) else list(betas), dtype=float)
+    if values.ndim != 1 or values.size == 0 or not bool((values > 0).all()):
         raise ValueError(f"betas must be positive numbers, got {betas!r}")
-    return t
+    return torch.as_tensor(values, dtype=torch.float32)

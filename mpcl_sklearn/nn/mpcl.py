@@ -172,7 +172,7 @@ class MPCLNet(nn.Module):
                 d,
                 C,
                 n_affect_groups,
-                None if affect_groups is None else torch.as_tensor(np.asarray(affect_groups)),
+                None if affect_groups is None else np.asarray(affect_groups),
             )
             if use_hierarchical_compression
             else None

@@ -12,22 +12,45 @@ __all__ = ["denormals_flushed", "flush_denormals", "resolve_device", "torch_thre
 
 
 def resolve_device(device) -> torch.device:
-    """``device`` ("cpu", "cuda", "cuda:<n>", "mps" or a torch.device) checked and resolved;
-    a clear ValueError when CUDA is asked for but unavailable."""
+    """``device`` ("cpu", "cuda", "cuda:<n>", "mps" or a torch.device) checked and resolved.
+
+    A clear ValueError when the device is not available here: CUDA (or the CUDA device index)
+    for ``"cuda"``/``"cuda:<n>"``, Apple's Metal backend for ``"mps"``, anything else.
+    """
     if isinstance(device, torch.device):
         device = str(device)
     if not isinstance(device, str):
         raise TypeError(f"device must be a string such as 'cpu' or 'cuda', got {device!r}")
-    if device.startswith("cuda"):
+    kind, _, index = device.partition(":")
+    if kind == "cpu" and not index:
+        return torch.device("cpu")
+    if kind == "cuda" and (not index or index.isdigit()):
         if not torch.cuda.is_available():
             raise ValueError(
                 f"device={device!r} was requested but CUDA is not available in this torch "
                 f"build ({torch.__version__}) or on this machine; use device='cpu'"
             )
+        n = torch.cuda.device_count()
+        if index and int(index) >= n:
+            raise ValueError(
+                f"device={device!r} was requested but this machine has {n} CUDA device(s) "
+                f"(cuda:0 to cuda:{n - 1})"
+            )
         return torch.device(device)
-    if device in ("cpu", "mps"):
+    if kind == "mps" and (not index or index.isdigit()):
+        backend = getattr(torch.backends, "mps", None)
+        if backend is None or not backend.is_available():
+            why = (
+                "this torch build has no MPS support"
+                if backend is None or not backend.is_built()
+                else "no Apple GPU is available on this machine"
+            )
+            raise ValueError(
+                f"device={device!r} (Apple Metal) was requested but {why} (torch "
+                f"{torch.__version__}); use device='cpu'"
+            )
         return torch.device(device)
-    raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:<n>', got {device!r}")
+    raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:<n>' or 'mps', got {device!r}")
 
 
 _SUBNORMAL = np.array([5e-324])  # the smallest positive float64, a subnormal

@@ -1,0 +1,136 @@
+"""The machinery of the evaluation protocols (:mod:`mpcl_sklearn.model_selection`): checking
+``groups`` and ``cv``, routing the rows' groups to ``fit``, and fitting and scoring one fold."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import clone
+from sklearn.model_selection import GroupKFold, LeaveOneGroupOut
+
+from .metrics import distribution_report
+
+
+def _take(data, idx: np.ndarray):
+    """Rows ``idx`` of an array or DataFrame (attrs kept)."""
+    if hasattr(data, "iloc"):
+        return data.iloc[idx]
+    return np.asarray(data)[idx] if not isinstance(data, np.ndarray) else data[idx]
+
+
+def _check_groups(groups, what: str = "the subject id of every row") -> np.ndarray:
+    """``groups`` as a 1-D array; a clear error for None, a scalar or a table."""
+    if groups is None:
+        raise ValueError(f"groups is required: {what} (e.g. the groups of make_windows)")
+    arr = np.asarray(groups)
+    if arr.ndim != 1:
+        raise ValueError(
+            f"groups must be a 1-D sequence ({what}), got an array of shape {arr.shape}"
+        )
+    return arr
+
+
+def _fit_groups_param(estimator) -> str | None:
+    """The ``fit`` keyword under which ``estimator`` takes the rows' groups, or None.
+
+    Under metadata routing: ``groups`` when the estimator (or a step of a Pipeline) requests
+    it. Otherwise: ``groups`` for a hyper-parameter search (``BaseSearchCV``) and for an
+    estimator whose ``fit`` has a ``groups`` parameter (the package's torch models),
+    ``<last step>__groups`` for a Pipeline whose last step takes it.
+    """
+    from sklearn import get_config
+    from sklearn.model_selection._search import BaseSearchCV
+    from sklearn.pipeline import Pipeline
+
+    if get_config().get("enable_metadata_routing", False):
+        from sklearn.utils.metadata_routing import get_routing_for_object
+
+        wanted = get_routing_for_object(estimator).consumes("fit", ["groups"])
+        return "groups" if wanted else None
+    if isinstance(estimator, BaseSearchCV):  # passes them to its cv's split
+        return "groups"
+    if isinstance(estimator, Pipeline):
+        name, last = estimator.steps[-1]
+        inner = _fit_groups_param(last) if last not in (None, "passthrough") else None
+        return None if inner is None else f"{name}__{inner}"
+    try:
+        params = inspect.signature(estimator.fit).parameters
+    except (TypeError, ValueError):
+        return None
+    return "groups" if "groups" in params else None
+
+
+def _check_lengths(X, y, **named) -> int:
+    n = len(X)
+    if len(y) != n:
+        raise ValueError(f"X has {n} rows but y has {len(y)}")
+    for name, arr in named.items():
+        if arr is not None and len(arr) != n:
+            raise ValueError(f"X has {n} rows but {name} has {len(arr)}")
+    if n == 0:
+        raise ValueError("X is empty")
+    return n
+
+
+def _fit_and_score(estimator, X, y, train, test, fit_params, fit_groups=None, key="groups"):
+    """Fit a clone on ``train``; the six metrics on ``test`` and the test predictions.
+    ``fit_groups`` (all rows) reach ``fit`` as ``key`` (restricted to ``train``)."""
+    est = clone(estimator)
+    params = dict(fit_params or {})
+    if fit_groups is not None:
+        params[key] = fit_groups[train]
+    est.fit(_take(X, train), _take(y, train), **params)
+    pred = est.predict(_take(X, test))
+    report = distribution_report(_take(y, test), pred)
+    return report, np.asarray(pred)
+
+
+def _run_parallel(tasks: list, n_jobs, progress: bool, desc: str) -> list:
+    parallel = Parallel(n_jobs=n_jobs, return_as="generator")
+    results = parallel(delayed(_fit_and_score)(*task) for task in tasks)
+    if progress:
+        from tqdm.auto import tqdm
+
+        results = tqdm(results, total=len(tasks), desc=desc)
+    return list(results)
+
+
+def _outer_splitter(cv, n_subjects: int) -> tuple[object, str]:
+    """The splitter of ``cv`` (an int, "loso" or a splitter) and its label."""
+    if isinstance(cv, str):
+        if cv.strip().lower() != "loso":
+            raise ValueError(
+                f"cv must be 'loso', a number of GroupKFold folds (>= 2) or a splitter, got {cv!r}"
+            )
+        if n_subjects < 2:
+            raise ValueError(
+                f"cv='loso' needs at least 2 subjects in groups, but groups has {n_subjects}"
+            )
+        return LeaveOneGroupOut(), "leave-one-subject-out"
+    if isinstance(cv, (int, np.integer)) and not isinstance(cv, (bool, np.bool_)):
+        if cv < 2:
+            raise ValueError(f"cv={cv} folds: need at least 2 GroupKFold folds")
+        if n_subjects < cv:
+            raise ValueError(
+                f"cv={cv} folds need at least {cv} subjects, but groups has {n_subjects}"
+            )
+        return GroupKFold(n_splits=int(cv)), f"GroupKFold({int(cv)})"
+    if not callable(getattr(cv, "split", None)):
+        raise TypeError(
+            "cv must be 'loso', a number of GroupKFold folds (>= 2) or a splitter with "
+            f"split(X, y, groups), got {cv!r} ({type(cv).__name__})"
+        )
+    return cv, type(cv).__name__
+
+
+def _routed_groups(estimator, fit_groups, ids: np.ndarray | None):
+    """``(ids or None, fit keyword)``: what ``fit`` gets for ``fit_groups`` (see
+    :func:`subject_independent_evaluate`)."""
+    if isinstance(fit_groups, str):
+        if fit_groups != "auto":
+            raise ValueError(f"fit_groups must be True, False or 'auto', got {fit_groups!r}")
+        key = _fit_groups_param(estimator)
+        return (None, "groups") if key is None or ids is None else (ids, key)
+    return (ids, "groups") if fit_groups else (None, "groups")

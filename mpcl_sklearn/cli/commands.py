@@ -1,0 +1,293 @@
+"""The commands of ``mpcl-sklearn`` (demo, evaluate, ablation) and the checks they run on
+their arguments before anything is loaded. Heavy libraries are imported inside the commands."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import time
+from pathlib import Path
+
+from ..experiments.registry import MODEL_NAMES
+
+EXIT_USAGE = 2
+#: feature sets of the fast backend (``mpcl_sklearn.features.fast.FEATURE_SETS``)
+FAST_FEATURE_SETS = ("minimal", "default", "default+entropy")
+#: tsfresh's presets, accepted by the tsfresh backend next to the fast sets
+TSFRESH_PRESETS = ("minimal", "efficient", "comprehensive")
+FEATURE_SETS = tuple(dict.fromkeys(FAST_FEATURE_SETS + TSFRESH_PRESETS))
+
+
+class CLIError(Exception):
+    """A mistake in the command: printed as one line, exit status 2."""
+
+
+def _log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+# ------------------------------------------------------------------------------ checks
+def _check_out(out: str) -> None:
+    """Refuse an ``--out`` that cannot be written, before anything is computed."""
+    import tempfile
+
+    path = Path(out)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".mpcl-sklearn-write-test-"):
+            pass
+    except OSError as exc:
+        raise CLIError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
+
+
+def _check_device(device: str | None) -> None:
+    if device is None:
+        return
+    from ..training.runtime import resolve_device
+
+    try:
+        resolve_device(device)
+    except (TypeError, ValueError) as exc:
+        raise CLIError(f"--device: {exc}") from None
+
+
+def _check_data_arguments(args: argparse.Namespace) -> None:
+    """Everything about the data that can be checked without loading it."""
+    table = args.features is not None
+    if table and args.dataset is not None:
+        raise CLIError("--features reads your own table: leave out --dataset")
+    args.dataset = "table" if table else (args.dataset or "synthetic")
+    if args.dataset in ("wesad", "dmer"):
+        if not args.path:
+            raise CLIError(f"--dataset {args.dataset} needs --path (the dataset folder)")
+        if not Path(args.path).is_dir():
+            raise CLIError(f"--path {args.path}: no such folder")
+    elif args.path:
+        raise CLIError(f"--path is for --dataset wesad or dmer (the data here: {args.dataset})")
+    if table and not Path(args.features).is_file():
+        raise CLIError(f"--features {args.features}: no such file")
+    table_only = {
+        "--subject-column": args.subject_column,
+        "--trial-column": args.trial_column,
+        "--emotion-columns": args.emotion_columns,
+        "--behavioural": args.behavioural,
+        "--normalize-labels": args.normalize_labels or None,
+    }
+    given = [k for k, v in table_only.items() if v is not None]
+    if given and not table:
+        raise CLIError(f"{', '.join(given)}: for your own table (--features FILE)")
+    synthetic = [
+        flag
+        for flag, value in (
+            ("--n-subjects", args.n_subjects),
+            ("--trials-per-subject", args.trials_per_subject),
+            ("--duration-s", args.duration_s),
+        )
+        if value is not None
+    ]
+    if synthetic and args.dataset != "synthetic":
+        raise CLIError(f"{'/'.join(synthetic)}: for --dataset synthetic")
+    if args.subjects is not None and args.dataset == "synthetic":
+        raise CLIError(
+            "--subjects selects subjects of wesad, dmer or a --features table; the synthetic "
+            "data takes --n-subjects"
+        )
+    windowing = [
+        flag
+        for flag, value in (
+            ("--window-s", args.window_s),
+            ("--step-s", args.step_s),
+            ("--scales", args.scales),
+            ("--feature-set", args.feature_set),
+            ("--backend", args.backend),
+        )
+        if value is not None
+    ]
+    if windowing and args.dataset in ("dmer", "table"):
+        raise CLIError(
+            f"{'/'.join(windowing)}: do not apply to "
+            f"{'--dataset dmer' if args.dataset == 'dmer' else 'a --features table'} "
+            "(its features are precomputed)"
+        )
+    backend = args.backend or "fast"
+    feature_set = args.feature_set or "default"
+    allowed = {"fast": FAST_FEATURE_SETS, "tsfresh": FEATURE_SETS}.get(backend)
+    if allowed is not None and feature_set not in allowed:
+        raise CLIError(
+            f"--feature-set {feature_set!r} is not a feature set of --backend {backend}; "
+            f"choose from {', '.join(allowed)}"
+        )
+    if args.window_s and args.scales and max(args.scales) > args.window_s:
+        raise CLIError(
+            f"--scales {args.scales}: a frame cannot be longer than the window "
+            f"(--window-s {args.window_s:g})"
+        )
+
+
+def _run_options(args: argparse.Namespace) -> dict:
+    """Keyword arguments shared by ``run_experiment`` and ``run_ablation``."""
+    if args.protocol == "subject-dependent" and args.cv != "loso":
+        raise CLIError("--cv is for the subject-independent protocol")
+    if args.protocol == "subject-independent" and args.split != "trial":
+        raise CLIError("--split is for --protocol subject-dependent")
+    return {
+        "protocol": args.protocol,
+        "cv": args.cv,
+        "split": args.split,
+        "random_state": args.random_state,
+        "max_epochs": args.max_epochs,
+        "device": args.device,
+        "n_jobs": args.n_jobs,
+        "progress": not args.quiet,
+        "log": _log,
+    }
+
+
+# ------------------------------------------------------------------------------ commands
+def _print_result(result, data) -> None:
+    _log("")
+    _log(f"Data: {data.description}")
+    _log(f"Protocol: {result.protocol}")
+    _log("")
+    _log(result.to_markdown())
+    _log("")
+    best = result.best()
+    first = result.summary["model"].iloc[0]
+    wins = sum(model == first for model in best.values())
+    _log(f"{first} is best on {wins} of {len(best)} metrics.")
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from ..experiments import prepare_dataset, run_experiment
+
+    start = time.perf_counter()
+    _log("mpcl-sklearn demo: MPCL vs baselines on built-in synthetic mixed-emotion recordings")
+    params = {"n_subjects": 8, "trials_per_subject": 8, "duration_s": 40.0}
+    if args.quick:
+        params = {"n_subjects": 4, "trials_per_subject": 4, "duration_s": 20.0}
+    data = prepare_dataset(
+        "synthetic",
+        feature_set="minimal",
+        synthetic_params=params,
+        random_state=args.random_state,
+    )
+    _log(f"features ready in {time.perf_counter() - start:.1f} s: {data.X.shape}")
+    result = run_experiment(
+        data,
+        ["mpcl", "sa-bfgs", "mean"],
+        cv=4 if not args.quick else 2,
+        random_state=args.random_state,
+        max_epochs=5 if args.quick else None,
+        progress=not args.quiet,
+        log=_log,
+    )
+    _print_result(result, data)
+    _log(f"total {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def _load(args: argparse.Namespace):
+    from ..experiments import prepare_dataset
+
+    start = time.perf_counter()
+    synthetic = {
+        key: value
+        for key, value in (
+            ("n_subjects", args.n_subjects),
+            ("trials_per_subject", args.trials_per_subject),
+            ("duration_s", args.duration_s),
+        )
+        if value is not None
+    }
+    table = None
+    if args.dataset == "table":
+        table = {
+            "subject_column": args.subject_column or "subject",
+            "trial_column": args.trial_column or "trial",
+            "emotion_columns": args.emotion_columns,
+            "normalize": args.normalize_labels,
+            "behavioural": args.behavioural,
+        }
+    data = prepare_dataset(
+        args.dataset,
+        args.features if args.dataset == "table" else args.path,
+        window_s=args.window_s,
+        step_s=args.step_s,
+        scales_s=args.scales,
+        feature_set=args.feature_set or "default",
+        backend=args.backend or "fast",
+        subjects=args.subjects,
+        synthetic_params=synthetic or None,
+        random_state=args.random_state,
+        subject_normalize=args.subject_normalize,
+        progress=not args.quiet,
+        emotions=args.emotions,
+        table_options=table,
+    )
+    _log(f"{data.description} ({time.perf_counter() - start:.1f} s)")
+    for line in data.report:
+        _log(f"  report: {line}")
+    return data
+
+
+def _write(result, data, args, name: str, final_model=None) -> None:
+    from ..experiments import write_outputs
+
+    command = "mpcl-sklearn " + " ".join(shlex.quote(a) for a in args.argv)
+    written = write_outputs(
+        result, args.out, data=data, name=name, command=command, final_model=final_model
+    )
+    _print_result(result, data)
+    _log("")
+    _log("wrote " + ", ".join(str(p) for p in written.values()))
+
+
+def _prepare(args: argparse.Namespace) -> dict:
+    """The checks every experiment command runs before loading anything."""
+    _check_data_arguments(args)
+    options = _run_options(args)
+    _check_device(args.device)
+    _check_out(args.out)
+    return options
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    unknown = [m for m in args.models if m not in MODEL_NAMES]
+    if unknown:
+        raise CLIError(f"unknown models {unknown}; choose from {', '.join(MODEL_NAMES)}")
+    if len(set(args.models)) != len(args.models):
+        raise CLIError(f"--models lists a model twice: {','.join(args.models)}")
+    options = _prepare(args)
+    data = _load(args)
+    from ..experiments import make_model, run_experiment
+
+    result = run_experiment(data, args.models, **options)
+    final = None
+    if "mpcl" in args.models and not args.no_final_model:
+        import pandas as pd
+
+        _log("fitting MPCL on all subjects for the learned co-occurrence figure")
+        y = data.y
+        if len(data.emotions) == y.shape[1]:
+            y = pd.DataFrame(y, columns=[str(e) for e in data.emotions])
+        final = make_model(
+            "mpcl",
+            random_state=args.random_state,
+            behavioural=data.behavioural,
+            max_epochs=args.max_epochs,
+            device=args.device,
+        ).fit(data.X, y, groups=data.groups)
+    stem = "features" if args.dataset == "table" else args.dataset
+    _write(result, data, args, args.name or f"{stem}_{args.protocol}", final)
+    return 0
+
+
+def _ablation(args: argparse.Namespace) -> int:
+    options = _prepare(args)
+    data = _load(args)
+    from ..experiments import run_ablation
+
+    result = run_ablation(data, **options)
+    stem = "features" if args.dataset == "table" else args.dataset
+    _write(result, data, args, args.name or f"{stem}_ablation")
+    return 0

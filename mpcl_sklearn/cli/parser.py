@@ -1,0 +1,268 @@
+"""The argument parser of ``mpcl-sklearn``: options with their defaults and allowed values,
+argument types that refuse bad values in one line."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+from ..experiments.registry import MODEL_NAMES
+from .commands import (
+    EXIT_USAGE,
+    FAST_FEATURE_SETS,
+    FEATURE_SETS,
+    TSFRESH_PRESETS,
+    _ablation,
+    _demo,
+    _evaluate,
+)
+
+__all__ = [
+    "BACKENDS",
+    "DATASETS",
+    "FAST_FEATURE_SETS",
+    "FEATURE_SETS",
+    "QUICK_DEMO_SECONDS",
+    "TSFRESH_PRESETS",
+    "build_parser",
+]
+
+DATASETS = ("synthetic", "wesad", "dmer")
+BACKENDS = ("fast", "tsfresh", "physio")
+#: wall time of ``mpcl-sklearn demo --quick`` on the 2-core development machine (idle to busy),
+#: start-up included (README, "Set-up"); the run itself prints its own time
+QUICK_DEMO_SECONDS = "6-14"
+
+
+# ------------------------------------------------------------------------------ argument types
+def _cv_argument(value: str):
+    """``--cv``: ``loso`` or a number (>= 2) of GroupKFold folds."""
+    if value.strip().lower() == "loso":
+        return "loso"
+    try:
+        folds = int(value)
+    except ValueError:
+        folds = 0
+    if folds < 2:
+        raise argparse.ArgumentTypeError(
+            f"expected 'loso' or a number of folds >= 2, got {value!r}"
+        )
+    return folds
+
+
+def _names_argument(value: str) -> list[str]:
+    """A comma-separated list of non-empty names."""
+    names = [v.strip() for v in value.split(",")]
+    if not value.strip() or any(not n for n in names):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated names without empty items, got {value!r}"
+        )
+    return names
+
+
+def _seconds(value: str) -> float:
+    """A positive, finite number of seconds."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {value!r}")
+    return seconds
+
+
+def _scales_argument(value: str) -> list[float]:
+    """``--scales``: comma-separated positive durations in seconds."""
+    try:
+        return [_seconds(v.strip()) for v in value.split(",")]
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive frame lengths in seconds, e.g. 2,10; got {value!r}"
+        ) from None
+
+
+def _count(minimum: int):
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            number = minimum - 1
+        if number < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value!r}")
+        return number
+
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
+
+
+def _n_jobs(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number == 0 or number < -1:
+        raise argparse.ArgumentTypeError(f"expected a number of jobs >= 1 or -1, got {value!r}")
+    return number
+
+
+# ------------------------------------------------------------------------------ the parser
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, its errors one line (the usage is in ``--help``)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults in the help, but not ``(default: None)`` for options without one."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or "(default" in action.help:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--random-state", type=int, default=0, help="seed of data and models")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--traceback", action="store_true", help="show the full traceback on errors")
+
+
+def _add_data_arguments(p: argparse.ArgumentParser) -> None:
+    data = p.add_argument_group("data")
+    data.add_argument("--dataset", choices=DATASETS, help="built-in data (default: synthetic)")
+    data.add_argument("--path", help="dataset folder (wesad: holds S2..S17; dmer: the release)")
+    data.add_argument(
+        "--subjects", type=_names_argument, help="comma-separated subject ids (default: all)"
+    )
+    data.add_argument(
+        "--emotions",
+        type=_names_argument,
+        help="comma-separated emotion names to keep, in this order (each row renormalised "
+        "over them); wesad also takes 'dmer10' (its default) or 'all'",
+    )
+    data.add_argument("--n-subjects", type=_count(2), help="synthetic: number of subjects")
+    data.add_argument("--trials-per-subject", type=_count(1), help="synthetic: trials per subject")
+    data.add_argument("--duration-s", type=_seconds, help="synthetic: trial length in seconds")
+
+    own = p.add_argument_group(
+        "your own feature table",
+        "--features FILE (.csv or .parquet): one row per window; a subject column, optionally "
+        "a trial column, emotion columns (named 'emotion__<name>', or listed with "
+        "--emotion-columns), every other column a numeric feature named "
+        "'<modality>__<feature>' or '<modality>__<scale>__<feature>'",
+    )
+    own.add_argument("--features", metavar="FILE", help="the feature table")
+    own.add_argument("--subject-column", help="subject column (default: subject)")
+    own.add_argument("--trial-column", help="trial column (default: trial, when present)")
+    own.add_argument(
+        "--emotion-columns",
+        type=_names_argument,
+        help="comma-separated emotion columns (default: the columns named emotion__<name>)",
+    )
+    own.add_argument(
+        "--normalize-labels",
+        action="store_true",
+        help="rescale each row of emotion values to sum to 1 (e.g. raw ratings)",
+    )
+    own.add_argument(
+        "--behavioural",
+        type=_names_argument,
+        help="comma-separated behavioural modalities (default: acc, face, video when present)",
+    )
+
+    feats = p.add_argument_group("windows and features (synthetic, wesad)")
+    feats.add_argument("--window-s", type=_seconds, help="window length in seconds")
+    feats.add_argument("--step-s", type=_seconds, help="window step in seconds")
+    feats.add_argument(
+        "--scales", type=_scales_argument, help="comma-separated frame lengths in seconds"
+    )
+    feats.add_argument(
+        "--feature-set",
+        choices=FEATURE_SETS,
+        help="fast: minimal, default, default+entropy; tsfresh: these and efficient, "
+        "comprehensive; physio: ignored (default: default)",
+    )
+    feats.add_argument("--backend", choices=BACKENDS, help="feature backend (default: fast)")
+    feats.add_argument(
+        "--subject-normalize",
+        action="store_true",
+        help="z-score features within each subject (transductive: uses the test subjects' "
+        "unlabelled features)",
+    )
+
+    proto = p.add_argument_group("protocol and models")
+    proto.add_argument(
+        "--protocol",
+        choices=("subject-independent", "subject-dependent"),
+        default="subject-independent",
+        help="evaluation protocol",
+    )
+    proto.add_argument(
+        "--cv", type=_cv_argument, default="loso", help="'loso' or a number of GroupKFold folds"
+    )
+    proto.add_argument(
+        "--split",
+        choices=("trial", "temporal", "random"),
+        default="trial",
+        help="subject-dependent split",
+    )
+    proto.add_argument("--max-epochs", type=_count(1), help="override the neural models' epochs")
+    proto.add_argument(
+        "--device",
+        help="device of the neural models: cpu, cuda, cuda:<n> or mps (default: cpu)",
+    )
+    proto.add_argument("--n-jobs", type=_n_jobs, help="folds in parallel (joblib; -1: all cores)")
+    proto.add_argument("--out", default="results", help="output folder")
+    _add_common(p)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``mpcl-sklearn``."""
+    parser = _Parser(
+        prog="mpcl-sklearn",
+        description="Mixed emotion recognition as emotion distribution learning.",
+        formatter_class=_Formatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser(
+        "demo",
+        help="MPCL vs baselines, subject-independent, built-in data",
+        formatter_class=_Formatter,
+    )
+    demo.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"a tiny run (smoke test, about {QUICK_DEMO_SECONDS} s with start-up)",
+    )
+    _add_common(demo)
+    demo.set_defaults(func=_demo)
+
+    evaluate = sub.add_parser(
+        "evaluate", help="compare models under one protocol", formatter_class=_Formatter
+    )
+    _add_data_arguments(evaluate)
+    evaluate.add_argument(
+        "--models",
+        type=_names_argument,
+        default=list(MODEL_NAMES),
+        help=f"comma-separated, from {', '.join(MODEL_NAMES)} (default: all)",
+    )
+    evaluate.add_argument("--name", help="output file stem (default: <dataset>_<protocol>)")
+    evaluate.add_argument(
+        "--no-final-model",
+        action="store_true",
+        help="skip fitting MPCL on all data for the learned co-occurrence figure",
+    )
+    evaluate.set_defaults(func=_evaluate)
+
+    ablation = sub.add_parser(
+        "ablation",
+        help="MPCL with each component switched off",
+        formatter_class=_Formatter,
+    )
+    _add_data_arguments(ablation)
+    ablation.add_argument("--name", help="output file stem (default: <dataset>_ablation)")
+    ablation.set_defaults(func=_ablation)
+    return parser
