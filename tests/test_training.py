@@ -11,7 +11,7 @@ from skorch.history import History
 from torch import nn
 
 from mpcl_sklearn.models import MPCLDistributionRegressor
-from mpcl_sklearn.models.torch_base import TorchDistributionRegressor, training_params
+from mpcl_sklearn.models.torch_base import TorchDistributionRegressor
 from mpcl_sklearn.training.net import TrainingDivergedError
 from mpcl_sklearn.training.runtime import denormals_flushed
 
@@ -33,29 +33,8 @@ class _Softmax(nn.Module):
 class LinearSoftmaxRegressor(TorchDistributionRegressor):
     """Minimal subclass, as documented in the module docstring."""
 
-    def __init__(
-        self,
-        *,
-        lr=3e-3,
-        max_epochs=30,
-        batch_size=128,
-        optimizer="adamw",
-        weight_decay=1e-4,
-        max_grad_norm=5.0,
-        early_stopping=False,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        tol=1e-4,
-        warm_start=False,
-        checkpoint_dir=None,
-        device="cpu",
-        random_state=None,
-        verbose=0,
-        callbacks=None,
-        normalize_y=False,
-        n_threads=1,
-    ):
-        super().__init__(**training_params(locals()))
+    def __init__(self, **training):
+        super().__init__(**training)
 
     _module_class = _Softmax
 
@@ -522,6 +501,42 @@ def test_training_parameters_declared_once():
                 in cls.__doc__.split(f"    {p} : ")[1].split("\n")[0]
             )
     assert "lr : float, default=0.003" in mpcl_sklearn.HeLoRegressor.__doc__
+
+
+def test_training_parameters_written_once_in_the_source():
+    """No model writes the training parameters out again: its ``__init__`` takes ``**training``,
+    and the signature scikit-learn reads (``get_params``, ``clone``) lists them, keyword-only,
+    with the model's own defaults."""
+    import ast
+    import inspect
+    import textwrap
+
+    from sklearn.base import clone
+
+    import mpcl_sklearn
+    from mpcl_sklearn.models.torch_base import TRAINING_PARAMS
+
+    for name in ("MPCLDistributionRegressor", "MLPDistributionRegressor", "HeLoRegressor"):
+        cls = getattr(mpcl_sklearn, name)
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls.__init__)))
+        args = tree.body[0].args
+        written = {a.arg for a in args.args + args.kwonlyargs}
+        assert not written & set(TRAINING_PARAMS), name
+        assert args.kwarg is not None and args.kwarg.arg == "training", name
+        params = inspect.signature(cls.__init__).parameters
+        assert list(params)[-len(TRAINING_PARAMS) :] == list(TRAINING_PARAMS)
+        assert all(params[p].kind is inspect.Parameter.KEYWORD_ONLY for p in TRAINING_PARAMS)
+        est = cls(lr=0.25)
+        assert est.get_params()["lr"] == 0.25 and clone(est).lr == 0.25
+    assert (
+        inspect.signature(mpcl_sklearn.MPCLDistributionRegressor).parameters["lr"].default == 1e-3
+    )
+    assert (
+        inspect.signature(mpcl_sklearn.MLPDistributionRegressor).parameters["max_epochs"].default
+        == 50
+    )
+    with pytest.raises(TypeError, match="unexpected keyword argument 'lrr'"):
+        mpcl_sklearn.MPCLDistributionRegressor(lrr=1.0)
 
 
 def test_module_arguments_by_introspection(data):

@@ -37,9 +37,11 @@ __all__ = [
     "TRAINING_CONSTRAINTS",
     "TRAINING_PARAMS",
     "constructor_parameters",
+    "TRAINING_DEFAULTS",
     "insert_training_docs",
     "module_arguments",
-    "training_params",
+    "training_defaults",
+    "training_signature",
 ]
 
 
@@ -94,6 +96,28 @@ TRAINING_CONSTRAINTS: dict[str, Constraint | None] = {
 
 #: the training parameters every torch model takes (keyword-only, in this order)
 TRAINING_PARAMS: tuple[str, ...] = tuple(TRAINING_CONSTRAINTS)
+
+#: their defaults; a model changes some of them with its ``_training_defaults``
+TRAINING_DEFAULTS: dict[str, Any] = {
+    "lr": 3e-3,
+    "max_epochs": 30,
+    "batch_size": 128,
+    "optimizer": "adamw",
+    "weight_decay": 1e-4,
+    "max_grad_norm": 5.0,
+    "early_stopping": False,
+    "validation_fraction": 0.1,
+    "n_iter_no_change": 10,
+    "tol": 1e-4,
+    "warm_start": False,
+    "checkpoint_dir": None,
+    "device": "cpu",
+    "random_state": None,
+    "verbose": 0,
+    "callbacks": None,
+    "normalize_y": False,
+    "n_threads": 1,
+}
 
 _COLUMN = Str() | Int(0)
 
@@ -230,11 +254,31 @@ def module_arguments(module_class: type, params: Mapping[str, Any], **given) -> 
     return args
 
 
-def training_params(namespace: Mapping[str, Any]) -> dict[str, Any]:
-    """The shared training parameters, picked from a subclass ``__init__``'s ``locals()``.
+def training_defaults(cls: type) -> dict[str, Any]:
+    """The training parameters' defaults of ``cls``: :data:`TRAINING_DEFAULTS` updated by the
+    ``_training_defaults`` of ``cls`` and its bases (the most derived wins)."""
+    defaults = dict(TRAINING_DEFAULTS)
+    for klass in reversed(cls.__mro__):
+        defaults.update(vars(klass).get("_training_defaults", {}))
+    return defaults
 
-    scikit-learn needs every parameter in the subclass's own signature; this hands the shared
-    ones to :class:`~mpcl_sklearn.models.TorchDistributionRegressor` without listing them a
-    second time.
+
+def training_signature(cls: type) -> inspect.Signature | None:
+    """The signature of ``cls.__init__`` with the training parameters written out.
+
+    A model writes only its own parameters and ``**training`` in its ``__init__``; scikit-learn
+    reads the parameters of an estimator from the signature of ``__init__`` (``get_params``,
+    ``clone``), so this signature lists the model's own ones followed by every training
+    parameter as keyword-only, with the model's defaults. None when ``cls.__init__`` takes no
+    ``**training`` (its signature is then complete as written).
     """
-    return {name: namespace[name] for name in TRAINING_PARAMS}
+    own = inspect.signature(cls.__init__)
+    params = list(own.parameters.values())
+    if not params or params[-1].kind is not inspect.Parameter.VAR_KEYWORD:
+        return None
+    defaults = training_defaults(cls)
+    training = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=defaults[name])
+        for name in TRAINING_PARAMS
+    ]
+    return own.replace(parameters=params[:-1] + training)

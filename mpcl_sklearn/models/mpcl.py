@@ -14,7 +14,7 @@ from ..nn.mpcl import MPCLNet
 from ..training.callbacks import CosineLR, WeightAveraging
 from ._metadata import resolve_behavioural
 from ._parameters import BEHAVIOURAL_MODALITIES, DROPOUT, MODALITIES
-from .torch_base import TorchDistributionRegressor, training_params
+from .torch_base import TorchDistributionRegressor
 
 __all__ = ["MPCLDistributionRegressor"]
 
@@ -126,6 +126,9 @@ use_hierarchical_compression : bool, default=True
     _module_class = MPCLNet
     _uses_layout = True
 
+    #: MPCL's own training defaults, chosen on development data (docs/method.md)
+    _training_defaults = {"lr": 1e-3, "weight_decay": 1.0}
+
     _constraints = {
         "d_model": Int(1),
         "prototypes_per_emotion": Int(1),
@@ -182,25 +185,7 @@ use_hierarchical_compression : bool, default=True
         linear_alpha: float = 1.0,
         lr_schedule: str | None = "cosine",
         weight_averaging: float = 0.5,
-        *,
-        lr: float = 1e-3,
-        max_epochs: int = 30,
-        batch_size: int = 128,
-        optimizer="adamw",
-        weight_decay: float = 1.0,
-        max_grad_norm: float | None = 5.0,
-        early_stopping: bool = False,
-        validation_fraction: float = 0.1,
-        n_iter_no_change: int = 10,
-        tol: float = 1e-4,
-        warm_start: bool = False,
-        checkpoint_dir: str | None = None,
-        device: str = "cpu",
-        random_state=None,
-        verbose: int = 0,
-        callbacks=None,
-        normalize_y: bool | str = False,
-        n_threads: int | None = 1,
+        **training,
     ):
         self.d_model = d_model
         self.prototypes_per_emotion = prototypes_per_emotion
@@ -227,7 +212,7 @@ use_hierarchical_compression : bool, default=True
         self.linear_alpha = linear_alpha
         self.lr_schedule = lr_schedule
         self.weight_averaging = weight_averaging
-        super().__init__(**training_params(locals()))
+        super().__init__(**training)
 
     # ------------------------------------------------------------------ layout
     def _column_layout(self, X) -> dict:

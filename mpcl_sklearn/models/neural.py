@@ -15,7 +15,7 @@ from ..nn.helo import HeLoNet
 from ..nn.mlp import ACTIVATIONS, MLPNet
 from ._metadata import resolve_behavioural
 from ._parameters import BEHAVIOURAL_MODALITIES, DROPOUT, MODALITIES
-from .torch_base import TorchDistributionRegressor, training_params
+from .torch_base import TorchDistributionRegressor
 
 __all__ = ["HeLoRegressor", "MLPDistributionRegressor"]
 
@@ -70,6 +70,8 @@ class MLPDistributionRegressor(TorchDistributionRegressor):
 
     _module_class = MLPNet
 
+    _training_defaults = {"lr": 1e-3, "max_epochs": 50, "weight_decay": 1e-2}
+
     _constraints = {
         "hidden_layer_sizes": Int(1) | SequenceOf(Int(1)),
         "activation": Options(*ACTIVATIONS),
@@ -81,30 +83,12 @@ class MLPDistributionRegressor(TorchDistributionRegressor):
         hidden_layer_sizes=(128, 64),
         activation: str = "relu",
         dropout: float = 0.5,
-        *,
-        lr: float = 1e-3,
-        max_epochs: int = 50,
-        batch_size: int = 128,
-        optimizer="adamw",
-        weight_decay: float = 1e-2,
-        max_grad_norm: float | None = 5.0,
-        early_stopping: bool = False,
-        validation_fraction: float = 0.1,
-        n_iter_no_change: int = 10,
-        tol: float = 1e-4,
-        warm_start: bool = False,
-        checkpoint_dir: str | None = None,
-        device: str = "cpu",
-        random_state=None,
-        verbose: int = 0,
-        callbacks=None,
-        normalize_y: bool | str = False,
-        n_threads: int | None = 1,
+        **training,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.dropout = dropout
-        super().__init__(**training_params(locals()))
+        super().__init__(**training)
 
     def _data_arguments(self, n_features: int, n_outputs: int, column_layout: dict) -> dict:
         return {"hidden_layer_sizes": _hidden_sizes(self.hidden_layer_sizes)}
@@ -256,25 +240,7 @@ class HeLoRegressor(TorchDistributionRegressor):
         lambda_corr: float = 1.0,
         behavioural_modalities: str | Sequence[str] | None = "auto",
         modalities: Mapping | None = None,
-        *,
-        lr: float = 3e-3,
-        max_epochs: int = 30,
-        batch_size: int = 128,
-        optimizer="adamw",
-        weight_decay: float = 1e-4,
-        max_grad_norm: float | None = 5.0,
-        early_stopping: bool = False,
-        validation_fraction: float = 0.1,
-        n_iter_no_change: int = 10,
-        tol: float = 1e-4,
-        warm_start: bool = False,
-        checkpoint_dir: str | None = None,
-        device: str = "cpu",
-        random_state=None,
-        verbose: int = 0,
-        callbacks=None,
-        normalize_y: bool | str = False,
-        n_threads: int | None = 1,
+        **training,
     ):
         self.d_model = d_model
         self.n_tokens = n_tokens
@@ -293,7 +259,7 @@ class HeLoRegressor(TorchDistributionRegressor):
         self.lambda_corr = lambda_corr
         self.behavioural_modalities = behavioural_modalities
         self.modalities = modalities
-        super().__init__(**training_params(locals()))
+        super().__init__(**training)
 
     # ------------------------------------------------------------------ parameters and layout
     def _column_layout(self, X) -> dict:

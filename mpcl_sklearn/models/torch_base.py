@@ -15,9 +15,12 @@ classes, numpy and scikit-learn types.
 
 How to subclass
 ---------------
-Write an ``__init__`` listing *all* parameters explicitly (your own plus the base's,
-:data:`TRAINING_PARAMS`), storing each of yours unchanged (scikit-learn's rule) and handing the
-base's on with ``super().__init__(**training_params(locals()))``; declare what each of yours may
+Write an ``__init__`` listing your own parameters and ``**training``, storing each of yours
+unchanged (scikit-learn's rule) and handing the training parameters (:data:`TRAINING_PARAMS`) on
+with ``super().__init__(**training)``; the base writes them into your ``__init__``'s signature
+(keyword-only, so ``get_params`` and ``clone`` see them), with the defaults of
+:data:`~mpcl_sklearn.models._parameters.TRAINING_DEFAULTS` changed by your class's
+``_training_defaults`` dict. Declare what each of your parameters may
 be in ``_constraints`` (see :mod:`mpcl_sklearn._param_validation`; ``fit`` checks them and the
 base's before anything else, then calls ``_check_param_combinations()`` if you define one); put
 the line
@@ -77,11 +80,12 @@ from ._parameters import (
     TRAINING_PARAMS,
     insert_training_docs,
     module_arguments,
-    training_params,
+    training_defaults,
+    training_signature,
 )
 from .base import DistributionRegressorMixin
 
-__all__ = ["TRAINING_PARAMS", "TorchDistributionRegressor", "training_params"]
+__all__ = ["TRAINING_PARAMS", "TorchDistributionRegressor"]
 
 #: parameters that do not shape the trajectory of training (left out of checkpoint fingerprints)
 _NOT_TRAJECTORY = frozenset(
@@ -129,48 +133,22 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if "__init__" in vars(cls):
+            signature = training_signature(cls)
+            if signature is not None:
+                cls.__init__.__signature__ = signature
         insert_training_docs(cls)
 
-    def __init__(
-        self,
-        *,
-        lr: float = 3e-3,
-        max_epochs: int = 30,
-        batch_size: int = 128,
-        optimizer="adamw",
-        weight_decay: float = 1e-4,
-        max_grad_norm: float | None = 5.0,
-        early_stopping: bool = False,
-        validation_fraction: float = 0.1,
-        n_iter_no_change: int = 10,
-        tol: float = 1e-4,
-        warm_start: bool = False,
-        checkpoint_dir: str | None = None,
-        device: str = "cpu",
-        random_state=None,
-        verbose: int = 0,
-        callbacks=None,
-        normalize_y: bool | str = False,
-        n_threads: int | None = 1,
-    ):
-        self.lr = lr
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.optimizer = optimizer
-        self.weight_decay = weight_decay
-        self.max_grad_norm = max_grad_norm
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.tol = tol
-        self.warm_start = warm_start
-        self.checkpoint_dir = checkpoint_dir
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
-        self.callbacks = callbacks
-        self.normalize_y = normalize_y
-        self.n_threads = n_threads
+    def __init__(self, **training):
+        unknown = sorted(set(training) - set(TRAINING_PARAMS))
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__}.__init__() got an unexpected keyword argument "
+                f"{unknown[0]!r}"
+            )
+        defaults = training_defaults(type(self))
+        for name in TRAINING_PARAMS:
+            setattr(self, name, training.get(name, defaults[name]))
 
     # ---------------------------------------------------------------- hooks for subclasses
     def _data_arguments(self, n_features: int, n_outputs: int, column_layout: dict) -> dict:
@@ -487,4 +465,5 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
         return hasattr(self, "net_")
 
 
+TorchDistributionRegressor.__init__.__signature__ = training_signature(TorchDistributionRegressor)
 insert_training_docs(TorchDistributionRegressor)
