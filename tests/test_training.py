@@ -696,3 +696,14 @@ def test_fit_seeds_only_the_generators_it_uses(data):
         LinearSoftmaxRegressor(max_epochs=1, random_state=0).fit(X, Y)
         for i, state in enumerate(states):
             assert torch.equal(torch.cuda.get_rng_state(i), state)
+
+
+def test_weight_decay_zero_is_zero_for_every_optimizer(data):
+    """``weight_decay=0`` reaches the optimizer (AdamW's own default would be 1e-2)."""
+    X, Y = data
+    for optimizer in ("adamw", "adam", "sgd", "rmsprop", torch.optim.AdamW):
+        est = LinearSoftmaxRegressor(max_epochs=1, weight_decay=0.0, optimizer=optimizer)
+        est.fit(X, Y)
+        assert est.net_.optimizer_.param_groups[0]["weight_decay"] == 0.0, optimizer
+    est = LinearSoftmaxRegressor(max_epochs=1, weight_decay=0.25).fit(X, Y)
+    assert est.net_.optimizer_.param_groups[0]["weight_decay"] == 0.25
