@@ -104,6 +104,31 @@ def test_epoch_cut_short_is_trained_again_in_full(data, tmp_path, name, epoch):
     np.testing.assert_allclose(other.predict(X), expected, rtol=0, atol=1e-6)
 
 
+def test_interruption_inside_the_end_of_epoch_callbacks_rolls_back_too(data, monkeypatch):
+    """Ctrl-C after the weight average took the last epoch in but before the epoch was
+    snapshotted: the epoch is rolled back (average included) and trained again, exactly."""
+    from mpcl_sklearn.training.callbacks import WeightAveraging
+
+    X, Y = data
+    expected = _model("mpcl").fit(X, Y).predict(X)
+    update = WeightAveraging.on_epoch_end
+    fired = []
+
+    def update_then_interrupt(self, net, **kwargs):
+        update(self, net, **kwargs)
+        if not fired and len(net.history) == 4:
+            fired.append(True)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(WeightAveraging, "on_epoch_end", update_then_interrupt)
+    est = _model("mpcl", warm_start=True)
+    with pytest.warns(RuntimeWarning, match="after 3 of 4 epochs"):
+        est.fit(X, Y)
+    est.fit(X, Y)
+    assert len(est.history_) == 4
+    np.testing.assert_allclose(est.predict(X), expected, rtol=0, atol=1e-6)
+
+
 def test_interrupted_run_of_early_stopping_and_divergence_roll_back(data):
     """The rollback restores the early-stopping counters too; an error inside an epoch leaves
     the estimator at the end of the last complete one."""
