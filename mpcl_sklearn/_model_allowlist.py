@@ -79,8 +79,9 @@ OUR_FUNCTIONS: tuple[str, ...] = tuple(
 #: scikit-learn classes in our pipelines, by public import path (module, attribute).
 _SKLEARN_CLASSES: tuple[tuple[str, str], ...] = (
     ("sklearn.pipeline", "Pipeline"),
+    # the models' scaler_ in files of 0.1.0: Pipeline(MaxAbsScaler, StandardScaler)
     ("sklearn.preprocessing", "StandardScaler"),
-    ("sklearn.preprocessing", "MaxAbsScaler"),  # inside the baselines' overflow-safe scaler
+    ("sklearn.preprocessing", "MaxAbsScaler"),
     ("sklearn.model_selection", "GridSearchCV"),
     ("sklearn.model_selection", "GroupKFold"),
     ("sklearn.metrics._scorer", "_Scorer"),  # what make_scorer returns

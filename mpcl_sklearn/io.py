@@ -13,10 +13,10 @@ before skops builds anything from it:
   and nesting; every array's ``.npy`` header must describe exactly the bytes of its entry;
 * **types**: every type the file names is compared, as a string, with an exact allow-list: the
   classes this package's pipelines contain (our estimators and transformers, scikit-learn's
-  ``Pipeline``, ``StandardScaler``, ``MaxAbsScaler``, ``GridSearchCV``, ``GroupKFold`` and
-  scorer, the metric functions our scorers call), numpy arrays, dtypes and scalars, and inert
-  builtin containers, plus what the caller passes as ``trusted``. Nothing named by the file is
-  imported to decide;
+  ``Pipeline``, ``GridSearchCV``, ``GroupKFold`` and scorer, the metric functions our scorers
+  call; ``StandardScaler`` and ``MaxAbsScaler`` of files written by 0.1.0), numpy arrays,
+  dtypes and scalars, and inert builtin containers, plus what the caller passes as
+  ``trusted``. Nothing named by the file is imported to decide;
 * **parameters**: parameters that start workers or name external resources (a feature
   extractor's Dask ``distributor``, ``n_jobs``, the torch models' ``checkpoint_dir``,
   ``callbacks`` and ``n_threads`` beyond a bound, a Pipeline's cache ``memory``, ...) must hold

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import BaseCrossValidator, GroupKFold, KFold
 
+from ._groups import describe, forms, id_columns
 from ._param_validation import Float, Int, Options, validate_params
 from ._protocol_folds import (
     _check_groups,
@@ -244,10 +245,6 @@ class InnerGroupKFold(BaseCrossValidator):
         return splitter.split(X, y, None if isinstance(splitter, KFold) else groups)
 
 
-#: Columns of the ``groups`` a :class:`SubjectDependentSplitter` reads.
-_ID_COLUMNS = ("subject", "trial", "time")
-
-
 def _check_strategy(value, name: str) -> None:
     if value not in ("trial", "temporal", "random"):
         raise ValueError(f"{name} must be 'trial', 'temporal' or 'random', got {value!r}")
@@ -331,20 +328,12 @@ class SubjectDependentSplitter(BaseCrossValidator):
 
     def _ids(self, X, groups) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """Subject, trial (or None) and time (or None) of every row, from ``groups``."""
-        if isinstance(groups, pd.DataFrame) and "subject" in groups.columns:
-            cols = [groups[c].to_numpy() if c in groups else None for c in _ID_COLUMNS]
-        else:
-            ids = None if groups is None or isinstance(groups, pd.DataFrame) else np.asarray(groups)
-            if ids is None or not (ids.ndim == 1 or (ids.ndim == 2 and ids.shape[1] in (2, 3))):
-                got = groups if groups is None else getattr(groups, "shape", type(groups))
-                if isinstance(groups, pd.DataFrame):
-                    got = f"columns {list(groups.columns)}"
-                raise ValueError(
-                    "SubjectDependentSplitter needs groups: a DataFrame with columns 'subject', "
-                    "'trial' and optionally 'time', an (n_samples, 2 or 3) array of those "
-                    f"columns, or 1-D subject ids for strategy='random'; got {got}"
-                )
-            cols = [*([ids] if ids.ndim == 1 else ids.T), None, None][:3]
+        cols = id_columns(groups)
+        if cols is None:
+            raise ValueError(
+                f"SubjectDependentSplitter needs groups: {forms()} (1-D subject ids only for "
+                f"strategy='random'); got {describe(groups)}"
+            )
         subjects, trials, times = cols
         if X is not None and len(subjects) != len(X):
             raise ValueError(f"X has {len(X)} rows but groups has {len(subjects)}")

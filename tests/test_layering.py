@@ -28,7 +28,7 @@ ROOT = Path(mpcl_sklearn.__file__).resolve().parent
 #: runner) below ``experiments``; ``_model_allowlist`` and ``_model_file_check`` are ``io``'s
 #: private parts.
 LAYERS: list[tuple[str, ...]] = [
-    ("_validation", "_columns", "_scaling", "_neurokit", "_stats", "_param_validation"),
+    ("_validation", "_columns", "_groups", "_scaling", "_neurokit", "_stats", "_param_validation"),
     ("metrics",),
     ("recordings",),
     ("datasets",),

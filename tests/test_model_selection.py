@@ -373,3 +373,38 @@ def test_inner_group_kfold(data):
         folds = list(InnerGroupKFold(4).split(X[one], groups=groups[one]))
     assert [len(test) for _, test in folds] == [5, 5, 5, 5]
     assert np.concatenate([test for _, test in folds]).tolist() == list(range(20))
+
+
+def test_subject_dependent_splitter_groups_reach_torch_models_under_routing(data):
+    """Under routing the splitter's subject/trial table reaches the torch models' fit too
+    (they request groups): early stopping reads it (whole trials of the training subject held
+    out) instead of crashing on a 2-D array; other 2-D groups are refused by name."""
+    import sklearn
+    from sklearn.model_selection import GridSearchCV
+
+    from mpcl_sklearn._groups import validation_groups
+    from mpcl_sklearn.models import MLPDistributionRegressor
+
+    X, y, groups, trials = data
+    frame = pd.DataFrame({"subject": groups, "trial": trials})
+    model = MLPDistributionRegressor(max_epochs=2, random_state=0, early_stopping=True)
+    with sklearn.config_context(enable_metadata_routing=True):
+        for ids in (frame, frame.to_numpy()):
+            search = GridSearchCV(
+                model,
+                {"lr": [1e-3, 1e-2]},
+                cv=SubjectDependentSplitter("trial", n_splits=2),
+                scoring=_kl_scorer(),
+                error_score="raise",
+            ).fit(X, y, groups=ids)
+            assert search.n_splits_ == 12
+    # the early-stopping split of a subject/trial table holds out whole trials
+    units = validation_groups(frame, "model")
+    assert len(np.unique(units)) == len(np.unique(trials))
+    for unit in np.unique(units):
+        assert len(set(trials[units == unit])) == 1
+    np.testing.assert_array_equal(validation_groups(groups, "model"), groups)
+    with pytest.raises(ValueError, match=r"MLPDistributionRegressor: groups must be 1-D subject"):
+        model.fit(X, y, groups=np.zeros((len(X), 4)))
+    with pytest.raises(ValueError, match=r"got columns \['s'\]"):
+        model.fit(X, y, groups=pd.DataFrame({"s": groups}))

@@ -521,3 +521,39 @@ def test_bugs_of_the_hand_written_checks(cls, params, name, data):
     with pytest.raises(InvalidParameterError, match=f"The '{name}' parameter of {cls.__name__}"):
         _run(est, data)
     assert _learned(est) == []
+
+
+def test_subclass_recipe_keeps_the_parent_models_parameters(data):
+    """``class MyMPCL(MPCLDistributionRegressor)`` with ``__init__(self, extra=1, **training)``
+    (the documented recipe): its signature holds ``extra``, MPCL's own parameters and the
+    training ones, so get_params, clone and the network keep ``d_model``."""
+    import inspect
+
+    from sklearn.base import clone
+
+    from mpcl_sklearn import MPCLDistributionRegressor
+    from mpcl_sklearn.models.torch_base import TRAINING_PARAMS
+
+    class MyMPCL(MPCLDistributionRegressor):
+        def __init__(self, extra=1, **training):
+            self.extra = extra
+            super().__init__(**training)
+
+    class Deeper(MyMPCL):
+        def __init__(self, more=2, **training):
+            self.more = more
+            super().__init__(**training)
+
+    params = inspect.signature(MyMPCL.__init__).parameters
+    mpcl = inspect.signature(MPCLDistributionRegressor.__init__).parameters
+    assert list(params)[1] == "extra"
+    assert set(mpcl) <= set(params)
+    assert list(params)[-len(TRAINING_PARAMS) :] == list(TRAINING_PARAMS)
+    est = MyMPCL(extra=3, d_model=8, prototypes_per_emotion=2, max_epochs=1, random_state=0)
+    assert est.get_params()["d_model"] == 8 and est.get_params()["extra"] == 3
+    copy = clone(est)
+    assert copy.d_model == 8 and copy.extra == 3 and copy.max_epochs == 1
+    copy.fit(data["X"], data["Y"])
+    assert copy.module_args_["d_model"] == 8
+    deeper = clone(Deeper(more=5, extra=4, d_model=8, lr=0.5))
+    assert (deeper.more, deeper.extra, deeper.d_model, deeper.lr) == (5, 4, 8, 0.5)

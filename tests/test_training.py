@@ -51,6 +51,8 @@ class PoisonWeights(Callback):
 class InterruptAt(Callback):
     """Raises KeyboardInterrupt (as Ctrl-C would) at the end of an epoch."""
 
+    affects_training = False  # not part of a checkpoint's fingerprint
+
     def __init__(self, epoch=2):
         self.epoch = epoch
 
@@ -60,6 +62,8 @@ class InterruptAt(Callback):
 
 
 class CountEpochs(Callback):
+    affects_training = False
+
     def __init__(self):
         self.seen = 0
 
@@ -108,9 +112,9 @@ def test_warm_start_continues_training(data):
     X, Y = data
     est = MPCLDistributionRegressor(**SMALL, max_epochs=2, warm_start=True).fit(X, Y)
     first = est.predict(X)
-    net = est.net_
+    module = est.net_.module_
     est.fit(X, Y)
-    assert est.net_ is net
+    assert est.net_.module_ is module  # the same network trained on (a new skorch net around it)
     assert len(est.history_) == 4
     assert not np.allclose(est.predict(X), first)
     cold = MPCLDistributionRegressor(**SMALL, max_epochs=2).fit(X, Y)
@@ -614,3 +618,92 @@ def test_checkpoint_of_last_epoch_without_the_final_save_still_ends_the_run(
     resumed.fit(X, Y)
     assert _epochs_trained(resumed) == 0
     np.testing.assert_allclose(resumed.predict(X), whole.predict(X), rtol=0, atol=1e-6)
+
+
+# --------------------------------------------------------------------------------------------
+# review of issue 11's restructuring
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"optimizer": "bogus"},
+        {"verbose": "loud"},
+        {"callbacks": [object()]},
+        {"callbacks": "x"},
+        {"max_grad_norm": -1.0},
+        {"device": "tpu"},
+        {"early_stopping": True, "n_iter_no_change": 0},
+    ],
+    ids=lambda p: ",".join(p),
+)
+def test_invalid_parameters_set_after_fit_never_make_files_unloadable(data, tmp_path, bad):
+    """The prediction net of a loaded model is built from what was fitted (module arguments and
+    weights), not from the live training parameters: pickles, deepcopies and model files of a
+    fitted model always load and predict; the invalid value is refused at the next fit."""
+    import copy
+    import pickle
+
+    import mpcl_sklearn
+    from mpcl_sklearn.io import load_model, save_model
+
+    X, Y = data
+    est = mpcl_sklearn.MLPDistributionRegressor(max_epochs=1, random_state=0).fit(X, Y)
+    P = est.predict(X)
+    est.set_params(**bad)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(est)).predict(X), P)
+    np.testing.assert_array_equal(copy.deepcopy(est).predict(X), P)
+    save_model(est, tmp_path / "model.skops")  # callbacks are saved as None (external)
+    np.testing.assert_array_equal(load_model(tmp_path / "model.skops").predict(X), P)
+    with pytest.raises((ValueError, TypeError), match=list(bad)[-1]):
+        est.fit(X, Y)
+
+
+@pytest.mark.parametrize("name", ["MPCLDistributionRegressor", "MLPDistributionRegressor"])
+def test_divergence_in_the_last_step_is_an_error_not_nan_predictions(data, name):
+    """The loss is checked before each step: a step that makes the network non-finite (here
+    the only one of a huge learning rate) is caught after training."""
+    import mpcl_sklearn
+
+    X, Y = data
+    cls = getattr(mpcl_sklearn, name)
+    with pytest.raises(TrainingDivergedError, match="after the last optimiser step.*lower"):
+        cls(lr=1e30, max_epochs=1, batch_size=256, random_state=0).fit(X, Y)
+    est = cls(max_epochs=1, random_state=0).fit(X, Y)
+    with torch.no_grad():
+        next(est.net_.module_.parameters()).fill_(float("inf"))
+    with pytest.raises(TrainingDivergedError, match="outputs are NaN or infinite for 240 of 240"):
+        est.predict(X)
+
+
+def test_fit_seeds_only_the_generators_it_uses(data):
+    """A CPU fit seeds torch's CPU generator inside a fork and nothing else: no CUDA seed is
+    queued for later (torch.manual_seed queues one for every CUDA device even without CUDA),
+    and the caller's CPU state is left alone."""
+    import torch.cuda as tc
+
+    tracker = getattr(tc, "_lazy_seed_tracker", None)
+    X, Y = data
+    torch.manual_seed(123)
+    before_cpu = torch.get_rng_state().clone()
+    before_queue = None if tracker is None else list(tracker.get_calls())
+    LinearSoftmaxRegressor(max_epochs=1, random_state=0).fit(X, Y)
+    assert torch.equal(torch.get_rng_state(), before_cpu)
+    if tracker is not None:
+        assert list(tracker.get_calls()) == before_queue
+    if torch.cuda.is_available():  # the device generators a CPU fit never touches
+        states = [torch.cuda.get_rng_state(i) for i in range(torch.cuda.device_count())]
+        LinearSoftmaxRegressor(max_epochs=1, random_state=0).fit(X, Y)
+        for i, state in enumerate(states):
+            assert torch.equal(torch.cuda.get_rng_state(i), state)
+
+
+def test_weight_decay_zero_is_zero_for_every_optimizer(data):
+    """``weight_decay=0`` reaches the optimizer (AdamW's own default would be 1e-2)."""
+    X, Y = data
+    for optimizer in ("adamw", "adam", "sgd", "rmsprop", torch.optim.AdamW):
+        est = LinearSoftmaxRegressor(max_epochs=1, weight_decay=0.0, optimizer=optimizer)
+        est.fit(X, Y)
+        assert est.net_.optimizer_.param_groups[0]["weight_decay"] == 0.0, optimizer
+    est = LinearSoftmaxRegressor(max_epochs=1, weight_decay=0.25).fit(X, Y)
+    assert est.net_.optimizer_.param_groups[0]["weight_decay"] == 0.25

@@ -16,6 +16,7 @@ import torch
 from skorch.history import History
 
 from .._scaling import Standardizer
+from ..training.net import prediction_net
 from ..training.runtime import resolve_device
 
 __all__ = [
@@ -63,7 +64,10 @@ def restore_network(estimator, module_state: Mapping, history: list) -> None:
 
     The device is the one of the fit when it is available here, else the CPU; the stored
     weights must fit the network the stored arguments describe (:func:`check_stored_state`,
-    on the meta device) before the network is built for real and the weights are loaded.
+    on the meta device) before the network is built for real and the weights are loaded. The
+    net is built from what was fitted (``module_args_``, the weights) only, never from the
+    estimator's training parameters, which ``set_params`` may have changed since
+    (:func:`~mpcl_sklearn.training.net.prediction_net`).
     """
     device = str(estimator.__dict__.get("device_", "cpu"))
     try:  # a model trained on a GPU predicts on the CPU of a machine without one
@@ -81,12 +85,11 @@ def restore_network(estimator, module_state: Mapping, history: list) -> None:
         module_state,
         estimator._module_count_args,
     )
-    with torch.random.fork_rng(devices=[]):
-        net = estimator._make_net(torch.device(device), estimator.module_args_)
-        net.initialize()
+    with torch.random.fork_rng(devices=[]):  # the initial weights are overwritten below
+        module = estimator._module_class(**estimator.module_args_)
     tensors = {k: torch.from_numpy(np.array(v)) for k, v in module_state.items()}
-    net.module_.load_state_dict(tensors)
-    net.module_.to(device)
+    module.load_state_dict(tensors)
+    net = prediction_net(module, torch.device(device))
     net.module_.eval()
     net.history = History(history)
     estimator.net_ = net

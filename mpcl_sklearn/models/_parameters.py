@@ -170,15 +170,22 @@ n_iter_no_change : int, default={n_iter_no_change}
 tol : float, default={tol}
 warm_start : bool, default={warm_start}
     When True, ``fit`` continues training the existing network (same data layout and network
-    parameters; a changed one is refused): an interrupted run is finished exactly, a finished
-    one is followed by a new run.
+    parameters; a changed one is refused): an interrupted run is finished exactly (an epoch
+    cut short is trained again in full), a finished one is followed by a new run. Every other
+    parameter applies: each fit builds its training from the current ones (optimizer, lr,
+    weight decay, clipping, early stopping, schedule, callbacks, checkpoint_dir, device,
+    verbose, ...) and carries over the weights, the history, the optimizer's moments (when the
+    optimizer class is unchanged), the run's weight average and early-stopping counters.
 checkpoint_dir : str or None, default={checkpoint_dir}
     Directory where weights, optimizer, history, random state, weight average and
     early-stopping state are saved after every epoch, in a sub-directory per fit (fingerprint
-    of the training data and of the parameters that shape the network and the training). A
-    later ``fit`` of the same data with the same parameters resumes from it and predicts as
-    the uninterrupted fit would; checkpoints of other fits (other data, other CV folds) are
-    never resumed (a ``CheckpointMismatchWarning`` says so).
+    of the training data, of the parameters that shape the network and the training, of the
+    seed drawn from ``random_state`` and of the callbacks that can change training). A later
+    ``fit`` of the same data with the same parameters resumes from it; with ``random_state``
+    set it then predicts as the uninterrupted fit would. With ``random_state=None`` every fit
+    draws another seed: the resumed fit finishes the checkpoint's run, which no other fit
+    reproduces. Checkpoints of other fits (other data, other CV folds) are never resumed (a
+    ``CheckpointMismatchWarning`` says so).
 device : str, default={device}
     ``"cpu"``, ``"cuda"``/``"cuda:<n>"`` or ``"mps"`` (Apple GPUs); ``fit`` raises a
     ``ValueError`` when the device is not available on this machine.
@@ -187,7 +194,11 @@ random_state : int, RandomState or None, default={random_state}
 verbose : int, default={verbose}
     0: silent; 1: skorch's epoch table; 2: also a progress bar per epoch.
 callbacks : list of skorch callbacks or None, default={callbacks}
-    Extra callbacks, run after the package's own; they are deep-copied at ``fit``.
+    Extra callbacks, run after the package's own; they are deep-copied at ``fit`` (a warm
+    start with unchanged ``callbacks`` keeps the last fit's copies, with their state). Those
+    that can change training are part of a checkpoint's fingerprint, by type and
+    ``get_params()``; skorch's logging callbacks and callback classes that declare
+    ``affects_training = False`` (e.g. one that only records or interrupts) are not.
 normalize_y : bool or "softmax", default={normalize_y}
     False: target rows must be distributions (clear error otherwise). True: non-negative
     rows are rescaled to sum to 1. ``"softmax"``: rows are unnormalised scores (any real
@@ -264,21 +275,34 @@ def training_defaults(cls: type) -> dict[str, Any]:
 
 
 def training_signature(cls: type) -> inspect.Signature | None:
-    """The signature of ``cls.__init__`` with the training parameters written out.
+    """The signature of ``cls.__init__`` with the parameters it hands on written out.
 
     A model writes only its own parameters and ``**training`` in its ``__init__``; scikit-learn
     reads the parameters of an estimator from the signature of ``__init__`` (``get_params``,
-    ``clone``), so this signature lists the model's own ones followed by every training
-    parameter as keyword-only, with the model's defaults. None when ``cls.__init__`` takes no
+    ``clone``), so this signature lists the model's own ones, then (keyword-only) those of the
+    model it derives from that it does not name itself (``**training`` hands them on to the
+    parent's ``__init__``: ``class MyMPCL(MPCLDistributionRegressor)`` with
+    ``__init__(self, extra=1, **training)`` keeps ``d_model`` and the rest), then every training
+    parameter, keyword-only, with the model's defaults. None when ``cls.__init__`` takes no
     ``**training`` (its signature is then complete as written).
     """
     own = inspect.signature(cls.__init__)
     params = list(own.parameters.values())
     if not params or params[-1].kind is not inspect.Parameter.VAR_KEYWORD:
         return None
+    params = params[:-1]
+    named = {p.name for p in params}
+    parent = next(k for k in cls.__mro__[1:] if "__init__" in vars(k))
+    inherited = [
+        p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        for p in list(inspect.signature(parent.__init__).parameters.values())[1:]
+        if p.name not in named
+        and p.name not in TRAINING_PARAMS
+        and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
     defaults = training_defaults(cls)
     training = [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=defaults[name])
         for name in TRAINING_PARAMS
     ]
-    return own.replace(parameters=params[:-1] + training)
+    return own.replace(parameters=params + inherited + training)

@@ -42,12 +42,17 @@ class DistributionRegressorMixin(RegressorMixin):
         X, y_valid = validate_data(
             self, X, real_target_or_none(y), multi_output=True, dtype=dtype, y_numeric=True
         )
-        Y = check_distributions(
-            np.asarray(y_valid).reshape(len(y_valid), -1),
-            normalize=bool(getattr(self, "normalize_y", False)),
-        )
+        Y = self._target_distributions(y_valid)
         self._set_output_names(y, attrs, Y.shape[1])
         return X, Y
+
+    def _target_distributions(self, y) -> np.ndarray:
+        """The targets as 2-D distributions: rows must sum to 1, or (``normalize_y=True``)
+        non-negative rows are rescaled. Subclasses with other target transforms override it."""
+        Y = as_real_array(y, "y")
+        return check_distributions(
+            Y.reshape(len(Y), -1), normalize=bool(getattr(self, "normalize_y", False))
+        )
 
     def _set_output_names(self, y, attrs, n_outputs: int) -> None:
         """``n_outputs_`` and ``emotions_`` (names from ``y``'s columns or X's attrs)."""

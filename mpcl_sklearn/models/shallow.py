@@ -7,7 +7,7 @@ from itertools import chain
 
 import numpy as np
 from scipy.optimize import minimize
-from scipy.special import logsumexp, xlogy
+from scipy.special import log_softmax, xlogy
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neighbors import VALID_METRICS, KNeighborsRegressor
 from sklearn.utils.validation import _check_sample_weight
@@ -55,10 +55,6 @@ class MeanDistributionRegressor(BaseDistributionRegressor):
 
     def _predict_distribution(self, X):
         return np.tile(self.mean_, (X.shape[0], 1))
-
-
-def _log_softmax(Z: np.ndarray) -> np.ndarray:
-    return Z - logsumexp(Z, axis=1, keepdims=True)
 
 
 class SABFGSRegressor(BaseDistributionRegressor):
@@ -144,7 +140,7 @@ class SABFGSRegressor(BaseDistributionRegressor):
         n_features, n_outputs = X.shape[1], D.shape[1]
         W = theta[: n_features * n_outputs].reshape(n_features, n_outputs)
         b = theta[n_features * n_outputs :]
-        log_p = _log_softmax(X @ W + b)
+        log_p = log_softmax(X @ W + b, axis=1)
         # KL(d || p) = sum d log d - sum d log p; the entropy term is constant but kept so that
         # the objective is the KL itself (xlogy gives 0 log 0 = 0).
         kl = np.sum(w * (np.sum(xlogy(D, D), axis=1) - np.sum(D * log_p, axis=1)))
@@ -217,7 +213,7 @@ class SABFGSRegressor(BaseDistributionRegressor):
         Xs = X if self.scaler_ is None else self.scaler_.transform(X)
         with np.errstate(over="ignore", invalid="ignore"):
             Z = Xs @ self.coef_ + self.intercept_
-            P = np.exp(_log_softmax(Z))
+            P = np.exp(log_softmax(Z, axis=1))
         bad = ~np.isfinite(P).all(axis=1)
         if bad.any():
             P[bad] = self._saturated_distribution(X[bad])

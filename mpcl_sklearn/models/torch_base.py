@@ -8,7 +8,8 @@ scikit-learn's estimator checks). It validates ``X`` and ``y`` (rows must be dis
 :mod:`mpcl_sklearn.training`, where everything about fitting a torch network lives (the loss
 with the module's auxiliary losses, batch feeding, learning-rate schedule, weight averaging,
 early stopping, checkpoints, device, threads, subnormal floats). It also takes care of seeding
-from ``random_state`` (inside a forked RNG, so global state is left alone), ``warm_start``, and
+from ``random_state`` (only the generators of the fit's device, forked, so global state is left
+alone), ``warm_start`` (a net built from the current parameters around the same network), and
 pickling that stores the weights as plain numpy arrays (no torch pickles): a model fitted on a
 GPU unpickles and predicts on a CPU-only machine, and ``skops.io`` can save it trusting only our
 classes, numpy and scikit-learn types.
@@ -20,7 +21,10 @@ unchanged (scikit-learn's rule) and handing the training parameters (:data:`TRAI
 with ``super().__init__(**training)``; the base writes them into your ``__init__``'s signature
 (keyword-only, so ``get_params`` and ``clone`` see them), with the defaults of
 :data:`~mpcl_sklearn.models._parameters.TRAINING_DEFAULTS` changed by your class's
-``_training_defaults`` dict. Declare what each of your parameters may
+``_training_defaults`` dict. Deriving from a model (``class MyMPCL(MPCLDistributionRegressor)``
+with ``__init__(self, extra=1, **training)``) works the same way: the parent model's own
+parameters that you do not name are written into the signature too (keyword-only) and reach
+its ``__init__`` through ``**training``. Declare what each of your parameters may
 be in ``_constraints`` (see :mod:`mpcl_sklearn._param_validation`; ``fit`` checks them and the
 base's before anything else, then calls ``_check_param_combinations()`` if you define one); put
 the line
@@ -56,23 +60,18 @@ import torch
 from scipy.special import softmax
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import validate_data
 from skorch.utils import noop
 
+from .._groups import validation_groups
 from .._param_validation import validate_params
 from .._scaling import Standardizer
-from .._validation import (
-    as_real_array,
-    check_distributions,
-    check_sample_weight,
-    real_target_or_none,
-)
+from .._validation import as_real_array, check_sample_weight
 from ..training.batches import FixedValidSplit, TensorBatchDataset, to_tensor, validation_split
-from ..training.callbacks import RandomStateSnapshot, early_stopping
+from ..training.callbacks import RunSnapshot, affects_training, early_stopping
 from ..training.checkpoint import TrainingCheckpoint, digest
-from ..training.net import build_net
-from ..training.run import prepare_run, train
-from ..training.runtime import flush_denormals, resolve_device, torch_threads
+from ..training.net import TrainingDivergedError, build_net
+from ..training.run import SNAPSHOT, continue_from, prepare_run, train
+from ..training.runtime import flush_denormals, resolve_device, seeded, torch_threads
 from ._metadata import table_attrs, token_layout, warn_ungrouped_validation
 from ._module_state import pickled_state, restore_network, restored_state
 from ._parameters import (
@@ -87,9 +86,11 @@ from .base import DistributionRegressorMixin
 
 __all__ = ["TRAINING_PARAMS", "TorchDistributionRegressor"]
 
-#: parameters that do not shape the trajectory of training (left out of checkpoint fingerprints)
+#: parameters that do not shape the trajectory of training (left out of checkpoint fingerprints;
+#: ``random_state`` enters as the seed drawn from it, ``callbacks`` as those that can change
+#: training)
 _NOT_TRAJECTORY = frozenset(
-    {"warm_start", "checkpoint_dir", "device", "verbose", "callbacks", "n_threads"}
+    {"warm_start", "checkpoint_dir", "device", "verbose", "n_threads", "random_state", "callbacks"}
 )
 
 
@@ -189,25 +190,32 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
             **self._data_arguments(n_features, n_outputs, column_layout),
         )
 
-    def _make_net(self, device: torch.device, module_args: dict, fingerprint=None):
-        """The skorch net of ``_module_class(**module_args)`` with the run's callbacks, early
-        stopping, the random-state snapshot, the checkpoint (when ``fingerprint`` is given)
-        and the user's callbacks, in that order."""
+    def _user_callbacks(self) -> list[tuple[str, Any]]:
+        """The user's ``callbacks`` as ``(name, callback)`` pairs (deep copies)."""
+        return [
+            cb if isinstance(cb, tuple) else (f"user_{i}_{type(cb).__name__}", cb)
+            for i, cb in enumerate(copy.deepcopy(list(self.callbacks or [])))
+        ]
+
+    def _make_net(self, device: torch.device, module: torch.nn.Module, fingerprint=None):
+        """The skorch net of ``module`` with the current parameters: the run's callbacks,
+        early stopping, the run snapshot, the checkpoint (when ``fingerprint`` is given) and
+        the user's callbacks, in that order. ``net.user_callbacks_`` holds the user's
+        callbacks' names and the digest of the ``callbacks`` parameter they came from."""
         sink = print if self.verbose else noop
         callbacks = list(self._run_callbacks())
         if self.early_stopping:
             callbacks.append(
                 ("early_stopping", early_stopping(self.n_iter_no_change, self.tol, self.verbose))
             )
-        callbacks.append(("random_state", RandomStateSnapshot()))
+        callbacks.append((SNAPSHOT, RunSnapshot()))
         if fingerprint is not None:
             callbacks.append(
                 ("checkpoint", TrainingCheckpoint(self.checkpoint_dir, fingerprint, sink=sink))
             )
-        for i, cb in enumerate(copy.deepcopy(list(self.callbacks or []))):
-            callbacks.append(cb if isinstance(cb, tuple) else (f"user_{i}_{type(cb).__name__}", cb))
-        return build_net(
-            self._module_class(**module_args),
+        user = self._user_callbacks()
+        net = build_net(
+            module,
             device=device,
             lr=self.lr,
             max_epochs=self.max_epochs,
@@ -216,10 +224,14 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
             weight_decay=self.weight_decay,
             max_grad_norm=self.max_grad_norm,
             verbose=self.verbose,
-            callbacks=callbacks,
+            callbacks=callbacks + user,
         )
+        net.user_callbacks_ = ([name for name, _ in user], digest(list(self.callbacks or [])))
+        return net
 
-    def _fingerprint(self, X: np.ndarray, Y: np.ndarray, groups, module_args: dict) -> dict:
+    def _fingerprint(
+        self, X: np.ndarray, Y: np.ndarray, groups, module_args: dict, seed: int
+    ) -> dict:
         """Digests of what makes a fit: data, network, training parameters (checkpoints)."""
         names = getattr(self, "feature_names_in_", None)
         data = {
@@ -231,6 +243,10 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
         training = {
             k: v for k, v in self.get_params(deep=False).items() if k not in _NOT_TRAJECTORY
         }
+        # the seed, not the generator object: RandomState(0) and RandomState(1) differ, and a
+        # RandomState gives another seed at each fit; None draws a seed nobody can repeat
+        training["seed"] = None if self.random_state is None else seed
+        training["callbacks"] = [cb for cb in self.callbacks or [] if affects_training(cb)]
         return {
             "data": digest(data),
             "network": digest([self._module_class, module_args]),
@@ -262,28 +278,18 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
         return super()._validate_predict_data(X, dtype=dtype)
 
     def _target_distributions(self, y) -> np.ndarray:
-        """Targets as distributions, following ``normalize_y``."""
+        """Targets as distributions, following ``normalize_y`` (``"softmax"`` here, the rest in
+        the base class)."""
         mode = self.normalize_y
+        if not isinstance(mode, str):
+            return super()._target_distributions(y)
+        if mode != "softmax":
+            raise ValueError(f"normalize_y must be False, True or 'softmax', got {mode!r}")
         Y = as_real_array(y, "y")
         Y = Y.reshape(len(Y), -1)
-        if isinstance(mode, str):
-            if mode != "softmax":
-                raise ValueError(f"normalize_y must be False, True or 'softmax', got {mode!r}")
-            if not np.isfinite(Y).all():
-                raise ValueError("y contains NaN or inf")
-            return softmax(Y, axis=1)
-        return check_distributions(Y, normalize=bool(mode))
-
-    def _validate_fit_data(self, X, y, *, dtype=np.float64):
-        if not isinstance(self.normalize_y, str):
-            return super()._validate_fit_data(X, y, dtype=dtype)
-        attrs = table_attrs(X)
-        X, y_valid = validate_data(
-            self, X, real_target_or_none(y), multi_output=True, dtype=dtype, y_numeric=True
-        )
-        Y = self._target_distributions(y_valid)
-        self._set_output_names(y, attrs, Y.shape[1])
-        return X, Y
+        if not np.isfinite(Y).all():
+            raise ValueError("y contains NaN or inf")
+        return softmax(Y, axis=1)
 
     def _standardize(self, X: np.ndarray) -> np.ndarray:
         """Standardised float32 features; rows beyond ``MAX_Z`` standard deviations are shrunk
@@ -320,13 +326,16 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
         y : array-like of shape (n_samples, n_emotions)
             One emotion distribution per row (rows non-negative, summing to 1, unless
             ``normalize_y``).
-        groups : array-like of shape (n_samples,), optional
+        groups : array-like of shape (n_samples,) or a subject/trial table, optional
             Subject of each sample; only used to keep subjects apart in the early-stopping
             validation split (without it, ``early_stopping=True`` validates on random windows
             of the training subjects and warns). The package's protocols pass it; inside
             scikit-learn's ``cross_validate``/``GridSearchCV`` it arrives under metadata
             routing (``sklearn.set_config(enable_metadata_routing=True)``; the request
-            ``set_fit_request(groups=True)`` is the default).
+            ``set_fit_request(groups=True)`` is the default). The subject/trial(/time) table of
+            :class:`~mpcl_sklearn.model_selection.SubjectDependentSplitter` (a DataFrame with
+            columns ``subject``, ``trial``, optionally ``time``, or such an array) is accepted:
+            its protocol trains within subjects, so whole trials are held out instead.
 
         Returns
         -------
@@ -343,6 +352,9 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
         prev_names = getattr(self, "feature_names_in_", None) if reuse else None
         attrs = table_attrs(X)
         X, Y = self._validate_fit_data(X, y)
+        # 1-D subjects, or a SubjectDependentSplitter's subject/trial(/time) table (metadata
+        # routing hands it to fit too): the units the early-stopping split holds out whole
+        groups = validation_groups(groups, type(self).__name__)
         if self.early_stopping and groups is None:
             warn_ungrouped_validation(type(self).__name__)
         if reuse:
@@ -357,8 +369,7 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
                     "set warm_start=False to start afresh"
                 )
         seed = self._seed()
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with seeded(seed, device):
             if not reuse:
                 self.scaler_ = Standardizer().fit(X)
                 self.column_layout_ = self._column_layout(X)
@@ -379,7 +390,7 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
                     raise
             fingerprint = None
             if self.checkpoint_dir is not None:
-                fingerprint = self._fingerprint(X, Y, groups, module_args)
+                fingerprint = self._fingerprint(X, Y, groups, module_args, seed)
 
             if self.early_stopping:
                 train_idx, valid_idx = validation_split(
@@ -392,11 +403,17 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
             )
 
             if reuse:
-                net = self.net_
-                net.set_params(lr=self.lr, batch_size=self.batch_size, max_epochs=self.max_epochs)
+                # the training is built from the current parameters, on the same network; the
+                # run's state is carried over (training.run.continue_from)
+                last_net = self.net_
+                net = self._make_net(device, last_net.module_, fingerprint)
+                net.initialize()
+                names, key = net.user_callbacks_
+                unchanged = getattr(last_net, "user_callbacks_", (None, None))[1] == key
+                continue_from(net, last_net, keep=names if unchanged else ())
             else:
                 self.module_args_ = module_args
-                net = self._make_net(device, module_args, fingerprint)
+                net = self._make_net(device, self._module_class(**module_args), fingerprint)
                 net.initialize()
             if valid_idx is not None:
                 net.train_split = FixedValidSplit(
@@ -435,6 +452,13 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
         Xs = self._standardize(X)
         with torch_threads(getattr(self, "n_threads", 1)), flush_denormals():
             logp = self._predict_log_proba_tensor(Xs).astype(np.float64)
+        bad = ~np.isfinite(logp).all(axis=1)
+        if bad.any():  # never a silent NaN prediction
+            raise TrainingDivergedError(
+                f"{type(self).__name__}: the network's outputs are NaN or infinite for "
+                f"{int(bad.sum())} of {len(bad)} rows: its weights are not finite or too large "
+                "(a diverged training, or a damaged model file); refit, e.g. with a lower lr"
+            )
         return softmax(logp, axis=1)
 
     def score(self, X, y, sample_weight=None) -> float:

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 from skorch import NeuralNet
 from skorch.callbacks import GradientNormClipping, ProgressBar
 
 from .batches import BatchIterator, TensorBatchDataset
 
-__all__ = ["OPTIMIZERS", "DistributionNet", "TrainingDivergedError", "build_net", "optimizer_class"]
+__all__ = [
+    "OPTIMIZERS",
+    "DistributionNet",
+    "TrainingDivergedError",
+    "build_net",
+    "optimizer_class",
+    "prediction_net",
+]
 
 #: optimizer names accepted by the estimators' ``optimizer`` parameter
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
@@ -20,7 +29,8 @@ OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
 
 
 class TrainingDivergedError(FloatingPointError):
-    """The training loss became NaN or infinite."""
+    """Training diverged: the loss, the weights or the network's outputs became NaN or
+    infinite."""
 
 
 class DistributionNet(NeuralNet):
@@ -96,9 +106,10 @@ def build_net(
         named.append(("progress", ProgressBar()))
     named.extend(callbacks)
     opt_kwargs = {}
-    if weight_decay:
-        opt_kwargs["optimizer__weight_decay"] = weight_decay
     opt_cls = optimizer_class(optimizer)
+    # always, when the optimizer takes it: AdamW's own default is 1e-2, not 0
+    if weight_decay or "weight_decay" in inspect.signature(opt_cls).parameters:
+        opt_kwargs["optimizer__weight_decay"] = weight_decay
     if opt_cls in (torch.optim.Adam, torch.optim.AdamW) and device.type in ("cpu", "cuda"):
         # one fused kernel instead of a Python loop over the parameters (~1 ms per step)
         opt_kwargs["optimizer__fused"] = True
@@ -116,3 +127,23 @@ def build_net(
         verbose=int(verbose or 0),
         **opt_kwargs,
     )
+
+
+def prediction_net(module: torch.nn.Module, device: torch.device) -> DistributionNet:
+    """An initialised :class:`DistributionNet` holding a trained ``module`` (a model loaded from
+    a pickle or a model file), built from nothing but the module: no callbacks, placeholder
+    training settings (AdamW, ``lr=1e-3``, no clipping). Whatever the estimator's parameters
+    say, it is built (a ``set_params`` to an invalid value after the fit cannot make a saved
+    model unloadable); a warm-start fit replaces it by a net built from the parameters."""
+    net = build_net(
+        module,
+        device=device,
+        lr=1e-3,
+        max_epochs=1,
+        batch_size=128,
+        optimizer="adamw",
+        weight_decay=0.0,
+        max_grad_norm=None,
+        verbose=0,
+    )
+    return net.initialize()

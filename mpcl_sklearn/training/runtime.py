@@ -1,4 +1,5 @@
-"""Where and how a torch network runs: device, torch threads, subnormal floats."""
+"""Where and how a torch network runs: device, seeded random generators, torch threads,
+subnormal floats."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-__all__ = ["denormals_flushed", "flush_denormals", "resolve_device", "torch_threads"]
+__all__ = ["denormals_flushed", "flush_denormals", "resolve_device", "seeded", "torch_threads"]
 
 
 def resolve_device(device) -> torch.device:
@@ -51,6 +52,33 @@ def resolve_device(device) -> torch.device:
             )
         return torch.device(device)
     raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:<n>' or 'mps', got {device!r}")
+
+
+@contextmanager
+def seeded(seed: int, device: torch.device) -> Iterator[None]:
+    """Inside the block, torch's CPU generator and, for a CUDA or MPS ``device``, that device's
+    generator start from ``seed``; on exit they are restored as they were.
+
+    Only the generators a fit on ``device`` draws from are forked and seeded:
+    ``torch.manual_seed`` would also re-seed every CUDA device for good (queued lazily even
+    while CUDA is not initialised) and the MPS generator, i.e. change the caller's random
+    numbers on devices this fit never uses.
+    """
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        with torch.random.fork_rng(devices=[index], device_type="cuda"):
+            torch.default_generator.manual_seed(seed)
+            torch.cuda.default_generators[index].manual_seed(seed)
+            yield
+    elif device.type == "mps":
+        with torch.random.fork_rng(devices=["mps"], device_type="mps"):
+            torch.default_generator.manual_seed(seed)
+            torch.mps.manual_seed(seed)
+            yield
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.default_generator.manual_seed(seed)
+            yield
 
 
 _SUBNORMAL = np.array([5e-324])  # the smallest positive float64, a subnormal
