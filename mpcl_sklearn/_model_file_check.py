@@ -37,14 +37,26 @@ __all__ = [
     "MAX_ENTRIES",
     "MAX_RATIO",
     "MAX_SCHEMA_BYTES",
+    "MAX_SCHEMA_RATIO",
+    "MAX_SCHEMA_VALUES",
     "CheckedFile",
     "check_model_bytes",
 ]
 
 #: Default bound on the file and on the uncompressed bytes it declares (arrays + schema).
 DEFAULT_MAX_BYTES = 1 << 30
-#: ``schema.json`` larger than this is refused (real pipelines: 0.1-0.3 MB).
+#: ``schema.json`` larger than this is refused (real pipelines: 0.9-1.8 MB with the fast
+#: features, 13 MB with 15,660 tsfresh features).
 MAX_SCHEMA_BYTES = 64 << 20
+#: Most JSON values ``schema.json`` may hold, bounded before it is parsed by counting its
+#: ``,``, ``[`` and ``{`` bytes (an upper bound on the values, escapes cannot hide them).
+#: Parsing costs memory per value, not per byte: 600,000 one-byte leaves in 64 MB took 630 MB
+#: and 16 s. Real pipelines: 32,000 (MPCL, 1,040 features) to 228,000 (15,660 tsfresh
+#: features); the limit leaves 4x room (about 80 MB once parsed).
+MAX_SCHEMA_VALUES = 1_000_000
+#: Largest uncompressed/compressed ratio of a deflated ``schema.json`` (real pipelines: 33-46;
+#: a schema of repeated nodes compresses ~300:1).
+MAX_SCHEMA_RATIO = 200
 #: Deepest nesting of ``schema.json`` (JSON containers) accepted (real pipelines: <= 25).
 MAX_DEPTH = 100
 #: Most zip entries accepted (real pipelines: < 100).
@@ -270,9 +282,17 @@ class _Checker:
         limit = min(MAX_SCHEMA_BYTES, self.max_bytes)
         if info.file_size > limit:
             raise self.refused(f"schema.json declares {info.file_size} bytes, over {limit}")
+        if info.compress_type == zipfile.ZIP_DEFLATED and info.file_size > MAX_SCHEMA_RATIO * max(
+            info.compress_size, 1
+        ):
+            raise self.refused(
+                f"schema.json declares {info.file_size} bytes from {info.compress_size} "
+                f"compressed (ratio over {MAX_SCHEMA_RATIO}: real schemas compress less than "
+                "50:1, repeated nodes ~300:1)"
+            )
         self.budget += info.file_size
         try:
-            raw = archive.read(info)  # zipfile stops at the declared size
+            raw = self.read_bounded(archive, info)
             schema = json.loads(raw)
         except RecursionError:
             raise self.refused(f"schema.json is nested deeper than {MAX_DEPTH} levels") from None
@@ -287,6 +307,21 @@ class _Checker:
                 f"{list(PROTOCOLS)}"
             )
         return schema
+
+    def read_bounded(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+        """``schema.json``'s bytes, refused once they hold more than
+        :data:`MAX_SCHEMA_VALUES` JSON values (counted while inflating, before parsing)."""
+        chunks, values = [], 0
+        with archive.open(info) as fh:  # zipfile stops at the declared size
+            while chunk := fh.read(1 << 20):
+                values += chunk.count(b",") + chunk.count(b"[") + chunk.count(b"{")
+                if values > MAX_SCHEMA_VALUES:
+                    raise self.refused(
+                        f"schema.json holds more than {MAX_SCHEMA_VALUES} JSON values (real "
+                        "pipelines: under 250,000)"
+                    )
+                chunks.append(chunk)
+        return b"".join(chunks)
 
     # -------------------------------------------------------------------------- arrays
     def check_npy(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:

@@ -10,6 +10,7 @@ from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.model_selection import GroupKFold, LeaveOneGroupOut
 
+from ._validation import check_group_ids
 from .metrics import distribution_report
 
 
@@ -20,16 +21,19 @@ def _take(data, idx: np.ndarray):
     return np.asarray(data)[idx] if not isinstance(data, np.ndarray) else data[idx]
 
 
-def _check_groups(groups, what: str = "the subject id of every row") -> np.ndarray:
-    """``groups`` as a 1-D array; a clear error for None, a scalar or a table."""
+def _check_groups(
+    groups, what: str = "the subject id of every row", name: str = "groups"
+) -> np.ndarray:
+    """``groups`` as a 1-D array; a clear error for None, a scalar or a table, and for ids that
+    are missing (None, NaN) or would merge as text (``1`` and ``"1"``), as
+    :meth:`Recordings.validate <mpcl_sklearn.Recordings.validate>` refuses them."""
     if groups is None:
-        raise ValueError(f"groups is required: {what} (e.g. the groups of make_windows)")
-    arr = np.asarray(groups)
-    if arr.ndim != 1:
+        raise ValueError(f"{name} is required: {what} (e.g. the groups of make_windows)")
+    if np.ndim(groups) != 1:
         raise ValueError(
-            f"groups must be a 1-D sequence ({what}), got an array of shape {arr.shape}"
+            f"{name} must be a 1-D sequence ({what}), got an array of shape {np.shape(groups)}"
         )
-    return arr
+    return check_group_ids(groups, name)
 
 
 def _fit_groups_param(estimator) -> str | None:

@@ -64,12 +64,19 @@ def as_real_array(y, name: str, what: str = "a numeric array of distributions") 
         raise ValueError(f"{name} must be {what}: {exc}") from exc
 
 
+#: How an estimator's ``y`` whose rows do not sum to 1 is fixed (the default ``hint``).
+ESTIMATOR_HINT = "Normalise them, or pass normalize_y=True to the estimator."
+#: The same for arrays given to a function (metrics, figures), which has no such option.
+ARRAY_HINT = "Normalise them first (divide each row by its sum)."
+
+
 def check_distributions(
     y,
     *,
     name: str = "y",
     normalize: bool = False,
     tol: float = SUM_TOLERANCE,
+    hint: str = ESTIMATOR_HINT,
 ) -> np.ndarray:
     """Validate an array of emotion distributions and return it as 2-D float64.
 
@@ -84,6 +91,9 @@ def check_distributions(
         of being rejected.
     tol : float
         Allowed absolute deviation of a row sum from 1.
+    hint : str
+        The last sentence of the message for rows that do not sum to 1: how the caller fixes
+        them (default: an estimator's ``normalize_y=True``; a metric or a loader says its own).
 
     Returns
     -------
@@ -129,8 +139,7 @@ def check_distributions(
         raise ValueError(
             _one_column_hint(name, arr)
             + f"{name} rows must sum to 1 (tolerance {tol:g}); rows {_row_list(rows)} do not "
-            f"(first sum: {sums[rows[0]]:.12g}, off by {sums[rows[0]] - 1:.3g}). Normalise them, "
-            "or pass normalize_y=True to the estimator."
+            f"(first sum: {sums[rows[0]]:.12g}, off by {sums[rows[0]] - 1:.3g}). {hint}"
         )
     return arr
 
@@ -279,3 +288,125 @@ def as_id_list(values, name: str) -> list[str] | None:
             raise ValueError(f"{name} lists {s!r} twice ({seen[s]!r} and {v!r})")
         seen[s] = v
     return out
+
+
+def trial_id(subject, trial) -> str:
+    """The trial id of a (subject, trial) pair: ``"<subject>/<trial>"``, unambiguous.
+
+    ``%`` and ``/`` in the subject are written ``%25`` and ``%2F``, so the first ``/`` always
+    separates subject from trial: ``("a/b", "c")`` gives ``"a%2Fb/c"`` and ``("a", "b/c")``
+    gives ``"a/b/c"``. Used by :func:`~mpcl_sklearn.windowing.make_windows` and the feature
+    table loader.
+    """
+    return str(subject).replace("%", "%25").replace("/", "%2F") + "/" + str(trial)
+
+
+def _is_missing(value) -> bool:
+    """None, a float NaN, pandas' NA/NaT: a missing id."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)  # NaN, NaT, pd.NA (raises on ambiguity)
+    except (TypeError, ValueError):
+        return True
+
+
+def check_distinct_as_text(values: Iterable, what: str) -> None:
+    """Refuse ids that differ but read the same as text, such as ``1`` and ``"1"``.
+
+    Windows, groups and outputs use the text of an id, so such ids would merge silently.
+    ``values`` are the distinct ids (e.g. the subjects); ``what`` names them (``"subjects"``).
+
+    Raises
+    ------
+    ValueError
+        Naming both ids and their types.
+    """
+    as_text: dict[str, object] = {}
+    for v in values:
+        other = as_text.setdefault(str(v), v)
+        if other is not v and (type(other) is not type(v) or other != v):
+            if isinstance(other, str | np.str_) and isinstance(v, str | np.str_):
+                continue  # str and numpy.str_ of the same text are the same id
+            if _same_integer(other, v):
+                continue  # int and numpy.int64 of the same value
+            raise ValueError(
+                f"{what} {other!r} ({type(other).__name__}) and {v!r} ({type(v).__name__}) "
+                "differ but read the same as text; windows, groups and outputs use the text, so "
+                "they would merge: use one id for each"
+            )
+
+
+def _same_integer(a, b) -> bool:
+    ints = numbers.Integral
+    return (
+        isinstance(a, ints)
+        and isinstance(b, ints)
+        and not isinstance(a, bool | np.bool_)
+        and not isinstance(b, bool | np.bool_)
+        and int(a) == int(b)
+    )
+
+
+def check_group_ids(groups, what: str = "groups") -> np.ndarray:
+    """Subject (or trial) ids of every row as a 1-D array, refused when ambiguous.
+
+    Refused, with a ``ValueError`` naming ``what``: missing ids (None, NaN, NaT, pandas' NA),
+    values that are not hashable, and two ids that differ but read the same as text (``1`` and
+    ``"1"``; also when a plain list would let numpy turn ``1`` into ``"1"``). A list or object
+    array mixing types without such a clash (``[1, "c"]``) is returned as text, which numpy
+    and scikit-learn can sort; other arrays are returned as ``np.asarray`` gives them.
+
+    The caller checks the shape (1-D) first.
+    """
+    import pandas as pd
+
+    arr = groups if isinstance(groups, np.ndarray) else np.asarray(groups)
+    kind = arr.dtype.kind
+    if kind == "f":
+        bad = np.flatnonzero(np.isnan(arr)) if arr.ndim == 1 else np.empty(0, int)
+        if bad.size:
+            raise ValueError(f"{what} has missing ids (NaN) at rows {_row_list(bad)}")
+        return arr
+    if kind in "mM":
+        bad = np.flatnonzero(np.isnat(arr)) if arr.ndim == 1 else np.empty(0, int)
+        if bad.size:
+            raise ValueError(f"{what} has missing ids (NaT) at rows {_row_list(bad)}")
+        return arr
+    # a list may hold 1 and "1": numpy would have made both "1"; look at the objects themselves
+    objects = arr if kind == "O" else None
+    if objects is None and not isinstance(groups, np.ndarray | pd.Series | pd.Index):
+        try:
+            objects = np.asarray(list(groups), dtype=object)
+        except (TypeError, ValueError):
+            objects = None
+    if objects is None or objects.ndim != 1:
+        return arr
+    try:
+        distinct = pd.unique(objects)
+    except TypeError as exc:
+        raise ValueError(f"{what} must hold hashable ids (strings or numbers): {exc}") from None
+    missing = [v for v in distinct if _is_missing(v)]
+    if missing:
+        rows = np.flatnonzero([_is_missing(v) for v in objects])
+        raise ValueError(
+            f"{what} has missing ids ({missing[0]!r}) at rows {_row_list(rows)}: every row "
+            "needs an id"
+        )
+    check_distinct_as_text(distinct, what)
+    if kind != "O":
+        return arr
+    types = {type(v) for v in distinct}
+    if all(issubclass(t, str | np.str_) for t in types):
+        return objects.astype(str)
+    integers = all(
+        issubclass(t, numbers.Integral) and not issubclass(t, bool | np.bool_) for t in types
+    )
+    if integers:
+        try:
+            return objects.astype(np.int64)
+        except OverflowError:
+            return objects.astype(str)
+    if len(types) > 1:
+        return objects.astype(str)
+    return arr

@@ -101,6 +101,12 @@ class UntrustedModelWarning(UserWarning):
 def _as_list(trusted: Iterable[str | type] | None) -> list[str]:
     if trusted is None:
         return []
+    if isinstance(trusted, bool):
+        raise TypeError(
+            f"trusted={trusted!r} is not an option here: untrusted_types lists the types "
+            "load_model refuses, so pass None (the allow-list) or a list of type names to "
+            "accept as well; trusted=True (accept every type) is an option of load_model only"
+        )
     if isinstance(trusted, (str, bytes)):
         raise TypeError(
             f"trusted must be None, True or a list of type names, got the string {trusted!r}; "
@@ -157,12 +163,19 @@ def untrusted_types(
     -------
     list of str
         Sorted fully qualified names; empty when the file's types are all accepted. Nothing in
-        the file is imported, constructed or executed.
+        the file is imported, constructed or executed. Only types are listed: a file whose
+        types are all accepted is still refused by :func:`load_model` when it sets a parameter
+        that starts workers or names an external resource (the
+        :class:`UntrustedModelError`'s ``parameters`` list them; ``reset_external=True``
+        resets them).
 
     Raises
     ------
     ValueError
         When the file is not a skops model file or is over the limits.
+    TypeError
+        For a ``trusted`` that is not None or a list of names or types (``True`` included:
+        it is an option of :func:`load_model` only).
     """
     path = Path(path)
     max_bytes = _check_max_bytes(max_bytes)
@@ -239,20 +252,24 @@ def save_model(estimator: Any, path: str | os.PathLike, *, compress: bool = True
     notes = []
     try:
         checked = check_model_bytes(data, label=str(path), max_bytes=sys.maxsize)
-    except ModelFileRefused as exc:
-        notes.append(f"load_model will refuse it: {exc}")
-    else:
         if checked.findings:
             dropped = [f.describe() for f in checked.findings if f.rule.reset is not OPAQUE]
-            kept = [f.describe() for f in checked.reset_parameters()]
             if dropped:
+                checked.reset_parameters()
                 data = checked.to_bytes(compression)
                 notes.append(
                     "these parameters were not saved (the file holds their inert value; set "
                     f"them again after loading): {'; '.join(dropped)}"
                 )
-            if kept:
-                notes.append(f"load_model will refuse it for: {'; '.join(kept)}")
+                # what load_model will say about the file as written, not about the estimator:
+                # a callback's types are gone with the callback
+                checked = check_model_bytes(data, label=str(path), max_bytes=sys.maxsize)
+    except ModelFileRefused as exc:
+        notes.append(f"load_model will refuse it: {exc}")
+    else:
+        if checked.findings:
+            kept = [f.describe() for f in checked.findings]
+            notes.append(f"load_model will refuse it for: {'; '.join(kept)}")
         if checked.refused:
             notes.append(
                 f"it references types outside mpcl_sklearn.io's allowlist: "

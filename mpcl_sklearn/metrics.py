@@ -23,7 +23,7 @@ from collections.abc import Callable
 import numpy as np
 from sklearn.metrics import make_scorer
 
-from ._validation import SUM_TOLERANCE, check_distributions, check_sample_weight
+from ._validation import ARRAY_HINT, SUM_TOLERANCE, check_distributions, check_sample_weight
 
 __all__ = [
     "EPS",
@@ -45,8 +45,8 @@ EPS = float(np.finfo(np.float64).eps)
 
 
 def _check_pair(y_true, y_pred, sample_weight):
-    t = check_distributions(y_true, name="y_true")
-    p = check_distributions(y_pred, name="y_pred")
+    t = check_distributions(y_true, name="y_true", hint=ARRAY_HINT)
+    p = check_distributions(y_pred, name="y_pred", hint=ARRAY_HINT)
     if t.shape != p.shape:
         raise ValueError(f"y_true has shape {t.shape} but y_pred has shape {p.shape}")
     return t, p, check_sample_weight(sample_weight, t.shape[0])

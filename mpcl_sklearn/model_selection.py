@@ -460,6 +460,8 @@ def subject_dependent_evaluate(
         first and then gives the mean ± std over subjects.
     """
     groups = _check_groups(groups)
+    if trials is not None:
+        trials = _check_groups(trials, "the trial id of every row", "trials")
     _check_lengths(X, y, groups=groups, trials=trials, times=times)
     _check_strategy(split, "split")
     splitter = SubjectDependentSplitter(split, n_splits, test_size, random_state)

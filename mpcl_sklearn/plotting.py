@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ._stats import pearson_correlation
-from ._validation import check_distributions
+from ._validation import ARRAY_HINT, check_distributions
 from .metrics import METRICS
 
 __all__ = [
@@ -85,7 +85,7 @@ def emotion_correlation(y) -> np.ndarray:
     An emotion that is constant over the samples has no defined correlation: its row and column
     are NaN except for 1 on the diagonal.
     """
-    Y = check_distributions(y, name="y")
+    Y = check_distributions(y, name="y", hint=ARRAY_HINT)
     if Y.shape[0] < 2:
         raise ValueError("need at least 2 samples to correlate emotions")
     return pearson_correlation(Y, constant=np.nan)
@@ -166,8 +166,8 @@ def plot_cooccurrence(
     -------
     matplotlib.figure.Figure
     """
-    t = check_distributions(y_true, name="y_true")
-    p = check_distributions(y_pred, name="y_pred")
+    t = check_distributions(y_true, name="y_true", hint=ARRAY_HINT)
+    p = check_distributions(y_pred, name="y_pred", hint=ARRAY_HINT)
     if t.shape != p.shape:
         raise ValueError(f"y_true has shape {t.shape} but y_pred has shape {p.shape}")
     names = _emotion_names(emotions, t.shape[1], y_true, y_pred)
@@ -274,8 +274,8 @@ def plot_distributions(
     -------
     matplotlib.figure.Figure
     """
-    t = check_distributions(y_true, name="y_true")
-    p = check_distributions(y_pred, name="y_pred")
+    t = check_distributions(y_true, name="y_true", hint=ARRAY_HINT)
+    p = check_distributions(y_pred, name="y_pred", hint=ARRAY_HINT)
     if t.shape != p.shape:
         raise ValueError(f"y_true has shape {t.shape} but y_pred has shape {p.shape}")
     names = _emotion_names(emotions, t.shape[1], y_true, y_pred)

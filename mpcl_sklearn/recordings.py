@@ -15,7 +15,13 @@ import numpy as np
 import pandas as pd
 
 from ._columns import SEP
-from ._validation import as_id_list, as_real_array, check_sampling_rate, is_id
+from ._validation import (
+    as_id_list,
+    as_real_array,
+    check_distinct_as_text,
+    check_sampling_rate,
+    is_id,
+)
 
 #: Default tolerance for "rows sum to 1".
 SUM_TOL = 1e-6
@@ -99,6 +105,34 @@ def check_durations(trial: Trial, sfreq: Mapping[str, float], where: str = "") -
             f"{tol:.6g} s (DURATION_TOLERANCE_S plus one sample of each). Check the sampling "
             "rates in sfreq, or trim the longer signals"
         )
+
+
+def _check_channel_names(channel_names, sfreq: Mapping[str, float]) -> dict[str, list[str]]:
+    """``channel_names`` as ``{modality: [names]}``; a ValueError for an unknown modality, a
+    string instead of a list, names that are not distinct strings."""
+    if channel_names is None:
+        return {}
+    if not isinstance(channel_names, Mapping):
+        raise ValueError(
+            "channel_names must be a dict {modality: [channel names]}, got "
+            f"{type(channel_names).__name__}"
+        )
+    unknown = [m for m in channel_names if m not in sfreq]
+    if unknown:
+        raise ValueError(
+            f"channel_names names modalities {unknown} that are not in sfreq {list(sfreq)}"
+        )
+    out = {}
+    for m, names in channel_names.items():
+        if isinstance(names, str | bytes) or not isinstance(names, Sequence | np.ndarray):
+            raise ValueError(f"channel_names[{m!r}] must be a list of channel names, got {names!r}")
+        names = list(names)
+        if not all(isinstance(n, str) and n for n in names) or len(set(names)) != len(names):
+            raise ValueError(
+                f"channel_names[{m!r}] must hold distinct non-empty strings, got {names!r}"
+            )
+        out[m] = names
+    return out
 
 
 @dataclass(repr=False)
@@ -197,8 +231,9 @@ class Recordings:
         (distinct strings, modality names without ``"__"``), subject and trial ids (strings or
         integers; two that differ but read the same as text, such as ``1`` and ``"1"``, are
         refused, since windows and groups use the text), signals (2-D arrays of real numbers),
-        the durations of each trial's modalities (within :data:`DURATION_TOLERANCE_S`) and the
-        labels (distributions).
+        the durations of each trial's modalities (within :data:`DURATION_TOLERANCE_S`), the
+        channel names (a list of distinct strings per known modality, one per channel of every
+        trial) and the labels (distributions).
         """
         if not isinstance(self.sfreq, Mapping) or not self.sfreq:
             raise ValueError("Recordings.sfreq is empty: at least one modality is needed")
@@ -219,14 +254,13 @@ class Recordings:
         unknown_beh = [b for b in behavioural if b not in sfreq]
         if unknown_beh:
             raise ValueError(f"behavioural modalities {unknown_beh} are not in sfreq {list(sfreq)}")
+        channel_names = _check_channel_names(self.channel_names, sfreq)
         emotions = list(self.emotions)
         n_emotions = len(emotions)
         if n_emotions < 2:
             raise ValueError(f"need at least 2 emotions, got {self.emotions!r}")
         if not all(isinstance(e, str) for e in emotions) or len(set(emotions)) != n_emotions:
             raise ValueError(f"emotions must be distinct strings, got {emotions!r}")
-        seen: set[tuple[str, str]] = set()
-        as_text: dict[str, object] = {}
         for t in self.trials:
             if not isinstance(t, Trial):
                 raise ValueError(f"Recordings.trials must hold Trial objects, got {t!r}")
@@ -235,13 +269,9 @@ class Recordings:
                     raise ValueError(
                         f"{kind} ids must be strings or integers, got {v!r} ({type(v).__name__})"
                     )
-            other = as_text.setdefault(str(t.subject), t.subject)
-            if other != t.subject:
-                raise ValueError(
-                    f"subjects {other!r} ({type(other).__name__}) and {t.subject!r} "
-                    f"({type(t.subject).__name__}) differ but read the same as text; windows and "
-                    "groups use the text, so they would merge: use one id per subject"
-                )
+        check_distinct_as_text([t.subject for t in self.trials], "subjects")
+        seen: set[tuple[str, str]] = set()
+        for t in self.trials:
             where = f"trial {t.trial!r} of subject {t.subject!r}"
             key = (str(t.subject), str(t.trial))
             if key in seen:
@@ -269,6 +299,11 @@ class Recordings:
                             if sig.dtype.kind == "c"
                             else ""
                         )
+                    )
+                if m in channel_names and sig.shape[0] != len(channel_names[m]):
+                    raise ValueError(
+                        f"{where}: signal {m!r} has {sig.shape[0]} channels but channel_names"
+                        f"[{m!r}] names {len(channel_names[m])}: {channel_names[m]}"
                     )
             check_durations(t, sfreq, where)
             label = as_real_array(t.label, f"{where}: label", "a distribution of real numbers")

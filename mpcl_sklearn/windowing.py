@@ -17,20 +17,11 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from ._columns import SEP, format_scale
 from ._param_validation import Float, SequenceOf, Str, validate_params
+from ._validation import trial_id
 from .recordings import Recordings
 from .window_table import check_signal_frame, concat_windows
 
 __all__ = ["make_windows", "SignalWindower", "check_signal_frame", "concat_windows", "trial_id"]
-
-
-def trial_id(subject, trial) -> str:
-    """The trial id of :func:`make_windows`: ``"<subject>/<trial>"``, unambiguous.
-
-    ``%`` and ``/`` in the subject are written ``%25`` and ``%2F``, so the first ``/`` always
-    separates subject from trial: ``("a/b", "c")`` gives ``"a%2Fb/c"`` and ``("a", "b/c")``
-    gives ``"a/b/c"``.
-    """
-    return str(subject).replace("%", "%25").replace("/", "%2F") + "/" + str(trial)
 
 
 def _real(name: str, value) -> float:

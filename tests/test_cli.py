@@ -120,6 +120,130 @@ def test_unwritable_out_is_refused_before_loading(tmp_path, capsys, monkeypatch)
         assert "cannot write there" in line
 
 
+def test_name_is_checked_before_loading_and_cannot_leave_out(tmp_path, capsys, monkeypatch):
+    """``--name nodir/x`` used to fail after the whole run; ``--name ../../escape`` wrote its
+    files two folders above --out."""
+    import mpcl_sklearn.experiments as experiments
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("the data was loaded before --name was checked")
+
+    monkeypatch.setattr(experiments, "prepare_dataset", no_loading)
+    out = tmp_path / "a" / "b" / "out"
+    for name in ("nodir/x", "../../escape", "..", "a\\b", ""):
+        for command in ("evaluate", "ablation"):
+            line = one_line_error([command, "--name", name, "--out", str(out), "--quiet"], capsys)
+            assert "--name" in line and "path separators" in line, line
+    assert "255 bytes" in one_line_error(
+        ["evaluate", "--name", "x" * 200, "--out", str(out), "--quiet"], capsys
+    )
+    assert not list(tmp_path.rglob("*escape*"))
+
+
+def test_each_warning_is_shown_once_without_source_lines(capsys):
+    """The CLI prints each distinct warning once (they used to repeat for every fold, with
+    the source line that raised them)."""
+    import warnings
+
+    from mpcl_sklearn.cli import _each_warning_once
+
+    with _each_warning_once():
+        for fold in range(3):
+            with warnings.catch_warnings():  # libraries reset the registry: shown again
+                warnings.warn("same in every fold", UserWarning, stacklevel=1)
+            warnings.warn(f"fold {fold // 2}", RuntimeWarning, stacklevel=1)
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "mpcl-sklearn: warning: UserWarning: same in every fold",
+        "mpcl-sklearn: warning: RuntimeWarning: fold 0",
+        "mpcl-sklearn: warning: RuntimeWarning: fold 1",
+    ]
+    assert warnings.showwarning is not None and "mpcl" not in repr(warnings.showwarning)
+
+
+def test_a_warning_of_every_fold_is_printed_once(tmp_path, table, capsys, monkeypatch):
+    """A warning raised in every fold's fit reaches the terminal once, as one line."""
+    import warnings
+
+    from mpcl_sklearn.models import MeanDistributionRegressor
+
+    fit = MeanDistributionRegressor.fit
+
+    def warning_fit(self, X, y, sample_weight=None):
+        warnings.warn("the same in every fold", UserWarning, stacklevel=2)
+        return fit(self, X, y, sample_weight)
+
+    monkeypatch.setattr(MeanDistributionRegressor, "fit", warning_fit)
+    path = tmp_path / "t.csv"
+    table.to_csv(path, index=False)
+    argv = [
+        "evaluate", "--features", str(path), "--models", "mean", "--cv", "loso", "--quiet",
+        "--out", str(tmp_path / "o"),
+    ]  # fmt: skip
+    code, out, err = run(argv, capsys)
+    assert code == 0, err
+    assert "4 subjects" in out  # 4 folds, each warned
+    assert err.splitlines() == ["mpcl-sklearn: warning: UserWarning: the same in every fold"]
+
+
+def test_inferred_behavioural_modalities_are_not_told_to_check_their_spelling():
+    """The behavioural modalities a loader inferred reach the models as the table's metadata,
+    not as names the user wrote: for a table whose names fall back to one token, MPCL used to
+    warn "behavioural_modalities names ['acc'] ... check the spelling" (in every fold)."""
+    import warnings
+
+    from mpcl_sklearn.datasets import FeatureTable
+    from mpcl_sklearn.experiments import run_experiment
+    from mpcl_sklearn.models import ModalityLayoutWarning
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(40, 4)), columns=["a", "b", "c", "d"])  # one token
+    X.attrs["behavioural"] = ["acc"]
+    data = FeatureTable(
+        X=X,
+        y=rng.dirichlet(np.ones(3), size=40),
+        groups=np.repeat(["s1", "s2", "s3", "s4"], 10),
+        trials=np.repeat(["t1", "t2", "t3", "t4"], 10),
+        emotions=["x", "y", "z"],
+        behavioural=("acc",),
+    )
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        run_experiment(data, ["mpcl"], cv=2, max_epochs=1)
+    messages = [str(w.message) for w in rec if issubclass(w.category, ModalityLayoutWarning)]
+    assert any("single token" in m for m in messages), messages  # the columns' own warning
+    assert not any("check the spelling" in m for m in messages), messages
+
+
+def test_own_table_columns_that_are_not_features(tmp_path, table, capsys):
+    """The reviewer's table with the trial column named ``clip``: it used to become a feature
+    (a label leak: the clip decides the emotion); now it is refused until named."""
+    path = tmp_path / "clips.csv"
+    clips = table.rename(columns={"trial": "clip"}).assign(notes="x").reset_index(drop=True)
+    clips.to_csv(path)  # with its row index, as to_csv writes by default
+    base = ["evaluate", "--features", str(path), "--models", "mean", "--quiet"]
+    base += ["--out", str(tmp_path / "o")]
+    line = one_line_error(base, capsys)
+    assert "['clip', 'notes'] are not named" in line and "--trial-column" in line
+    code, out, err = run(
+        [*base, "--trial-column", "clip", "--drop-columns", "notes", "--protocol",
+         "subject-dependent"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "'Unnamed: 0'" in out and "read as the row index" in out  # the report
+    assert "columns left out (not features): ['notes']" in out
+    assert "12 trials" in out
+    features = [c for c in table.columns if "__" in c and not c.startswith("emotion__")]
+    code, out, err = run(
+        [*base, "--trial-column", "clip", "--feature-columns", ",".join(features[:3]), "--cv",
+         "2"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "3 features" in out
+
+
 def test_traceback_option_shows_the_exception(tmp_path):
     with pytest.raises(FileNotFoundError, match="S99"):
         main(
@@ -202,10 +326,18 @@ def test_load_feature_table_convention_and_errors(tmp_path, table, table_file):
     ratings.to_csv(path, index=False)
     with pytest.raises(ValueError, match="sum to 1"):
         load_feature_table(path, emotion_columns=emotions)
+    with pytest.raises(ValueError, match="not named '<modality>__<feature>'"):
+        # the other emotions' ratings would be features: a label leak (they used to be)
+        load_feature_table(path, emotion_columns=emotions[:3], normalize=True)
     sub = load_feature_table(
-        path, emotion_columns=emotions[:3], normalize=True, subjects=[table["subject"].iloc[0]]
+        path,
+        emotion_columns=emotions[:3],
+        drop_columns=emotions[3:],
+        normalize=True,
+        subjects=[table["subject"].iloc[0]],
     )
     assert sub.emotions == emotions[:3] and len(set(sub.groups)) == 1
+    assert list(sub.X.columns) == [c for c in table.columns if "__" in c and "emotion" not in c]
     np.testing.assert_allclose(sub.y.sum(1), 1.0)
     with pytest.raises(ValueError, match="not in the feature table"):
         load_feature_table(table_file, subjects=["nobody"])
@@ -215,8 +347,11 @@ def test_load_feature_table_convention_and_errors(tmp_path, table, table_file):
         load_feature_table(path)
     bad = table.assign(note="x")
     bad.to_csv(tmp_path / "bad.csv", index=False)
-    with pytest.raises(ValueError, match=r"\['note'\] are not numeric"):
+    with pytest.raises(ValueError, match=r"\['note'\] are not named"):
         load_feature_table(tmp_path / "bad.csv")
+    bad.assign(eda__note="x").to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(ValueError, match=r"\['eda__note'\] are not numeric"):
+        load_feature_table(tmp_path / "bad.csv", drop_columns=["note"])
     with pytest.raises(ValueError, match="unknown file type"):
         load_feature_table(table_file.rename(tmp_path / "t.xlsx"))
     with pytest.raises(FileNotFoundError):
@@ -290,6 +425,27 @@ def test_emotions_select_and_renormalise():
     np.testing.assert_allclose(same.y, kept.y)
     with pytest.raises(ValueError, match="subjects="):
         prepare_dataset("synthetic", subjects=["S01"], synthetic_params=SMALL)
+
+
+def test_label_set_names_on_every_dataset():
+    """``--emotions all`` (a list ["all"] from the CLI) keeps every emotion on every dataset;
+    the help used to offer it for wesad only, where the list reached the loader as an unknown
+    emotion name 'all'; 'dmer10' is WESAD's only."""
+    from mpcl_sklearn.experiments.data import _label_set
+
+    assert _label_set(["all"], "wesad") == "all" and _label_set(["dmer10"], "wesad") == "dmer10"
+    assert _label_set(["all"], "dmer") is None and _label_set("all", "table") is None
+    assert _label_set(["Joy", "Fear"], "dmer") == ["Joy", "Fear"]
+    with pytest.raises(ValueError, match="WESAD"):
+        _label_set(["dmer10"], "synthetic")
+    data = prepare_dataset(
+        "synthetic", feature_set="minimal", synthetic_params=SMALL, emotions=["all"]
+    )
+    assert len(data.emotions) == 10
+    with pytest.raises(ValueError, match="at least 2 emotions"):
+        prepare_dataset(
+            "synthetic", feature_set="minimal", synthetic_params=SMALL, emotions=["Afraid"]
+        )
 
 
 def test_device_reaches_the_neural_models():

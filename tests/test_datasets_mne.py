@@ -64,15 +64,36 @@ def test_raw_annotations_become_trials_with_modalities_from_channel_types():
     assert X.attrs["emotions"] == ["joy", "fear", "calm"]
 
 
-def test_cropped_raw_with_meas_date_keeps_alignment():
+@pytest.mark.parametrize("meas_date", [True, False])
+@pytest.mark.parametrize("crop", [None, (1.0, 59.0), (5.0, None), (1.234, 58.0)])
+def test_trials_start_at_their_annotation_cropped_or_not(meas_date, crop):
+    """A trial starts at its annotation, with or without a measurement date, cropped or not.
+
+    Without a measurement date a cropped Raw (first_samp > 0) used to be cut first_samp samples
+    late: ``time_as_index`` read the onsets from the cropped data's first sample, whereas MNE
+    counts them from sample 0 of the acquisition (annotation at 2 s, crop(1.0): the trial
+    started at the value 3.0). The start is compared with ``mne.events_from_annotations`` and
+    with the data (each sample's value is its time in seconds).
+    """
     import datetime
 
     raw = _raw()
-    raw.set_meas_date(datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc))
-    raw.crop(1.0, 59.0)  # first_samp becomes 100: onsets are relative to the measurement
+    if meas_date:
+        raw.set_meas_date(datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc))
+    if crop is not None:
+        raw.crop(crop[0], crop[1])
+    assert raw.first_samp == (0 if crop is None else round(crop[0] * SFREQ))
     rec = recordings_from_mne(raw, RATINGS, subject="P01")
-    assert rec.trials[0].signals["eeg"][0, 0] == pytest.approx(2.0)
-    assert rec.trials[1].signals["eeg"][0, 0] == pytest.approx(20.0)
+    events, ids = mne.events_from_annotations(raw, event_id={"clip1": 1, "clip2": 2})
+    starts = events[:, 0] - raw.first_samp  # indices into the (cropped) data
+    assert [t.meta["onset_s"] for t in rec][1:] == [20.0, 50.0]  # crop(5.0) moves the first
+    for trial, start in zip(rec, starts, strict=True):
+        onset = trial.meta["onset_s"]
+        assert trial.signals["eeg"][0, 0] == pytest.approx(onset)
+        np.testing.assert_array_equal(
+            trial.signals["eeg"][0],
+            raw.get_data(picks=[0])[0, start : start + 1000][: trial.signals["eeg"].shape[1]],
+        )
 
 
 def test_epochs_and_metadata_labels_and_several_subjects():

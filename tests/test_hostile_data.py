@@ -31,6 +31,7 @@ from mpcl_sklearn.datasets import (
     load_wesad,
     make_mixed_emotion_recordings,
 )
+from mpcl_sklearn.experiments import select_emotions
 from mpcl_sklearn.features import ModalityFeatureExtractor
 from mpcl_sklearn.metrics import (
     canberra,
@@ -297,6 +298,95 @@ def test_window_table_sampling_rates(windows, kind, entry):
     )
 
 
+def _at_rate(sfreq_eda: float, seconds: float = 20.0, seed: int = 0) -> Recordings:
+    rng = np.random.default_rng(seed)
+    n = int(seconds * sfreq_eda)
+    trials = [
+        Trial("a", f"t{i}", {"eda": rng.normal(size=(1, n))}, np.array([0.5, 0.5]))
+        for i in range(2)
+    ]
+    return Recordings(trials, {"eda": sfreq_eda}, ["x", "y"])
+
+
+#: transform's table differs from fit's: (rate at fit, window s at fit, rate, window s, frames)
+_OTHER_RATE_CASES = {
+    "same_samples_other_rate": (4.0, 4.0, 8.0, 2.0, None),  # 16 samples both times
+    "same_samples_other_rate_framed": (4.0, 4.0, 8.0, 2.0, (1.0, 0.5)),
+    "other_window_same_rate": (4.0, 4.0, 4.0, 2.0, None),
+    "same_everything": (4.0, 4.0, 4.0, 4.0, None),
+}
+
+
+@pytest.mark.parametrize("backend", ["fast", "physio"])
+@pytest.mark.parametrize("kind", sorted(_OTHER_RATE_CASES))
+def test_extractor_transform_at_another_rate_names_the_rates(kind, backend):
+    """16 samples at 8 Hz are not 16 samples at 4 Hz: transform used to fail with "the fast
+    backend returned other features on rows 0.. (52) than in fit (52)"."""
+    rate_fit, win_fit, rate, win, frames = _OTHER_RATE_CASES[kind]
+    X_fit = make_windows(_at_rate(rate_fit), win_fit)[0]
+    X_new = make_windows(_at_rate(rate, seed=1), win)[0]
+    if frames is not None:
+        X_fit = SignalWindower(scales_s=(frames[0],)).fit_transform(X_fit)
+        X_new = SignalWindower(scales_s=(frames[1],)).fit_transform(X_new)
+    kinds = {"eda": "eda"} if backend == "physio" else None
+    ext = ModalityFeatureExtractor(backend=backend, physio_kinds=kinds).fit(X_fit)
+    words = {
+        "same_samples_other_rate": ("8 hz", "4 hz"),
+        "same_samples_other_rate_framed": ("8 hz", "4 hz"),
+        "other_window_same_rate": ("2s", "4s"),
+        "same_everything": (),
+    }[kind]
+
+    def check(out):
+        assert not words, f"{kind} accepted: {list(out.columns)[:2]}"
+        assert list(out.columns) == list(ext.feature_names_out_)
+
+    attempt(
+        f"ModalityFeatureExtractor[{backend}]",
+        lambda: ext.transform(X_new),
+        words or ("<no error expected>",),
+        check,
+        hostile_class="sampling rates",
+    )
+
+
+#: channel_names of a Recordings with eda (1 channel) and acc (2 channels): words of the error
+_CHANNEL_NAME_CASES = {
+    "ok": ({"acc": ["x", "y"]}, ()),
+    "ok_tuple": ({"eda": ("skin",)}, ()),
+    "too_few": ({"acc": ["x"]}, ("2 channels", "names 1")),
+    "too_many": ({"eda": ["a", "b"]}, ("1 channels", "names 2")),
+    "unknown_modality": ({"ac": ["x", "y"]}, ("['ac']", "not in sfreq")),
+    "a_string": ({"acc": "xy"}, ("list of channel names",)),
+    "duplicates": ({"acc": ["x", "x"]}, ("distinct",)),
+    "not_strings": ({"acc": [1, 2]}, ("strings",)),
+    "not_a_dict": (["x", "y"], ("dict",)),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_CHANNEL_NAME_CASES))
+def test_recordings_channel_names(kind):
+    """Recordings(channel_names=...) was not validated: a wrong count or an unknown modality
+    passed into every window table's attrs."""
+    rec = _recordings(mods=("eda", "acc"))
+    names, words = _CHANNEL_NAME_CASES[kind]
+
+    def check(out):
+        assert not words, f"{kind} accepted"
+        X = make_windows(out, 2.0)[0]
+        assert {m: list(v) for m, v in X.attrs["channel_names"].items()} == {
+            m: list(v) for m, v in names.items()
+        }
+
+    attempt(
+        "Recordings",
+        lambda: Recordings(rec.trials, dict(rec.sfreq), EMOTIONS, channel_names=names),
+        words or ("<no error expected>",),
+        check,
+        hostile_class="recordings metadata",
+    )
+
+
 # ------------------------------------------------------------------------------------------
 # windowing
 
@@ -509,6 +599,10 @@ def _assert_same(a, b, where):
         for c in a.columns:
             for x, z in zip(a[c].to_numpy(), b[c].to_numpy()):
                 _assert_same(x, z, f"{where}[{c!r}]")
+    elif type(a).__name__ == "FeatureTable":
+        assert type(b).__name__ == "FeatureTable", where
+        for f in ("X", "y", "groups", "trials", "emotions", "behavioural", "report"):
+            _assert_same(getattr(a, f), getattr(b, f), f"{where}.{f}")
     elif isinstance(a, Recordings):
         _assert_same(
             (a.sfreq, a.emotions, a.behavioural, a.channel_names, a.report),
@@ -541,6 +635,10 @@ def _edit(out) -> int:
     n = 0
     if isinstance(out, tuple | list):
         return sum(_edit(o) for o in out)
+    if type(out).__name__ == "FeatureTable":
+        out.emotions.append("edited")
+        out.report.append("edited")
+        return _edit(out.X) + _edit(out.y) + _edit(out.groups) + _edit(out.trials) + 2
     if isinstance(out, Recordings):
         for t in out.trials:
             for x in t.signals.values():
@@ -580,6 +678,20 @@ def _edit(out) -> int:
     return n
 
 
+def _feature_table(X, y, groups):
+    from mpcl_sklearn.datasets import FeatureTable
+
+    return FeatureTable(
+        X=X.copy(),
+        y=np.array(y),
+        groups=np.asarray(groups),
+        trials=np.asarray([f"{g}/t" for g in groups]),
+        emotions=list(EMOTIONS),
+        behavioural=("acc",),
+        report=["loaded"],
+    )
+
+
 def _aliasing_cases():
     rec = _recordings()
     X, y, groups = make_windows(rec, 2.0, 1.0)
@@ -614,6 +726,15 @@ def _aliasing_cases():
         "MeanDistributionRegressor": (
             lambda a: MeanDistributionRegressor().fit(a[0], a[1], sample_weight=a[2]),
             (feats.to_numpy(), y, w),
+        ),
+        # the same names in the same order used to return the very same table
+        "select_emotions": (
+            lambda d: select_emotions(d, list(d.emotions)),
+            _feature_table(feats, y, groups),
+        ),
+        "select_emotions[subset]": (
+            lambda d: select_emotions(d, d.emotions[::-1][:2]),
+            _feature_table(feats, y, groups),
         ),
     }
     try:
@@ -668,6 +789,95 @@ def test_no_public_function_mutates_or_aliases_its_input():
         attempt(name, run, ("<no error expected>",), check, hostile_class="aliasing")
 
 
+def _fitted_arrays(obj, seen=None, depth=0):
+    """Every numpy array (and CPU tensor, as the array it views) reachable from a fitted
+    estimator's attributes."""
+    import types
+
+    seen = set() if seen is None else seen
+    if id(obj) in seen or depth > 25 or obj is None:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, str | bytes | int | float | bool | type | types.ModuleType):
+        return
+    if isinstance(obj, types.FunctionType | types.BuiltinFunctionType | types.MethodType):
+        return
+    if isinstance(obj, np.ndarray):
+        yield obj
+        if obj.dtype == object:
+            for v in obj.ravel()[:1000]:
+                yield from _fitted_arrays(v, seen, depth + 1)
+        return
+    if type(obj).__module__.startswith("torch") and hasattr(obj, "detach"):
+        t = obj.detach()
+        if t.device.type == "cpu" and t.layout.__repr__() == "torch.strided":
+            yield t.numpy()
+        return
+    if isinstance(obj, pd.DataFrame | pd.Series | pd.Index):
+        yield obj.to_numpy()
+        return
+    if isinstance(obj, dict):
+        items = list(obj.values())
+    elif isinstance(obj, list | tuple | set | frozenset):
+        items = list(obj)
+    else:
+        items = list(getattr(obj, "__dict__", {}).values())
+    for v in items:
+        yield from _fitted_arrays(v, seen, depth + 1)
+
+
+def _estimators_for_aliasing():
+    from mpcl_sklearn.models import (
+        AAKNNRegressor,
+        HeLoRegressor,
+        MLPDistributionRegressor,
+        MPCLDistributionRegressor,
+    )
+
+    quick = {"max_epochs": 2, "random_state": 0}
+    return {
+        "MeanDistributionRegressor": lambda: MeanDistributionRegressor(),
+        "SABFGSRegressor": lambda: SABFGSRegressor(max_iter=15),
+        "AAKNNRegressor": lambda: AAKNNRegressor(n_neighbors=3, standardize=False),
+        "AAKNNRegressor[standardize]": lambda: AAKNNRegressor(n_neighbors=3),
+        "MLPDistributionRegressor": lambda: MLPDistributionRegressor(**quick),
+        "HeLoRegressor": lambda: HeLoRegressor(**quick),
+        "MPCLDistributionRegressor": lambda: MPCLDistributionRegressor(**quick),
+    }
+
+
+@pytest.mark.parametrize("as_frame", [False, True])
+@pytest.mark.parametrize("name", sorted(_estimators_for_aliasing()))
+def test_fitted_estimators_share_no_memory_with_the_callers_data(name, as_frame):
+    """fit keeps no view of the caller's X or y: editing them after fit changes nothing (the
+    AA-kNN neighbour search used to keep the caller's y, and X without standardisation)."""
+    rng = np.random.default_rng(0)
+    X = np.ascontiguousarray(rng.normal(size=(40, 6)))  # float64: validation keeps it as is
+    y = np.ascontiguousarray(rng.dirichlet(np.ones(3), size=40))
+    cols = [f"eda__f{i}" for i in range(3)] + [f"acc__f{i}" for i in range(3)]
+    X_in = pd.DataFrame(X, columns=cols, copy=False) if as_frame else X
+    query = X.copy()
+
+    def run():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est = _estimators_for_aliasing()[name]().fit(X_in, y)
+            return est, np.array(est.predict(query), copy=True)
+
+    def check(out):
+        est, before = out
+        shared = [a.shape for a in _fitted_arrays(est) if np.shares_memory(a, X)]
+        shared += [a.shape for a in _fitted_arrays(est) if np.shares_memory(a, y)]
+        assert not shared, f"{name}: fitted state shares memory with the caller's data {shared}"
+        X[:] = 0.0
+        y[:] = np.eye(3)[0]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            np.testing.assert_array_equal(est.predict(query), before)
+
+    attempt(name, run, ("<no error expected>",), check, hostile_class="aliasing")
+
+
 def test_window_cells_are_read_only_views_of_one_private_copy():
     rec = _recordings()
     X = make_windows(rec, 2.0, 1.0)[0]
@@ -704,6 +914,49 @@ def test_messages_print_the_sum_and_ask_for_2d():
         ("metrics.chebyshev", lambda: chebyshev([0, 1], [1, 0]), ("must be 2-d",)),
     ]:
         attempt(entry, run, words, lambda out: pytest.fail("accepted"), hostile_class="messages")
+
+
+def test_messages_say_how_the_caller_normalises():
+    """A bad row sum told every caller to "pass normalize_y=True to the estimator": the
+    metrics, the figures and the feature-table loader have no such parameter."""
+    from mpcl_sklearn.plotting import plot_cooccurrence
+
+    y = np.full((4, 2), 0.6)
+    X = np.zeros((4, 2))
+    for entry, run, words in [
+        ("MeanDistributionRegressor", lambda: MeanDistributionRegressor().fit(X, y), "normalize_y"),
+        ("metrics.kl_divergence", lambda: kl_divergence(y, y), "divide each row by its sum"),
+        ("plotting", lambda: plot_cooccurrence(y, y), "divide each row by its sum"),
+    ]:
+
+        def check_message(exc, entry=entry, words=words):
+            text = str(exc)
+            assert words in text, text
+            if entry != "MeanDistributionRegressor":
+                assert "normalize_y" not in text, text
+
+        exc = attempt(
+            entry, run, (words,), lambda out: pytest.fail("accepted"), hostile_class="messages"
+        )
+        check_message(exc)
+
+
+def test_select_emotions_needs_two():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(6, 2)), columns=["eda__a", "acc__b"])
+    data = _feature_table(X, rng.dirichlet(np.ones(3), size=6), np.repeat(["s1", "s2"], 3))
+    for emotions, words in [
+        (["joy"], "at least 2"),
+        ("joy", "at least 2"),
+        (["joy", "joy"], "twice"),
+    ]:
+        attempt(
+            "select_emotions",
+            lambda e=emotions: select_emotions(data, e),
+            (words,),
+            lambda out: pytest.fail("accepted"),
+            hostile_class="loaders",
+        )
 
 
 def test_features_keep_names_and_metadata(windows):

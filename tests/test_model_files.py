@@ -31,6 +31,7 @@ import sys
 import textwrap
 import tracemalloc
 import uuid
+import warnings
 import zipfile
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -323,6 +324,37 @@ def test_save_model_does_not_persist_external_parameters(tmp_path, tsfresh_pipe)
     assert loaded[1].distributor is None and loaded.memory is None
     np.testing.assert_array_equal(loaded.predict(X), pipe.predict(X))
     COUNTS["save_model | network parameter"]["stripped"] += 1
+
+
+def test_save_model_warns_about_the_file_it_wrote(tmp_path):
+    """A callback of a type outside the allow-list is not saved: save_model used to warn that
+    load_model would refuse the file for that type, which the file no longer holds."""
+    from skorch.callbacks import EpochTimer
+
+    from mpcl_sklearn.models import MLPDistributionRegressor
+
+    X, y = _data(n=30, d=6, c=3)
+    est = MLPDistributionRegressor(max_epochs=1, random_state=0, callbacks=[EpochTimer()])
+    est.fit(X, y)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        path = save_model(est, tmp_path / "cb.skops")
+    messages = [str(w.message) for w in rec if issubclass(w.category, UserWarning)]
+    assert any("callbacks" in m and "not saved" in m for m in messages), messages
+    assert not any("refuse" in m or "EpochTimer" in m for m in messages), messages
+    assert untrusted_types(path) == []
+    loaded = load_model(path)
+    assert loaded.callbacks is None
+    np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+    COUNTS["save_model | external parameter"]["stripped"] += 1
+
+
+def test_untrusted_types_trusted_true_is_a_clear_error(tmp_path, model_bytes):
+    path = write(tmp_path, model_bytes)
+    with pytest.raises(TypeError, match="option of load_model only"):
+        untrusted_types(path, trusted=True)
+    with pytest.raises(TypeError, match="option of load_model only"):
+        untrusted_types(path, trusted=False)
 
 
 @pytest.mark.parametrize(
@@ -843,6 +875,41 @@ def test_huge_schema_and_other_malformed_schemas(tmp_path, model_bytes):
         edit(schema)
         path = write(tmp_path, rezip(model_bytes, schema), "m")
         refused("load_model", "schema bomb", lambda p=path: load_model(p), ValueError, words)
+
+
+def _many_leaves(n: int, distinct: bool) -> dict:
+    """A list node of ``n`` integer leaves (distinct ones compress ~10:1, equal ones ~300:1)."""
+    return {
+        "__class__": "list",
+        "__module__": "builtins",
+        "__loader__": "ListNode",
+        "content": [json_node(i if distinct else 1) for i in range(n)],
+    }
+
+
+@pytest.mark.parametrize("distinct", [False, True])
+def test_schema_of_many_nodes_is_refused_before_parsing(tmp_path, model_bytes, distinct):
+    """A small file whose schema.json holds hundreds of thousands of nodes used to be parsed
+    and walked: the reviewer's 220 KB file (600,000 equal leaves, 64 MB of JSON) cost 630 MB
+    and 16 s before it loaded. Equal leaves are refused by schema.json's compression ratio,
+    distinct ones (a ratio of real schemas) by the number of JSON values, counted while
+    inflating: either way before parsing, with a small peak."""
+    schema = schema_of(model_bytes)
+    set_attr(schema, "MeanDistributionRegressor", "notes_", _many_leaves(210_000, distinct))
+    path = write(tmp_path, rezip(model_bytes, schema))
+    info = zipfile.ZipFile(path).getinfo("schema.json")
+    ratio = info.file_size / info.compress_size
+    assert (ratio > 200) if not distinct else (ratio < 50), ratio
+    words = "ratio over 200" if not distinct else "more than 1000000 json values"
+    for entry, fn in [("load_model", load_model), ("untrusted_types", untrusted_types)]:
+        refused(entry, "schema bomb", lambda f=fn: f(path), ValueError, words)
+    assert _peak(lambda: load_model(path)) < SMALL_PEAK
+    # a list of distinct values of a real size (20,000 names) loads
+    schema = schema_of(model_bytes)
+    set_attr(schema, "MeanDistributionRegressor", "notes_", _many_leaves(20_000, True))
+    assert len(load_model(write(tmp_path, rezip(model_bytes, schema), "ok.skops"))[-1].notes_) == (
+        20_000
+    )
 
 
 def test_ids_cannot_alias_a_checked_value(tmp_path, tsfresh_pipe):

@@ -14,7 +14,9 @@ Importing this module is cheap (no scikit-learn, pandas or torch), so ``--help``
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from .commands import EXIT_USAGE, CLIError
 from .parser import (
@@ -41,6 +43,30 @@ __all__ = [
 ]
 
 
+@contextmanager
+def _each_warning_once() -> Iterator[None]:
+    """Show each distinct warning (category and text) once, as one line without source lines.
+
+    A warning raised in every fold (a model's, a library's) is otherwise printed once per fold,
+    with the line of code that raised it.
+    """
+    seen: set[tuple[type, str]] = set()
+    previous = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = " ".join(str(message).split())
+        if (category, text) in seen:
+            return
+        seen.add((category, text))
+        print(f"mpcl-sklearn: warning: {category.__name__}: {text}", file=file or sys.stderr)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line interface; returns the exit status (2 for a mistake in the
     command, printed as one line)."""
@@ -48,7 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = argv
     try:
-        return int(args.func(args) or 0)
+        with _each_warning_once():
+            return int(args.func(args) or 0)
     except CLIError as exc:
         if args.traceback:
             raise

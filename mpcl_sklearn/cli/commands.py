@@ -4,6 +4,7 @@ their arguments before anything is loaded. Heavy libraries are imported inside t
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import time
 from pathlib import Path
@@ -40,6 +41,32 @@ def _check_out(out: str) -> None:
         raise CLIError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
 
 
+#: Room left for the suffixes ``write_outputs`` adds to ``--name`` (the longest,
+#: ``_distributions_<ablation row>.png``, has 46 bytes) within a 255-byte file name.
+_SUFFIX_BYTES = 64
+
+
+def _check_name(name: str | None) -> None:
+    """Refuse a ``--name`` that is not a plain file name stem, before anything is computed.
+
+    The outputs are written as ``<--out>/<name>_<suffix>``: a name with a path separator or
+    ``..`` would write elsewhere (or into a folder that does not exist, after the run).
+    """
+    if name is None:
+        return
+    seps = {"/", "\\", os.sep, os.altsep} - {None}
+    if not name.strip() or any(c in name for c in seps) or name in (".", "..") or "\0" in name:
+        raise CLIError(
+            f"--name {name!r} must be a plain file name stem, without path separators: the "
+            "outputs are written as <--out>/<name>_*.csv/.md/.png; choose the folder with --out"
+        )
+    if len(os.fsencode(name)) + _SUFFIX_BYTES > 255:
+        raise CLIError(
+            f"--name is {len(name)} characters long: with their suffixes the output file names "
+            f"would exceed 255 bytes; use at most {255 - _SUFFIX_BYTES}"
+        )
+
+
 def _check_device(device: str | None) -> None:
     if device is None:
         return
@@ -70,12 +97,19 @@ def _check_data_arguments(args: argparse.Namespace) -> None:
         "--subject-column": args.subject_column,
         "--trial-column": args.trial_column,
         "--emotion-columns": args.emotion_columns,
+        "--feature-columns": args.feature_columns,
+        "--drop-columns": args.drop_columns,
         "--behavioural": args.behavioural,
         "--normalize-labels": args.normalize_labels or None,
     }
     given = [k for k, v in table_only.items() if v is not None]
     if given and not table:
         raise CLIError(f"{', '.join(given)}: for your own table (--features FILE)")
+    if args.feature_columns is not None and args.drop_columns is not None:
+        raise CLIError(
+            "--feature-columns lists the features, --drop-columns the columns to leave out: "
+            "give one of them"
+        )
     synthetic = [
         flag
         for flag, value in (
@@ -203,8 +237,10 @@ def _load(args: argparse.Namespace):
     if args.dataset == "table":
         table = {
             "subject_column": args.subject_column or "subject",
-            "trial_column": args.trial_column or "trial",
+            "trial_column": args.trial_column,
             "emotion_columns": args.emotion_columns,
+            "feature_columns": args.feature_columns,
+            "drop_columns": args.drop_columns,
             "normalize": args.normalize_labels,
             "behavioural": args.behavioural,
         }
@@ -247,6 +283,7 @@ def _prepare(args: argparse.Namespace) -> dict:
     _check_data_arguments(args)
     options = _run_options(args)
     _check_device(args.device)
+    _check_name(getattr(args, "name", None))
     _check_out(args.out)
     return options
 
@@ -260,6 +297,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     options = _prepare(args)
     data = _load(args)
     from ..experiments import make_model, run_experiment
+    from ..experiments.running import behavioural_argument
 
     result = run_experiment(data, args.models, **options)
     final = None
@@ -273,7 +311,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         final = make_model(
             "mpcl",
             random_state=args.random_state,
-            behavioural=data.behavioural,
+            behavioural=behavioural_argument(data),
             max_epochs=args.max_epochs,
             device=args.device,
         ).fit(data.X, y, groups=data.groups)

@@ -138,8 +138,10 @@ def _add_data_arguments(p: argparse.ArgumentParser) -> None:
     data.add_argument(
         "--emotions",
         type=_names_argument,
-        help="comma-separated emotion names to keep, in this order (each row renormalised "
-        "over them); wesad also takes 'dmer10' (its default) or 'all'",
+        help="comma-separated emotion names to keep (at least 2), in this order (each row "
+        "renormalised over them), for every dataset; 'all' keeps every emotion (the default, "
+        "except wesad); wesad: its PANAS items, default 'dmer10' (DMER's 10 items), 'all' its "
+        "24 items",
     )
     data.add_argument("--n-subjects", type=_count(2), help="synthetic: number of subjects")
     data.add_argument("--trials-per-subject", type=_count(1), help="synthetic: trials per subject")
@@ -148,17 +150,36 @@ def _add_data_arguments(p: argparse.ArgumentParser) -> None:
     own = p.add_argument_group(
         "your own feature table",
         "--features FILE (.csv or .parquet): one row per window; a subject column, optionally "
-        "a trial column, emotion columns (named 'emotion__<name>', or listed with "
-        "--emotion-columns), every other column a numeric feature named "
-        "'<modality>__<feature>' or '<modality>__<scale>__<feature>'",
+        "a trial column (ids read as text), at least 2 emotion columns (named "
+        "'emotion__<name>', or listed with --emotion-columns), every other column a numeric, "
+        "finite feature that must be named '<modality>__<feature>' or "
+        "'<modality>__<scale>__<feature>': a column named otherwise (an id, a note, a "
+        "condition code) is refused, not used; leave it out with --drop-columns or list the "
+        "features with --feature-columns. A first column without a header (the index "
+        "DataFrame.to_csv writes) is read as the row index",
     )
     own.add_argument("--features", metavar="FILE", help="the feature table")
     own.add_argument("--subject-column", help="subject column (default: subject)")
-    own.add_argument("--trial-column", help="trial column (default: trial, when present)")
+    own.add_argument(
+        "--trial-column",
+        help="trial column, which must exist (default: the column 'trial' when present; "
+        "without one every subject is one trial)",
+    )
     own.add_argument(
         "--emotion-columns",
         type=_names_argument,
         help="comma-separated emotion columns (default: the columns named emotion__<name>)",
+    )
+    own.add_argument(
+        "--feature-columns",
+        type=_names_argument,
+        help="comma-separated feature columns: exactly these are the features, the other "
+        "columns are left out (default: every column that is not an id or emotion)",
+    )
+    own.add_argument(
+        "--drop-columns",
+        type=_names_argument,
+        help="comma-separated columns to leave out (not with --feature-columns)",
     )
     own.add_argument(
         "--normalize-labels",

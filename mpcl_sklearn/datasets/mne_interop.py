@@ -289,6 +289,23 @@ def _signals(block: np.ndarray, picks: dict[str, list[int]]) -> dict[str, np.nda
     return {m: np.ascontiguousarray(block[idx], dtype=np.float64) for m, idx in picks.items()}
 
 
+def _annotation_starts(raw, onsets: list[float]) -> np.ndarray:
+    """Index into ``raw``'s data (0 = its first sample) of each annotation onset of ``raw``.
+
+    As :func:`mne.events_from_annotations` computes its sample numbers (then minus
+    ``raw.first_samp``): with a measurement date, onsets count from ``orig_time``, which
+    ``time_as_index`` relates to the first sample; without one (``orig_time`` None), onsets
+    count from sample 0 of the acquisition, i.e. include ``raw.first_time``, so a cropped
+    Raw's ``first_samp`` must be subtracted (``time_as_index`` alone would read them from the
+    cropped data's first sample).
+    """
+    ann = raw.annotations
+    idx = raw.time_as_index(onsets, use_rounding=True, origin=ann.orig_time)
+    if ann.orig_time is not None:
+        return np.asarray(idx, dtype=np.int64)
+    return np.asarray(idx, dtype=np.int64) - int(raw.first_samp)
+
+
 def _raw_trials(sub, raw, picks, table, names, _from_meta, normalize, report) -> list[Trial]:
     ann = raw.annotations
     keep, skipped = [], Counter()
@@ -302,7 +319,7 @@ def _raw_trials(sub, raw, picks, table, names, _from_meta, normalize, report) ->
     if skipped:
         report.append(f"subject {sub!r}: annotations without a label row skipped: {dict(skipped)}")
     ids = _unique_names([k[2] for k in keep])
-    start_idx = raw.time_as_index([k[0] for k in keep], use_rounding=True, origin=ann.orig_time)
+    start_idx = _annotation_starts(raw, [k[0] for k in keep])
     all_idx = [i for idx in picks.values() for i in idx]
     pos = {m: [all_idx.index(i) for i in idx] for m, idx in picks.items()}
     trials = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -77,12 +78,14 @@ def prepare_dataset(
         (:func:`~mpcl_sklearn.preprocessing.subject_standardize`). This uses the unlabelled
         features of the test subjects too (transductive, no labels); the description says so.
     emotions : str or sequence of str, optional
-        The emotions to keep, by name and in this order (each row renormalised over them; see
-        :func:`select_emotions`). WESAD also takes its loader's ``"dmer10"`` or ``"all"``.
+        The emotions to keep, by name and in this order (at least 2; each row renormalised over
+        them; see :func:`select_emotions`). ``"all"`` (or ``["all"]``) keeps every emotion of
+        any dataset (WESAD: its 24 PANAS items); ``"dmer10"`` is WESAD's default label set
+        (DMER's 10 items) and WESAD's only.
     table_options : dict, optional
         Keyword arguments of :func:`~mpcl_sklearn.datasets.load_feature_table`
-        (``subject_column``, ``trial_column``, ``emotion_columns``, ``normalize``,
-        ``behavioural``).
+        (``subject_column``, ``trial_column``, ``emotion_columns``, ``feature_columns``,
+        ``drop_columns``, ``normalize``, ``behavioural``).
 
     Returns
     -------
@@ -90,6 +93,7 @@ def prepare_dataset(
     """
     from ..datasets import load_dmer, load_feature_table
 
+    emotions = _label_set(emotions, dataset)
     if dataset in ("dmer", "table"):
         if path is None:
             what = "the DMER release folder" if dataset == "dmer" else "the table's file"
@@ -193,23 +197,56 @@ def _windowed_features(
     return data if emotions is None else select_emotions(data, emotions)
 
 
+def _label_set(emotions, dataset: str):
+    """``emotions=`` with the label-set names resolved: ``"all"`` is None (every emotion)
+    except for WESAD, whose loader takes ``"all"`` and ``"dmer10"`` itself."""
+    if not isinstance(emotions, str) and isinstance(emotions, Sequence) and len(emotions) == 1:
+        if emotions[0] in ("all", "dmer10"):
+            emotions = emotions[0]
+    if dataset == "wesad" or not isinstance(emotions, str):
+        return emotions
+    if emotions == "all":
+        return None
+    if emotions == "dmer10":
+        raise ValueError(
+            f"emotions='dmer10' is a label set of the WESAD loader; dataset={dataset!r} has its "
+            "own emotions: name them, or 'all'"
+        )
+    return emotions
+
+
 def select_emotions(data: FeatureTable, emotions: str | Sequence[str]) -> FeatureTable:
     """Keep the named emotions (in the given order), each row renormalised to sum to 1.
+
+    Returns a new table that shares no array, list or ``attrs`` with ``data`` (also when the
+    names are the data's own, in its order).
 
     Raises
     ------
     ValueError
-        An unknown or repeated name, or rows with probability 0 on every kept emotion.
+        An unknown or repeated name, fewer than 2 names (with one emotion every distribution is
+        ``[1.0]`` and every metric trivially perfect), or rows with probability 0 on every kept
+        emotion.
     """
     names = [emotions] if isinstance(emotions, str) else [str(e) for e in emotions]
     have = [str(e) for e in data.emotions]
     unknown = [e for e in names if e not in have]
     if unknown or not names:
-        raise ValueError(f"unknown emotions {unknown or names}; this data has {have}")
+        hint = (
+            " ('all' keeps every emotion; 'dmer10' is a label set of WESAD only)"
+            if set(unknown) & {"all", "dmer10"}
+            else ""
+        )
+        raise ValueError(f"unknown emotions {unknown or names}; this data has {have}{hint}")
     if len(set(names)) != len(names):
         raise ValueError(f"emotions are listed twice: {names}")
+    if len(names) < 2:
+        raise ValueError(
+            f"need at least 2 emotions, got {names}: with one, every distribution is [1.0] and "
+            "every metric is trivially perfect"
+        )
     if names == have:
-        return data
+        return _copy_table(data)
     y = np.asarray(data.y, dtype=float)[:, [have.index(e) for e in names]]
     sums = y.sum(axis=1)
     if (sums <= 0).any():
@@ -217,13 +254,12 @@ def select_emotions(data: FeatureTable, emotions: str | Sequence[str]) -> Featur
             f"{int((sums <= 0).sum())} rows have probability 0 on every one of {names}: choose "
             "more emotions"
         )
-    X = data.X
+    copied = _copy_table(data)
+    X = copied.X
     if hasattr(X, "attrs"):
-        X = X.copy()
         X.attrs["emotions"] = list(names)
     return replace(
-        data,
-        X=X,
+        copied,
         y=y / sums[:, None],
         emotions=names,
         description=data.description + f"; emotions {', '.join(names)} (rows renormalised)",
@@ -231,6 +267,23 @@ def select_emotions(data: FeatureTable, emotions: str | Sequence[str]) -> Featur
             *data.report,
             f"emotions: {', '.join(names)} of {', '.join(have)}; rows renormalised over them",
         ],
+    )
+
+
+def _copy_table(data: FeatureTable) -> FeatureTable:
+    """A copy of ``data`` sharing no array, list or attrs with it."""
+    X = data.X.copy() if hasattr(data.X, "copy") else np.array(data.X, copy=True)
+    if hasattr(X, "attrs"):
+        X.attrs = copy.deepcopy(dict(data.X.attrs))
+    return replace(
+        data,
+        X=X,
+        y=np.array(data.y, copy=True),
+        groups=np.array(data.groups, copy=True),
+        trials=np.array(data.trials, copy=True),
+        emotions=list(data.emotions),
+        behavioural=tuple(data.behavioural),
+        report=list(data.report),
     )
 
 

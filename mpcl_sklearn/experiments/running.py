@@ -19,6 +19,21 @@ from .results import ExperimentResult
 __all__ = ["run_ablation", "run_experiment"]
 
 
+def behavioural_argument(data: FeatureTable) -> tuple[str, ...] | None:
+    """What :func:`make_model` gets as ``behavioural`` for ``data``.
+
+    None when ``data.X.attrs["behavioural"]`` already declares ``data.behavioural`` (the loaders
+    set it): the models then read it as the table's metadata (``behavioural_modalities="auto"``)
+    instead of as names the user wrote, which they would check against the columns and warn
+    about (a table whose names fall back to one token would get a "check the spelling" warning
+    for a modality the loader inferred). Otherwise the names, explicitly.
+    """
+    declared = getattr(data.X, "attrs", {}).get("behavioural")
+    if declared is not None and tuple(declared) == tuple(data.behavioural):
+        return None
+    return tuple(data.behavioural)
+
+
 def _evaluate_one(
     estimator,
     data: FeatureTable,
@@ -119,7 +134,7 @@ def run_experiment(
             name: make_model(
                 name,
                 random_state=random_state,
-                behavioural=data.behavioural,
+                behavioural=behavioural_argument(data),
                 max_epochs=max_epochs,
                 device=device,
             )
@@ -167,7 +182,7 @@ def run_ablation(
         label: make_model(
             "mpcl",
             random_state=random_state,
-            behavioural=data.behavioural,
+            behavioural=behavioural_argument(data),
             max_epochs=max_epochs,
             device=device,
             **params,

@@ -124,6 +124,29 @@ def _layout(X, modalities: Sequence[str] | None) -> list[_Block]:
     return blocks
 
 
+def _check_rates(blocks: list[_Block], fitted: list[_Block]) -> None:
+    """Refuse a table sampled at other rates, or framed at other scales, than in ``fit``
+    (16 samples at 8 Hz are not 16 samples at 4 Hz); the message names the rates."""
+    problems = []
+    for m in dict.fromkeys(b.modality for b in blocks):
+        now = [b for b in blocks if b.modality == m]
+        before = [b for b in fitted if b.modality == m]
+        rates = [", ".join(sorted({f"{b.sfreq:g}" for b in bs})) for bs in (now, before)]
+        scales = [[b.scale for b in bs] for bs in (now, before)]
+        if before and rates[0] != rates[1]:
+            problems.append(
+                f"modality {m!r} is sampled at {rates[0]} Hz in X, {rates[1]} Hz in fit"
+            )
+        elif len(now) == len(before) and scales[0] != scales[1]:
+            problems.append(f"the frames of {m!r} last {scales[0]} in X, {scales[1]} in fit")
+    if problems:
+        raise ValueError(
+            "X's sampling rates or frame lengths differ from those seen in fit: "
+            f"{'; '.join(problems)}. Resample the signals (or cut windows and frames of the same "
+            "length in seconds) as for the data the extractor was fitted on, or fit it again"
+        )
+
+
 def _interpolate(block: np.ndarray) -> np.ndarray:
     """Linearly interpolate NaN/inf samples along the last axis (edges: nearest value)."""
     out = np.array(block, dtype=np.float64)
@@ -384,6 +407,7 @@ class ModalityFeatureExtractor(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "blocks_")
         validate_params(self)
         blocks = _layout(X, self.modalities)
+        _check_rates(blocks, self.blocks_)
         if [(b.column, b.n_frames, b.n_channels, b.frame_len) for b in blocks] != [
             (b.column, b.n_frames, b.n_channels, b.frame_len) for b in self.blocks_
         ]:

@@ -334,6 +334,11 @@ class AAKNNRegressor(BaseDistributionRegressor):
             X = self.scaler_.transform(X)
         else:
             self.scaler_ = None
+            X = np.array(X, copy=True)
+        # the neighbour search keeps its training arrays: copies, not the caller's X and y
+        # (validation returns them as they are when they are already float64), so that editing
+        # them after fit cannot change the predictions
+        Y = np.array(Y, copy=True)
         self.knn_ = KNeighborsRegressor(
             n_neighbors=min(int(self.n_neighbors), X.shape[0]),
             weights=self.weights,
