@@ -12,6 +12,7 @@ from .emotions import (
     POSITIVE_EMOTIONS,
     WESAD_PANAS_ITEMS,
 )
+from .ldl import LDLFormatError, load_ldl
 from .synthetic import make_mixed_emotion_recordings
 from .wesad import (
     WESAD_CONDITIONS,
@@ -26,6 +27,7 @@ __all__ = [
     "DMER_EMOTIONS",
     "DMER_TO_WESAD",
     "DMERFormatError",
+    "LDLFormatError",
     "NEGATIVE_EMOTIONS",
     "POSITIVE_EMOTIONS",
     "WESADFormatError",
@@ -35,6 +37,7 @@ __all__ = [
     "dmer_feature_names",
     "estimate_e4_offset",
     "load_dmer",
+    "load_ldl",
     "load_wesad",
     "make_mixed_emotion_recordings",
     "read_wesad_quest",
