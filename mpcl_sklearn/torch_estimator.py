@@ -127,6 +127,10 @@ class TensorBatchDataset(torch.utils.data.Dataset):
     def __getitem__(self, i):
         return self.X[i], (self.y[i] if self.y is not None else torch.zeros(0))
 
+    def batches(self, batch_size: int, training: bool, generator=None):
+        """The batch iterator skorch uses (shuffled in training)."""
+        return _BatchIterator(self, batch_size, training, generator)
+
 
 class _BatchIterator:
     """Iterate over ``(X[idx], y[idx])`` batches of a :class:`TensorBatchDataset`."""
@@ -187,7 +191,7 @@ class _DistributionNet(NeuralNet):
     def get_iterator(self, dataset, training=False):
         if isinstance(dataset, TensorBatchDataset):
             gen = getattr(self, "batch_generator_", None)
-            return _BatchIterator(dataset, self.batch_size, training, gen)
+            return dataset.batches(self.batch_size, training, gen)
         return super().get_iterator(dataset, training=training)
 
 
@@ -367,6 +371,15 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
     def _after_fit(self, X: np.ndarray, Y: np.ndarray) -> None:
         """Hook called after training (X standardised)."""
 
+    def _training_dataset(self, X: torch.Tensor, Y: torch.Tensor, rows: np.ndarray):
+        """Hook: the training dataset of the rows ``rows`` (of the standardised data given to
+        ``_prepare_fit``). Default: :class:`TensorBatchDataset` of ``X``, ``Y``."""
+        return TensorBatchDataset(X, Y)
+
+    def _criterion(self):
+        """Hook: the criterion class (called with ``reduction="batchmean"``)."""
+        return torch.nn.KLDivLoss
+
     def _column_layout(self, X) -> dict:
         """Group the columns into tokens: ``{(modality, scale): [indices]}``."""
         names = getattr(self, "feature_names_in_", None)
@@ -480,7 +493,7 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
             opt_kwargs["optimizer__fused"] = True
         net = _DistributionNet(
             module=self._build_module(self.n_features_in_, self.n_outputs_, self.column_layout_),
-            criterion=torch.nn.KLDivLoss,
+            criterion=self._criterion(),
             criterion__reduction="batchmean",
             optimizer=opt_cls,
             lr=self.lr,
@@ -589,8 +602,10 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
                 train_idx, valid_idx = self._validation_split(len(Xs), groups, seed)
             else:
                 train_idx, valid_idx = np.arange(len(Xs)), None
-            train_ds = TensorBatchDataset(
-                self._to_tensor(Xs[train_idx], device), self._to_tensor(Y[train_idx], device)
+            train_ds = self._training_dataset(
+                self._to_tensor(Xs[train_idx], device),
+                self._to_tensor(Y[train_idx], device),
+                train_idx,
             )
 
             if reuse:
