@@ -81,6 +81,9 @@ class MPCLNet(nn.Module):
     distill_temperature : float, default=2.0
     cooccurrence_target : array of shape (n_emotions, n_emotions) or None
         Row-stochastic target of the co-occurrence regulariser.
+    cooccurrence_prior : bool, default=False
+        Initialise a learned bias of the co-occurrence retrieval at ``log cooccurrence_target``
+        (see :class:`CooccurrenceRetrieval`).
     dropout : float, default=0.1
     input_dropout : float, default=0.0
         Dropout on the features entering the token encoder (training only).
@@ -92,6 +95,10 @@ class MPCLNet(nn.Module):
         Add a linear read-out of the features to the logits.
     linear_alpha : float, default=1.0
         L2 penalty ``alpha / 2 * ||V||^2`` on the linear evidence (an auxiliary loss).
+    deep_init : {"random", "zero"}, default="random"
+        ``"zero"``: the read-out of the prototype path (the head's weights and the evidence
+        scale) starts at zero, so the untrained network predicts from the bias and the linear
+        evidence alone and training adds the prototype path's contribution from there.
     """
 
     def __init__(
@@ -118,12 +125,14 @@ class MPCLNet(nn.Module):
         lambda_diversity: float = 0.01,
         distill_temperature: float = 2.0,
         cooccurrence_target=None,
+        cooccurrence_prior: bool = False,
         dropout: float = 0.1,
         input_dropout: float = 0.0,
         token_dropout: float = 0.0,
         label_prior=None,
         use_linear_evidence: bool = False,
         linear_alpha: float = 1.0,
+        deep_init: str = "random",
     ):
         super().__init__()
         d, C, K = int(d_model), int(n_emotions), int(prototypes_per_emotion)
@@ -165,7 +174,13 @@ class MPCLNet(nn.Module):
             self.student_queries = None
             self.student_masks = None
         self.cooccurrence = (
-            CooccurrenceRetrieval(d, cooccurrence_beta) if (use_cooccurrence_retrieval) else None
+            CooccurrenceRetrieval(
+                d,
+                cooccurrence_beta,
+                prior=cooccurrence_target if cooccurrence_prior else None,
+            )
+            if use_cooccurrence_retrieval
+            else None
         )
         self.compression = (
             HierarchicalCompression(
@@ -195,6 +210,11 @@ class MPCLNet(nn.Module):
             bias = bias - bias.mean()
         self.emotion_bias = nn.Parameter(bias)
         self.evidence_scale = nn.Parameter(torch.ones(()))
+        if deep_init == "zero":
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.evidence_scale)
+        elif deep_init != "random":
+            raise ValueError(f"deep_init must be 'random' or 'zero', got {deep_init!r}")
         target = (
             None
             if cooccurrence_target is None
