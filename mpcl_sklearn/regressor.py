@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -10,7 +11,21 @@ import torch
 from skorch.callbacks import Callback
 
 from ._columns import explicit_modalities, parse_feature_column
+from .cross_fitting import (
+    MemberBatchDataset,
+    MemberGradClipping,
+    MemberKLDivLoss,
+    choose_linear_alpha,
+    choose_weights,
+    convex_linear_fit,
+    linear_predict,
+    member_masks,
+    mixture_kl,
+    out_of_fold_mean,
+    out_of_fold_prior,
+)
 from .nn.cooccurrence import label_cooccurrence_target
+from .nn.ensemble import StackedEnsemble
 from .nn.mpcl import MPCLNet
 from .torch_estimator import TorchDistributionRegressor, training_params
 
@@ -119,8 +134,29 @@ use_hierarchical_compression : bool, default=True
     use_linear_evidence : bool, default=True
         Add a ridge-penalised linear read-out of the features to the logits (``docs/method.md``
         §6); False removes it.
-    linear_alpha : float, default=1.0
-        Its L2 penalty ``alpha / 2 * ||V||^2`` (same scale as SA-BFGS's ``alpha``).
+    linear_alpha : float or "auto", default=1.0
+        Its L2 penalty ``alpha / 2 * ||V||^2`` (same scale as SA-BFGS's ``alpha``). ``"auto"``:
+        chosen from (0.01, 0.1, 1, 10) by the held-out KL of the convex linear model on the
+        members' folds (or 3 group folds with a single member), inside the training data.
+    linear_init : bool, default=False
+        Start the network as the convex linear model: the linear evidence and the emotion bias
+        are initialised to the maximum-entropy (SA-BFGS) solution at ``linear_alpha`` on each
+        member's rows, and the prototype path's read-out starts at zero; training then adds what
+        the prototype path explains beyond it.
+    cooccurrence_prior : bool, default=False
+        Initialise a learned bias of the co-occurrence retrieval at the log of the label
+        co-occurrence target (``docs/method.md`` §4).
+    member_folds, member_repeats : int, default=1, 1
+        Train ``member_folds * member_repeats`` members at once, as one stacked network
+        (``torch.func.vmap``): for each repeat the training subjects (``groups`` passed to
+        ``fit``; rows otherwise) are split into ``member_folds`` folds and each member trains
+        on all folds but one, so every training row is held out by ``member_repeats`` members.
+        The prediction is the members' mean. ``member_folds=1``: every member sees every row
+        (a seed ensemble).
+    shrinkage : "auto", float in [0, 1] or None, default="auto"
+        Mix the prediction with the training label distribution: ``(1 - s) p + s prior``.
+        ``"auto"`` chooses ``s`` minimising the KL of the members' out-of-fold predictions on
+        the training rows (0 when no member holds rows out); a number fixes it; None is 0.
     lr_schedule : {"cosine", None}, default="cosine"
         Cosine decay of the learning rate over the ``max_epochs`` of each ``fit``, per batch.
     weight_averaging : float, default=0.5
@@ -144,6 +180,16 @@ verbose, callbacks, normalize_y, n_threads
         Its regularisation target, from the correlation of the training distributions.
     tokens_ : list of (modality, scale)
         The token layout.
+    n_members_ : int
+        Members trained (1: a single network).
+    shrinkage_ : float
+        The mixing weight of the training label distribution in the prediction.
+    oof_kl_ : float
+        Mean KL of the members' out-of-fold predictions (only with held-out rows).
+    linear_alpha_ : float
+        The linear evidence's penalty used.
+    linear_alpha_scores_ : dict
+        Held-out KL of the convex linear model per penalty (``linear_alpha="auto"``).
     n_features_in_, feature_names_in_, n_outputs_
     """
 
@@ -171,9 +217,15 @@ verbose, callbacks, normalize_y, n_threads
         input_dropout: float = 0.2,
         token_dropout: float = 0.2,
         use_linear_evidence: bool = True,
-        linear_alpha: float = 1.0,
+        linear_alpha: float | str = 1.0,
+        linear_init: bool = False,
         lr_schedule: str | None = "cosine",
         weight_averaging: float = 0.5,
+        cooccurrence_prior: bool = False,
+        member_folds: int = 1,
+        member_repeats: int = 1,
+        shrinkage="auto",
+        shrinkage_targets: tuple[str, ...] = ("prior",),
         *,
         lr: float = 1e-3,
         max_epochs: int = 30,
@@ -217,8 +269,14 @@ verbose, callbacks, normalize_y, n_threads
         self.token_dropout = token_dropout
         self.use_linear_evidence = use_linear_evidence
         self.linear_alpha = linear_alpha
+        self.linear_init = linear_init
         self.lr_schedule = lr_schedule
         self.weight_averaging = weight_averaging
+        self.cooccurrence_prior = cooccurrence_prior
+        self.member_folds = member_folds
+        self.member_repeats = member_repeats
+        self.shrinkage = shrinkage
+        self.shrinkage_targets = shrinkage_targets
         super().__init__(**training_params(locals()))
 
     # ------------------------------------------------------------------ layout
@@ -265,6 +323,37 @@ verbose, callbacks, normalize_y, n_threads
         wa = self.weight_averaging
         if not (isinstance(wa, (int, float, np.integer, np.floating)) and 0 <= wa <= 1):
             raise ValueError(f"weight_averaging must be a fraction in [0, 1], got {wa!r}")
+        for name in ("member_folds", "member_repeats"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1):
+                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        sh = self.shrinkage
+        if not (
+            sh == "auto"
+            or sh is None
+            or (isinstance(sh, (int, float, np.integer, np.floating)) and 0 <= sh <= 1)
+        ):
+            raise ValueError(f"shrinkage must be 'auto', None or a number in [0, 1], got {sh!r}")
+        targets = self.shrinkage_targets
+        if not (
+            isinstance(targets, (tuple, list))
+            and targets
+            and set(targets) <= {"prior", "linear"}
+            and len(set(targets)) == len(targets)
+        ):
+            raise ValueError(
+                "shrinkage_targets must be a non-empty tuple of distinct names from "
+                f"('prior', 'linear'), got {targets!r}"
+            )
+        la = self.linear_alpha
+        if not (
+            la == "auto" or (isinstance(la, (int, float, np.integer, np.floating)) and la >= 0)
+        ):
+            raise ValueError(f"linear_alpha must be 'auto' or a number >= 0, got {la!r}")
+
+    @property
+    def _n_members(self) -> int:
+        return int(getattr(self, "n_members_", 1))
 
     def _make_net(self, device, *, extra_callbacks=()):
         extra = list(extra_callbacks)
@@ -272,18 +361,143 @@ verbose, callbacks, normalize_y, n_threads
             extra.append(("lr_schedule", _CosineLR()))
         if self.weight_averaging and not self.early_stopping:
             extra.append(("weight_averaging", _WeightAveraging(float(self.weight_averaging))))
-        return super()._make_net(device, extra_callbacks=extra)
+        net = super()._make_net(device, extra_callbacks=extra)
+        if self._n_members > 1 and self.max_grad_norm is not None:
+            net.callbacks = [
+                ("grad_clip", MemberGradClipping(self.max_grad_norm))
+                if name == "grad_clip"
+                else (name, cb)
+                for name, cb in net.callbacks
+            ]
+        return net
+
+    def _criterion(self):
+        return MemberKLDivLoss if self._n_members > 1 else super()._criterion()
+
+    def _training_dataset(self, X: torch.Tensor, Y: torch.Tensor, rows: np.ndarray):
+        masks = getattr(self, "_member_masks", None)
+        if self._n_members > 1 and masks is not None:
+            return MemberBatchDataset(X, Y, masks[rows])
+        return super()._training_dataset(X, Y, rows)
+
+    def fit(self, X, y, groups=None):
+        """Fit the network (or its cross-fitted members).
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+        y : array-like of shape (n_samples, n_emotions)
+        groups : array-like of shape (n_samples,), optional
+            Subject of each row. With ``member_folds >= 2`` the members' folds keep subjects
+            apart (strongly recommended for windowed recordings: otherwise the out-of-fold
+            predictions that choose ``shrinkage`` share trials with the training rows), and the
+            early-stopping split does too. Request it with ``set_fit_request(groups=True)``
+            under metadata routing.
+
+        Returns
+        -------
+        self
+        """
+        self._fit_groups = groups
+        try:
+            return super().fit(X, y, groups=groups)
+        finally:
+            self._fit_groups = None
+            self._member_masks = None
+            self._linear_inits = None
+            self._linear_folds = None
 
     def _prepare_fit(self, X: np.ndarray, Y: np.ndarray) -> None:
         self.cooccurrence_target_ = label_cooccurrence_target(Y)
         self.label_prior_ = Y.mean(axis=0)
         self.tokens_ = list(self.column_layout_)
         self._affect_membership(Y.shape[1])  # validate early
+        groups = getattr(self, "_fit_groups", None)
+        if groups is not None and len(groups) != len(X):
+            raise ValueError(f"groups has {len(groups)} entries but X has {len(X)} rows")
+        n_members = int(self.member_folds) * int(self.member_repeats)
+        self._member_masks = None
+        if n_members > 1 and self.member_folds > 1 and groups is not None:
+            if len(np.unique(np.asarray(groups))) < 2:
+                warnings.warn(
+                    "groups has a single value: the members' folds split the rows instead "
+                    "(neighbouring windows of one recording then fall on both sides of a fold)",
+                    UserWarning,
+                    stacklevel=4,
+                )
+                groups = None
+        if n_members > 1:
+            masks = member_masks(
+                len(X),
+                groups,
+                n_folds=self.member_folds,
+                n_repeats=self.member_repeats,
+                random_state=int(torch.randint(0, 2**31 - 1, ()).item()),
+            )
+            self._member_masks = masks
+            n_members = masks.shape[1]
+        self.n_members_ = n_members
+        self._fit_linear_path(X, Y, groups)
+
+    def _fit_linear_path(self, X: np.ndarray, Y: np.ndarray, groups) -> None:
+        """Choose ``linear_alpha="auto"`` on held-out folds, and the convex initial solutions."""
+        alpha = self.linear_alpha
+        self._linear_inits = None
+        masks = self._member_masks
+        stack = self._stacks_linear()
+        if not self.use_linear_evidence or (alpha != "auto" and not self.linear_init and not stack):
+            self.linear_alpha_ = 1.0 if alpha == "auto" else float(alpha)
+            return
+        Xd = np.asarray(X, dtype=np.float64)
+        if alpha == "auto":
+            folds = masks
+            if folds is None or folds.all():
+                several = groups is not None and len(np.unique(groups)) >= 2
+                folds = member_masks(
+                    len(X),
+                    groups if several else None,
+                    n_folds=3,
+                    random_state=int(torch.randint(0, 2**31 - 1, ()).item()),
+                )
+            alpha, self.linear_alpha_scores_ = choose_linear_alpha(Xd, Y, folds)
+        self.linear_alpha_ = float(alpha)
+        if self.linear_init or stack:
+            sets = [np.ones(len(X), bool)] if masks is None else list(masks.T)
+            fits = [convex_linear_fit(Xd[m], Y[m], self.linear_alpha_) for m in sets]
+            if self.linear_init:
+                self._linear_inits = fits
+            if stack:
+                # out of fold: each member's own fit; in the prediction: one fit on all rows
+                self._linear_folds = (
+                    np.stack([W for W, _ in fits]),
+                    np.stack([b for _, b in fits]),
+                )
+                W, b = fits[0] if masks is None else convex_linear_fit(Xd, Y, self.linear_alpha_)
+                self.linear_coef_, self.linear_intercept_ = W, b
+
+    def _stacks_linear(self) -> bool:
+        """Whether the prediction may mix in the convex linear read-out (chosen out of fold)."""
+        return (
+            self.shrinkage == "auto"
+            and "linear" in self.shrinkage_targets
+            and self.use_linear_evidence
+            and int(self.member_folds) > 1
+        )
 
     def _build_module(self, n_features: int, n_outputs: int, column_layout: dict):
+        if self._n_members > 1:
+            return StackedEnsemble(
+                [
+                    self._build_member(n_features, n_outputs, column_layout, k)
+                    for k in range(self._n_members)
+                ]
+            )
+        return self._build_member(n_features, n_outputs, column_layout, 0)
+
+    def _build_member(self, n_features: int, n_outputs: int, column_layout: dict, index: int):
         behavioural = set(self.behavioural_modalities or ())
         keys = list(column_layout)
-        return MPCLNet(
+        net = MPCLNet(
             n_features,
             n_outputs,
             [column_layout[k] for k in keys],
@@ -305,13 +519,24 @@ verbose, callbacks, normalize_y, n_threads
             lambda_diversity=self.lambda_diversity,
             distill_temperature=self.distill_temperature,
             cooccurrence_target=self.cooccurrence_target_,
+            cooccurrence_prior=bool(self.cooccurrence_prior),
             dropout=self.dropout,
             input_dropout=self.input_dropout,
             token_dropout=self.token_dropout,
             label_prior=getattr(self, "label_prior_", None),
             use_linear_evidence=self.use_linear_evidence,
-            linear_alpha=self.linear_alpha,
+            linear_alpha=getattr(
+                self, "linear_alpha_", 1.0 if self.linear_alpha == "auto" else self.linear_alpha
+            ),
+            deep_init="zero" if self.linear_init else "random",
         )
+        inits = getattr(self, "_linear_inits", None)
+        if inits is not None and net.linear is not None:
+            W, b = inits[index]
+            with torch.no_grad():
+                net.linear.weight.copy_(torch.as_tensor(W.T, dtype=torch.float32))
+                net.emotion_bias.copy_(torch.as_tensor(b - b.mean(), dtype=torch.float32))
+        return net
 
     def _after_fit(self, X: np.ndarray, Y: np.ndarray) -> None:
         module = self.net_.module_
@@ -320,5 +545,60 @@ verbose, callbacks, normalize_y, n_threads
         take = rng.choice(len(X), size=min(len(X), 4096), replace=False)
         with torch.inference_mode():
             xt = torch.from_numpy(np.ascontiguousarray(X[np.sort(take)])).to(self.device_)
-            M = module.cooccurrence_matrix(xt).double().cpu().numpy()
+            if isinstance(module, StackedEnsemble):
+                M = module.call_members("cooccurrence_matrix", xt).mean(0)
+            else:
+                M = module.cooccurrence_matrix(xt)
+            M = M.double().cpu().numpy()
         self.cooccurrence_ = M / M.sum(axis=1, keepdims=True)
+        self.shrinkage_ = self._fit_shrinkage(module, X, Y)
+
+    def _member_predictions(self, module, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+        """Every member's predicted distributions for standardised X: (K, n, C)."""
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(X), batch_size):
+                xb = torch.from_numpy(np.ascontiguousarray(X[start : start + batch_size]))
+                out.append(module.member_log_proba(xb.to(self.device_)).double().cpu().numpy())
+        logp = np.concatenate(out, axis=1)
+        P = np.exp(logp - logp.max(axis=-1, keepdims=True))
+        return P / P.sum(axis=-1, keepdims=True)
+
+    def _fit_shrinkage(self, module, X: np.ndarray, Y: np.ndarray) -> float:
+        """Choose the weights of the network, the linear read-out and the prior (returns the
+        prior's); they are stored in ``combination_weights_``."""
+        sh = self.shrinkage
+        s = 0.0 if sh is None or sh == "auto" else float(sh)
+        self.combination_weights_ = {"network": 1.0 - s, "linear": 0.0, "prior": s}
+        masks = getattr(self, "_member_masks", None)
+        if sh != "auto" or masks is None or not isinstance(module, StackedEnsemble) or masks.all():
+            return s  # fixed, or no member holds rows out: nothing to validate on
+        rows, oof = out_of_fold_mean(self._member_predictions(module, X), masks)
+        self.oof_kl_ = mixture_kl(Y[rows], oof, oof, 0.0)
+        parts, names = [oof], ["network"]
+        if getattr(self, "_linear_folds", None) is not None:
+            lin = linear_predict(X, *self._linear_folds)
+            parts.append(out_of_fold_mean(lin, masks)[1])
+            names.append("linear")
+        if "prior" in self.shrinkage_targets:
+            # each member's own training mean: the held-out rows' labels must not leak into it
+            parts.append(out_of_fold_prior(Y, masks)[1])
+            names.append("prior")
+        w = choose_weights(Y[rows], parts)
+        self.combination_weights_ = {"network": 0.0, "linear": 0.0, "prior": 0.0}
+        self.combination_weights_.update({n: float(v) for n, v in zip(names, w)})
+        return self.combination_weights_["prior"]
+
+    def _predict_distribution(self, X: np.ndarray) -> np.ndarray:
+        P = super()._predict_distribution(X)
+        weights = getattr(self, "combination_weights_", None)
+        if weights is None:  # fitted before combination weights existed
+            s = float(getattr(self, "shrinkage_", 0.0))
+            return (1 - s) * P + s * self.label_prior_ if s > 0 else P
+        out = weights["network"] * P
+        if weights["linear"] > 0:
+            lin = linear_predict(self._standardize(X), self.linear_coef_, self.linear_intercept_)
+            out = out + weights["linear"] * lin
+        if weights["prior"] > 0:
+            out = out + weights["prior"] * self.label_prior_
+        return out
