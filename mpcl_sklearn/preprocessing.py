@@ -119,12 +119,14 @@ class SubjectCalibrator(TransformerMixin, BaseEstimator):
     Parameters
     ----------
     mode : {"reference", "transductive"}, default="reference"
-    center : {"median", "mean"}, default="median"
+    center : {"mean", "median"}, default="mean"
         Location subtracted per subject and feature.
-    scale : {"iqr", "std"} or None, default="iqr"
-        Spread divided out per subject and feature: the interquartile range / 1.349 (robust;
-        equals the standard deviation for normal data), the standard deviation, or None
-        (centre only). A spread at or below ``min_scale`` (a feature constant in the
+    scale : {"std", "iqr"} or None, default="std"
+        Spread divided out per subject and feature: the standard deviation, the interquartile
+        range / 1.349 (robust; equals the standard deviation for normal data), or None (centre
+        only). The defaults were measured best on WESAD (``docs/method.md``): with a resting
+        reference, many window statistics have an almost-zero interquartile range, and the
+        robust scale then blows other conditions' values up by orders of magnitude. A spread at or below ``min_scale`` (a feature constant in the
         calibration rows) counts as 1.
     min_rows : int, default=3
         Fewest calibration rows a subject needs.
@@ -148,8 +150,8 @@ class SubjectCalibrator(TransformerMixin, BaseEstimator):
     def __init__(
         self,
         mode: str = "reference",
-        center: str = "median",
-        scale: str | None = "iqr",
+        center: str = "mean",
+        scale: str | None = "std",
         min_rows: int = 3,
         min_scale: float = 1e-12,
         clip: float | None = None,
