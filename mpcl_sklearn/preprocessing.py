@@ -126,8 +126,8 @@ class SubjectCalibrator(TransformerMixin, BaseEstimator):
         range / 1.349 (robust; equals the standard deviation for normal data), or None (centre
         only). The defaults were measured best on WESAD (``docs/method.md``): with a resting
         reference, many window statistics have an almost-zero interquartile range, and the
-        robust scale then blows other conditions' values up by orders of magnitude. A spread at or below ``min_scale`` (a feature constant in the
-        calibration rows) counts as 1.
+        robust scale then blows other conditions' values up by orders of magnitude. A spread at
+        or below ``min_scale`` (a feature constant in the calibration rows) counts as 1.
     min_rows : int, default=3
         Fewest calibration rows a subject needs.
     min_scale : float, default=1e-12

@@ -134,7 +134,7 @@ use_hierarchical_compression : bool, default=True
     use_linear_evidence : bool, default=True
         Add a ridge-penalised linear read-out of the features to the logits (``docs/method.md``
         §6); False removes it.
-    linear_alpha : float or "auto", default=1.0
+    linear_alpha : float or "auto", default="auto"
         Its L2 penalty ``alpha / 2 * ||V||^2`` (same scale as SA-BFGS's ``alpha``). ``"auto"``:
         chosen from (0.01, 0.1, 1, 10) by the held-out KL of the convex linear model on the
         members' folds (or 3 group folds with a single member), inside the training data.
@@ -143,10 +143,10 @@ use_hierarchical_compression : bool, default=True
         are initialised to the maximum-entropy (SA-BFGS) solution at ``linear_alpha`` on each
         member's rows, and the prototype path's read-out starts at zero; training then adds what
         the prototype path explains beyond it.
-    cooccurrence_prior : bool, default=False
+    cooccurrence_prior : bool, default=True
         Initialise a learned bias of the co-occurrence retrieval at the log of the label
         co-occurrence target (``docs/method.md`` §4).
-    member_folds, member_repeats : int, default=1, 1
+    member_folds, member_repeats : int, default=3, 1
         Train ``member_folds * member_repeats`` members at once, as one stacked network
         (``torch.func.vmap``): for each repeat the training subjects (``groups`` passed to
         ``fit``; rows otherwise) are split into ``member_folds`` folds and each member trains
@@ -154,9 +154,17 @@ use_hierarchical_compression : bool, default=True
         The prediction is the members' mean. ``member_folds=1``: every member sees every row
         (a seed ensemble).
     shrinkage : "auto", float in [0, 1] or None, default="auto"
-        Mix the prediction with the training label distribution: ``(1 - s) p + s prior``.
-        ``"auto"`` chooses ``s`` minimising the KL of the members' out-of-fold predictions on
-        the training rows (0 when no member holds rows out); a number fixes it; None is 0.
+        Mix the members' mean prediction ``p`` with simpler predictors fitted on the same data:
+        ``w_net p + w_lin p_lin + w_prior prior``. ``"auto"``: the weights (on the simplex, step
+        0.02) minimise the KL of the out-of-fold predictions on the training rows -- each
+        member's own prediction, each member's own convex linear fit and each member's own
+        training mean, for the rows that member did not train on; ``p_lin`` is then the convex
+        linear model refitted on all rows. With no held-out rows (``member_folds=1``) nothing is
+        mixed. A number ``s`` fixes ``(1 - s) p + s prior``; None is 0.
+    shrinkage_targets : tuple of {"prior", "linear"}, default=("prior", "linear")
+        What ``shrinkage="auto"`` may mix in: the training label distribution and/or the
+        convex linear read-out (the linear evidence fitted alone, by L-BFGS, at
+        ``linear_alpha_``; only with ``use_linear_evidence``).
     lr_schedule : {"cosine", None}, default="cosine"
         Cosine decay of the learning rate over the ``max_epochs`` of each ``fit``, per batch.
     weight_averaging : float, default=0.5
@@ -184,6 +192,10 @@ verbose, callbacks, normalize_y, n_threads
         Members trained (1: a single network).
     shrinkage_ : float
         The mixing weight of the training label distribution in the prediction.
+    combination_weights_ : dict
+        ``{"network": w_net, "linear": w_lin, "prior": w_prior}`` (sum 1).
+    linear_coef_, linear_intercept_ : ndarray
+        The convex linear read-out mixed in (when ``w_lin`` can be non-zero).
     oof_kl_ : float
         Mean KL of the members' out-of-fold predictions (only with held-out rows).
     linear_alpha_ : float
@@ -217,15 +229,15 @@ verbose, callbacks, normalize_y, n_threads
         input_dropout: float = 0.2,
         token_dropout: float = 0.2,
         use_linear_evidence: bool = True,
-        linear_alpha: float | str = 1.0,
+        linear_alpha: float | str = "auto",
         linear_init: bool = False,
         lr_schedule: str | None = "cosine",
         weight_averaging: float = 0.5,
-        cooccurrence_prior: bool = False,
-        member_folds: int = 1,
+        cooccurrence_prior: bool = True,
+        member_folds: int = 3,
         member_repeats: int = 1,
         shrinkage="auto",
-        shrinkage_targets: tuple[str, ...] = ("prior",),
+        shrinkage_targets: tuple[str, ...] = ("prior", "linear"),
         *,
         lr: float = 1e-3,
         max_epochs: int = 30,
@@ -351,6 +363,23 @@ verbose, callbacks, normalize_y, n_threads
         ):
             raise ValueError(f"linear_alpha must be 'auto' or a number >= 0, got {la!r}")
 
+    #: parameters added after models were first saved, with the values that reproduce how those
+    #: models were built (a pickled model without them unpickles unchanged)
+    _LEGACY_PARAMS = {
+        "linear_init": False,
+        "cooccurrence_prior": False,
+        "member_folds": 1,
+        "member_repeats": 1,
+        "shrinkage": None,
+        "shrinkage_targets": ("prior",),
+    }
+
+    def __setstate__(self, state):
+        state = dict(state)
+        for name, value in self._LEGACY_PARAMS.items():
+            state.setdefault(name, value)
+        super().__setstate__(state)
+
     @property
     def _n_members(self) -> int:
         return int(getattr(self, "n_members_", 1))
@@ -426,11 +455,22 @@ verbose, callbacks, normalize_y, n_threads
                     stacklevel=4,
                 )
                 groups = None
+        n_units = len(X) if groups is None else len(np.unique(np.asarray(groups)))
+        folds = int(self.member_folds)
+        if folds > 1 and n_units < 2:
+            warnings.warn(
+                f"member_folds={folds} needs at least 2 training rows or groups, got {n_units}: "
+                "the members train on all rows and nothing is chosen out of fold",
+                UserWarning,
+                stacklevel=4,
+            )
+            folds = 1
+            n_members = int(self.member_repeats)
         if n_members > 1:
             masks = member_masks(
                 len(X),
                 groups,
-                n_folds=self.member_folds,
+                n_folds=folds,
                 n_repeats=self.member_repeats,
                 random_state=int(torch.randint(0, 2**31 - 1, ()).item()),
             )
@@ -453,13 +493,18 @@ verbose, callbacks, normalize_y, n_threads
             folds = masks
             if folds is None or folds.all():
                 several = groups is not None and len(np.unique(groups)) >= 2
-                folds = member_masks(
-                    len(X),
-                    groups if several else None,
-                    n_folds=3,
-                    random_state=int(torch.randint(0, 2**31 - 1, ()).item()),
-                )
-            alpha, self.linear_alpha_scores_ = choose_linear_alpha(Xd, Y, folds)
+                folds = None
+                if several or len(X) >= 2:
+                    folds = member_masks(
+                        len(X),
+                        groups if several else None,
+                        n_folds=3,
+                        random_state=int(torch.randint(0, 2**31 - 1, ()).item()),
+                    )
+            if folds is None:  # a single row: nothing to hold out
+                alpha, self.linear_alpha_scores_ = 1.0, {}
+            else:
+                alpha, self.linear_alpha_scores_ = choose_linear_alpha(Xd, Y, folds)
         self.linear_alpha_ = float(alpha)
         if self.linear_init or stack:
             sets = [np.ones(len(X), bool)] if masks is None else list(masks.T)

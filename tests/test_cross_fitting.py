@@ -191,7 +191,7 @@ def test_linear_init_starts_from_the_convex_linear_model(problem):
     tr, te = G < 6, G >= 6
     # lr ~ 0: the fitted network is its initial state
     est = MPCLDistributionRegressor(
-        linear_alpha=0.1, linear_init=True, lr=1e-12, weight_averaging=0, **SMALL
+        linear_alpha=0.1, linear_init=True, lr=1e-12, weight_averaging=0, member_folds=1, **SMALL
     ).fit(X[tr], Y[tr])
     ref = SABFGSRegressor(alpha=0.1).fit(X[tr], Y[tr])
     np.testing.assert_allclose(est.predict(X[te]), ref.predict(X[te]), rtol=1e-4, atol=1e-6)

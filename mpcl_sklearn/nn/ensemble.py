@@ -69,6 +69,12 @@ class StackedEnsemble(nn.Module):
             self.register_buffer("buffer:" + _key(n), v)
         self._aux: torch.Tensor | None = None
 
+    @property
+    def template(self) -> nn.Module:
+        """The member architecture (its tensors are placeholders on the ``meta`` device: use it
+        for structure, e.g. ``template.students``, not for computing)."""
+        return self._template
+
     def train(self, mode: bool = True):
         super().train(mode)
         self._template.train(mode)
