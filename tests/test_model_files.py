@@ -959,7 +959,7 @@ def test_crafted_network_size_is_refused_before_building(tmp_path, monkeypatch):
     from mpcl_sklearn.models import HeLoRegressor, MPCLDistributionRegressor
     from mpcl_sklearn.nn.mpcl import MPCLNet
 
-    data = _torch_file(MPCLDistributionRegressor, d_model=8)
+    data = _torch_file(MPCLDistributionRegressor, d_model=8, member_folds=1)
     helo = _torch_file(HeLoRegressor, d_model=8, n_heads=2, n_tokens=2, ffn_dim=8)
     built_on = []
     original = MPCLNet.__init__
@@ -982,6 +982,12 @@ def test_crafted_network_size_is_refused_before_building(tmp_path, monkeypatch):
     deep = write(tmp_path, _craft_module_arg(helo, "HeLoRegressor", "depth", 10**9), "d.skops")
     refused("load_model", "crafted network arguments", lambda: load_model(deep), ValueError,
             "depth=1000000000")  # fmt: skip
+    # so is the number of stacked members (one network built per member)
+    stacked = _torch_file(MPCLDistributionRegressor, d_model=8, member_folds=3)
+    many = _craft_module_arg(stacked, "MPCLDistributionRegressor", "n_members", 10**9)
+    many = write(tmp_path, many, "m.skops")
+    refused("load_model", "crafted network arguments", lambda: load_model(many), ValueError,
+            "n_members=1000000000")  # fmt: skip
     # arguments the network refuses are a clear error too
     odd = write(tmp_path, _craft_module_arg(data, "MPCLDistributionRegressor", "betas", []), "b")
     refused("load_model", "crafted network arguments", lambda: load_model(odd), ValueError,

@@ -67,7 +67,8 @@ def test_outputs_and_learned_attributes(problem, fitted):
     assert len(fitted.history_) == 15
     losses = fitted.history_[:, "train_loss"]
     assert losses[-1] < losses[0]
-    assert fitted.net_.module_.students == ["physiological", "behavioural"]
+    assert fitted.n_members_ == 3  # cross-fitted members by default
+    assert fitted.net_.module_.template.students == ["physiological", "behavioural"]
 
 
 def test_determinism(problem):
@@ -141,12 +142,12 @@ def test_plain_array_and_explicit_modalities(problem):
     A = X.to_numpy()[:200]
     plain = MPCLDistributionRegressor(**SMALL).fit(A, Y[:200])
     assert plain.tokens_ == [("x", None)]
-    assert plain.net_.module_.students == []  # one modality: no distillation branch
+    assert plain.net_.module_.template.students == []  # one modality: no distillation branch
     assert np.isfinite(plain.predict(A)).all()
     mods = {"eeg": list(range(24)), "ecg": list(range(24, 34)), "face": list(range(34, 48))}
     explicit = MPCLDistributionRegressor(**SMALL, modalities=mods).fit(A, Y[:200])
     assert [t[0] for t in explicit.tokens_] == ["eeg", "ecg", "face"]
-    assert explicit.net_.module_.students == ["physiological", "behavioural"]
+    assert explicit.net_.module_.template.students == ["physiological", "behavioural"]
     names = MPCLDistributionRegressor(
         **SMALL, modalities={"phys": list(X.columns[:34]), "face": list(X.columns[34:])}
     ).fit(X.iloc[:200], Y[:200])
@@ -155,7 +156,7 @@ def test_plain_array_and_explicit_modalities(problem):
 
 def test_affect_groups(problem):
     X, Y, _ = problem
-    m = MPCLDistributionRegressor(**SMALL, affect_groups=[[0, 1, 2], [3, 4, 5]])
+    m = MPCLDistributionRegressor(**SMALL, affect_groups=[[0, 1, 2], [3, 4, 5]], member_folds=1)
     m.fit(X.iloc[:100], Y[:100])
     M = m.net_.module_.compression.membership()
     assert M.shape == (6, 2) and M.sum() == 6

@@ -110,7 +110,9 @@ def test_gradient_clipping_on_by_default(data):
 
 def test_warm_start_continues_training(data):
     X, Y = data
-    est = MPCLDistributionRegressor(**SMALL, max_epochs=2, warm_start=True).fit(X, Y)
+    # one network (member_folds=1): its prediction is the network's own
+    est = MPCLDistributionRegressor(**SMALL, max_epochs=2, warm_start=True, member_folds=1)
+    est.fit(X, Y)
     first = est.predict(X)
     module = est.net_.module_
     est.fit(X, Y)
@@ -435,7 +437,8 @@ def test_loso_with_checkpoint_dir_trains_every_fold_from_scratch(data, tmp_path)
 
 def test_warm_start_with_another_network_is_refused(data):
     X, Y = data
-    est = MPCLDistributionRegressor(**SMALL, max_epochs=1, warm_start=True).fit(X, Y)
+    est = MPCLDistributionRegressor(**SMALL, max_epochs=1, warm_start=True, member_folds=1)
+    est.fit(X, Y)
     est.set_params(d_model=16)
     with pytest.raises(
         ValueError, match=r"warm_start=True but parameters that shape the network.*d_model: 8 -> 16"
@@ -549,7 +552,9 @@ def test_module_arguments_by_introspection(data):
     from mpcl_sklearn.nn import HeLoNet, MPCLNet
 
     X, Y = data
-    est = MPCLDistributionRegressor(**SMALL, max_epochs=1, tau=0.2, n_memory=np.int64(3))
+    est = MPCLDistributionRegressor(
+        **SMALL, max_epochs=1, tau=0.2, n_memory=np.int64(3), member_folds=1
+    )
     est.fit(X, Y)
     args = est.module_args_
     assert set(args) <= set(constructor_parameters(MPCLNet))

@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
 
 from .._columns import explicit_modalities, parse_feature_column
-from .._param_validation import Bool, Float, Int, Options, SequenceOf
+from .._param_validation import Bool, Float, Int, Options, Satisfies, SequenceOf
 from ..nn.cooccurrence import label_cooccurrence_target
-from ..nn.mpcl import MPCLNet
+from ..nn.mpcl import MPCLNet, StackedMPCLNet
 from ..training.callbacks import CosineLR, WeightAveraging
+from ..training.members import (
+    MemberBatchDataset,
+    MemberGradClipping,
+    MemberKLDivLoss,
+    member_masks,
+)
+from ._combination import (
+    choose_linear_alpha,
+    choose_weights,
+    convex_linear_fit,
+    linear_predict,
+    mixture_kl,
+    out_of_fold_mean,
+    out_of_fold_prior,
+)
 from ._metadata import resolve_behavioural
 from ._parameters import BEHAVIOURAL_MODALITIES, DROPOUT, MODALITIES
 from .torch_base import TorchDistributionRegressor
@@ -90,8 +106,32 @@ use_hierarchical_compression : bool, default=True
     use_linear_evidence : bool, default=True
         Add a ridge-penalised linear read-out of the features to the logits (``docs/method.md``
         §6); False removes it.
-    linear_alpha : float, default=1.0
-        Its L2 penalty ``alpha / 2 * ||V||^2`` (same scale as SA-BFGS's ``alpha``).
+    linear_alpha : float or "auto", default="auto"
+        Its L2 penalty ``alpha / 2 * ||V||^2`` (same scale as SA-BFGS's ``alpha``). ``"auto"``:
+        chosen from (0.01, 0.1, 1, 10) by the held-out KL of the convex linear model on the
+        members' folds (or 3 group folds with a single member), inside the training data.
+    cooccurrence_prior : bool, default=True
+        Initialise a learned bias of the co-occurrence retrieval at the log of the label
+        co-occurrence target (``docs/method.md`` §4).
+    member_folds, member_repeats : int, default=3, 1
+        Train ``member_folds * member_repeats`` members at once, as one stacked network
+        (``torch.func.vmap``): for each repeat the training subjects (``groups`` passed to
+        ``fit``; rows otherwise) are split into ``member_folds`` folds and each member trains
+        on all folds but one, so every training row is held out by ``member_repeats`` members.
+        The prediction is the members' mean. ``member_folds=1``: every member sees every row
+        (a seed ensemble).
+    shrinkage : "auto", float in [0, 1] or None, default="auto"
+        Mix the members' mean prediction ``p`` with simpler predictors fitted on the same data:
+        ``w_net p + w_lin p_lin + w_prior prior``. ``"auto"``: the weights (on the simplex, step
+        0.02) minimise the KL of the out-of-fold predictions on the training rows -- each
+        member's own prediction, each member's own convex linear fit and each member's own
+        training mean, for the rows that member did not train on; ``p_lin`` is then the convex
+        linear model refitted on all rows. With no held-out rows (``member_folds=1``) nothing is
+        mixed. A number ``s`` fixes ``(1 - s) p + s prior``; None is 0.
+    shrinkage_targets : tuple of {"prior", "linear"}, default=("prior", "linear")
+        What ``shrinkage="auto"`` may mix in: the training label distribution and/or the
+        convex linear read-out (the linear evidence fitted alone, by L-BFGS, at
+        ``linear_alpha_``; only with ``use_linear_evidence``).
     lr_schedule : {"cosine", None}, default="cosine"
         Cosine decay of the learning rate per batch over the ``max_epochs`` epochs of a run
         (:class:`~mpcl_sklearn.training.callbacks.CosineLR`).
@@ -120,6 +160,20 @@ use_hierarchical_compression : bool, default=True
         The modalities of the data treated as behavioural, in column order.
     emotions_ : ndarray of str or None
         The emotion names (``y``'s columns or ``X.attrs["emotions"]``), None when unknown.
+    n_members_ : int
+        Members trained (1: a single network).
+    shrinkage_ : float
+        The mixing weight of the training label distribution in the prediction.
+    combination_weights_ : dict
+        ``{"network": w_net, "linear": w_lin, "prior": w_prior}`` (sum 1).
+    linear_coef_, linear_intercept_ : ndarray
+        The convex linear read-out mixed in (when ``w_lin`` can be non-zero).
+    oof_kl_ : float
+        Mean KL of the members' out-of-fold predictions (only with held-out rows).
+    linear_alpha_ : float
+        The linear evidence's penalty used.
+    linear_alpha_scores_ : dict
+        Held-out KL of the convex linear model per penalty (``linear_alpha="auto"``).
     n_features_in_, feature_names_in_, n_outputs_
     """
 
@@ -153,9 +207,23 @@ use_hierarchical_compression : bool, default=True
         "input_dropout": DROPOUT,
         "token_dropout": DROPOUT,
         "use_linear_evidence": Bool(),
-        "linear_alpha": Float(0, None, "left"),
+        "linear_alpha": Options("auto") | Float(0, None, "left"),
         "lr_schedule": Options("cosine") | None,
         "weight_averaging": Float(0, 1),
+        "cooccurrence_prior": Bool(),
+        "member_folds": Int(1),
+        "member_repeats": Int(1),
+        "shrinkage": Options("auto") | Float(0, 1) | None,
+        "shrinkage_targets": Satisfies(
+            lambda v: (
+                isinstance(v, tuple | list)
+                and len(v) > 0
+                and len(set(v)) == len(v)
+                and all(isinstance(t, str) and t in ("prior", "linear") for t in v)
+            ),
+            "a non-empty tuple of distinct names from ('prior', 'linear')",
+            invalid=[(), ("prior", "prior"), ("linear", "other"), "prior"],
+        ),
     }
 
     def __init__(
@@ -182,9 +250,14 @@ use_hierarchical_compression : bool, default=True
         input_dropout: float = 0.2,
         token_dropout: float = 0.2,
         use_linear_evidence: bool = True,
-        linear_alpha: float = 1.0,
+        linear_alpha: float | str = "auto",
         lr_schedule: str | None = "cosine",
         weight_averaging: float = 0.5,
+        cooccurrence_prior: bool = True,
+        member_folds: int = 3,
+        member_repeats: int = 1,
+        shrinkage: float | str | None = "auto",
+        shrinkage_targets: tuple[str, ...] = ("prior", "linear"),
         **training,
     ):
         self.d_model = d_model
@@ -212,6 +285,11 @@ use_hierarchical_compression : bool, default=True
         self.linear_alpha = linear_alpha
         self.lr_schedule = lr_schedule
         self.weight_averaging = weight_averaging
+        self.cooccurrence_prior = cooccurrence_prior
+        self.member_folds = member_folds
+        self.member_repeats = member_repeats
+        self.shrinkage = shrinkage
+        self.shrinkage_targets = shrinkage_targets
         super().__init__(**training)
 
     # ------------------------------------------------------------------ layout
@@ -249,6 +327,34 @@ use_hierarchical_compression : bool, default=True
         return M
 
     # ------------------------------------------------------------------ hooks
+    #: parameters added after models were first saved, with the values that reproduce how those
+    #: models were built (a pickled model without them unpickles unchanged)
+    _LEGACY_PARAMS = {
+        "cooccurrence_prior": False,
+        "member_folds": 1,
+        "member_repeats": 1,
+        "shrinkage": None,
+        "shrinkage_targets": ("prior",),
+    }
+
+    def __setstate__(self, state):
+        state = dict(state)
+        for name, value in self._LEGACY_PARAMS.items():
+            state.setdefault(name, value)
+        super().__setstate__(state)
+
+    @property
+    def _n_members(self) -> int:
+        return int(getattr(self, "n_members_", 1))
+
+    #: members are built one after another (bounded by the stored arrays on load)
+    _module_count_args = ("n_members",)
+
+    @property
+    def _module_class(self) -> type[torch.nn.Module]:  # type: ignore[override]
+        """The network: one :class:`MPCLNet`, or the members stacked as one network."""
+        return StackedMPCLNet if self._n_members > 1 else MPCLNet
+
     def _run_callbacks(self):
         callbacks = []
         if self.lr_schedule == "cosine":
@@ -257,6 +363,22 @@ use_hierarchical_compression : bool, default=True
             callbacks.append(("weight_averaging", WeightAveraging(float(self.weight_averaging))))
         return callbacks
 
+    def _make_net(self, device, module, fingerprint=None):
+        net = super()._make_net(device, module, fingerprint)
+        if isinstance(module, StackedMPCLNet):  # each member's own loss and gradient norm
+            net.criterion = MemberKLDivLoss
+            net.callbacks = [
+                (name, MemberGradClipping(cb.gradient_clip_value) if name == "grad_clip" else cb)
+                for name, cb in net.callbacks
+            ]
+        return net
+
+    def _training_dataset(self, X: torch.Tensor, Y: torch.Tensor, rows: np.ndarray):
+        masks = getattr(self, "_member_masks", None)
+        if self._n_members > 1 and masks is not None and len(masks) > int(rows.max(initial=-1)):
+            return MemberBatchDataset(X, Y, masks[rows])
+        return super()._training_dataset(X, Y, rows)
+
     def _layout_metadata(self, column_layout: dict, attrs: dict) -> dict:
         modalities = list(dict.fromkeys(m for m, _ in column_layout))
         names = resolve_behavioural(
@@ -264,11 +386,117 @@ use_hierarchical_compression : bool, default=True
         )
         return {"behavioural_modalities_": [m for m in modalities if m in names]}
 
-    def _prepare_fit(self, X: np.ndarray, Y: np.ndarray) -> None:
+    def fit(self, X, y, groups=None):
+        """Fit the network (or its cross-fitted members).
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+        y : array-like of shape (n_samples, n_emotions)
+        groups : array-like of shape (n_samples,) or a subject/trial table, optional
+            Subject of each row. With ``member_folds >= 2`` the members' folds keep subjects
+            apart (strongly recommended for windowed recordings: otherwise the out-of-fold
+            predictions that choose the combination share trials with the training rows), and
+            the early-stopping split does too. It reaches ``fit`` under metadata routing
+            (requested by default).
+
+        Returns
+        -------
+        self
+        """
+        masks = getattr(self, "_member_masks", None)
+        if masks is not None and (not self.warm_start or len(masks) != len(X)):
+            self._member_masks = None  # a warm start on the same rows keeps the members' rows
+        try:
+            return super().fit(X, y, groups=groups)
+        finally:
+            self._prepared = False
+            self._linear_folds = None
+
+    def _prepare_fit(self, X: np.ndarray, Y: np.ndarray, groups=None) -> None:
         self.cooccurrence_target_ = label_cooccurrence_target(Y)
         self.label_prior_ = Y.mean(axis=0)
         self.tokens_ = list(self.column_layout_)
         self._affect_membership(Y.shape[1])  # validate early
+        self._prepared = True
+        n_members = int(self.member_folds) * int(self.member_repeats)
+        self._member_masks = None
+        if n_members > 1 and self.member_folds > 1 and groups is not None:
+            if len(np.unique(np.asarray(groups))) < 2:
+                warnings.warn(
+                    "groups has a single value: the members' folds split the rows instead "
+                    "(neighbouring windows of one recording then fall on both sides of a fold)",
+                    UserWarning,
+                    stacklevel=4,
+                )
+                groups = None
+        n_units = len(X) if groups is None else len(np.unique(np.asarray(groups)))
+        folds = int(self.member_folds)
+        if folds > 1 and n_units < 2:
+            warnings.warn(
+                f"member_folds={folds} needs at least 2 training rows or groups, got {n_units}: "
+                "the members train on all rows and nothing is chosen out of fold",
+                UserWarning,
+                stacklevel=4,
+            )
+            folds = 1
+            n_members = int(self.member_repeats)
+        if n_members > 1:
+            masks = member_masks(
+                len(X),
+                groups,
+                n_folds=folds,
+                n_repeats=self.member_repeats,
+                random_state=int(torch.randint(0, 2**31 - 1, ()).item()),
+            )
+            self._member_masks = masks
+            n_members = masks.shape[1]
+        self.n_members_ = n_members
+        self._fit_linear_path(X, Y, groups)
+
+    def _fit_linear_path(self, X: np.ndarray, Y: np.ndarray, groups) -> None:
+        """Choose ``linear_alpha="auto"`` on held-out folds, and fit the convex linear read-out
+        on every member's rows (for the out-of-fold combination) and on all rows."""
+        alpha = self.linear_alpha
+        masks = self._member_masks
+        stack = self._stacks_linear()
+        if not self.use_linear_evidence or (alpha != "auto" and not stack):
+            self.linear_alpha_ = 1.0 if alpha == "auto" else float(alpha)
+            return
+        Xd = np.asarray(X, dtype=np.float64)
+        if alpha == "auto":
+            folds = masks
+            if folds is None or folds.all():
+                several = groups is not None and len(np.unique(groups)) >= 2
+                folds = None
+                if several or len(X) >= 2:
+                    folds = member_masks(
+                        len(X),
+                        groups if several else None,
+                        n_folds=3,
+                        random_state=int(torch.randint(0, 2**31 - 1, ()).item()),
+                    )
+            if folds is None:  # a single row: nothing to hold out
+                alpha, self.linear_alpha_scores_ = 1.0, {}
+            else:
+                alpha, self.linear_alpha_scores_ = choose_linear_alpha(Xd, Y, folds)
+        self.linear_alpha_ = float(alpha)
+        if stack:
+            sets = [np.ones(len(X), bool)] if masks is None else list(masks.T)
+            fits = [convex_linear_fit(Xd[m], Y[m], self.linear_alpha_) for m in sets]
+            # out of fold: each member's own fit; in the prediction: one fit on all rows
+            self._linear_folds = (np.stack([W for W, _ in fits]), np.stack([b for _, b in fits]))
+            W, b = fits[0] if masks is None else convex_linear_fit(Xd, Y, self.linear_alpha_)
+            self.linear_coef_, self.linear_intercept_ = W, b
+
+    def _stacks_linear(self) -> bool:
+        """Whether the prediction may mix in the convex linear read-out (chosen out of fold)."""
+        return (
+            self.shrinkage == "auto"
+            and "linear" in self.shrinkage_targets
+            and self.use_linear_evidence
+            and int(self.member_folds) > 1
+        )
 
     def _data_arguments(self, n_features: int, n_outputs: int, column_layout: dict) -> dict:
         behavioural = getattr(self, "behavioural_modalities_", None)
@@ -276,7 +504,7 @@ use_hierarchical_compression : bool, default=True
             behavioural = self.behavioural_modalities or ()
         behavioural = set(behavioural)
         keys = list(column_layout)
-        return {
+        args = {
             "n_emotions": n_outputs,
             "token_groups": [list(column_layout[k]) for k in keys],
             "behavioural": [k[0] in behavioural for k in keys],
@@ -284,7 +512,16 @@ use_hierarchical_compression : bool, default=True
             "affect_groups": self._affect_membership(n_outputs),
             "cooccurrence_target": self.cooccurrence_target_,
             "label_prior": getattr(self, "label_prior_", None),
+            "cooccurrence_prior": bool(self.cooccurrence_prior),
+            "linear_alpha": float(
+                getattr(
+                    self, "linear_alpha_", 1.0 if self.linear_alpha == "auto" else self.linear_alpha
+                )
+            ),
         }
+        if self._n_members > 1:
+            args["n_members"] = self._n_members
+        return args
 
     def _after_fit(self, X: np.ndarray, Y: np.ndarray) -> None:
         module = self.net_.module_
@@ -293,5 +530,62 @@ use_hierarchical_compression : bool, default=True
         take = rng.choice(len(X), size=min(len(X), 4096), replace=False)
         with torch.inference_mode():
             xt = torch.from_numpy(np.ascontiguousarray(X[np.sort(take)])).to(self.device_)
-            M = module.cooccurrence_matrix(xt).double().cpu().numpy()
+            if isinstance(module, StackedMPCLNet):
+                M = module.call_members("cooccurrence_matrix", xt).mean(0)
+            else:
+                M = module.cooccurrence_matrix(xt)
+            M = M.double().cpu().numpy()
         self.cooccurrence_ = M / M.sum(axis=1, keepdims=True)
+        if getattr(self, "_prepared", False) or not hasattr(self, "combination_weights_"):
+            # a warm start continues the members on their rows and keeps the combination
+            self.shrinkage_ = self._fit_shrinkage(module, X, Y)
+
+    def _member_predictions(self, module, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+        """Every member's predicted distributions for standardised X: (K, n, C)."""
+        out = []
+        with torch.inference_mode():
+            for start in range(0, len(X), batch_size):
+                xb = torch.from_numpy(np.ascontiguousarray(X[start : start + batch_size]))
+                out.append(module.member_log_proba(xb.to(self.device_)).double().cpu().numpy())
+        logp = np.concatenate(out, axis=1)
+        P = np.exp(logp - logp.max(axis=-1, keepdims=True))
+        return P / P.sum(axis=-1, keepdims=True)
+
+    def _fit_shrinkage(self, module, X: np.ndarray, Y: np.ndarray) -> float:
+        """Choose the weights of the network, the linear read-out and the prior (returns the
+        prior's); they are stored in ``combination_weights_``."""
+        sh = self.shrinkage
+        s = 0.0 if sh is None or sh == "auto" else float(sh)
+        self.combination_weights_ = {"network": 1.0 - s, "linear": 0.0, "prior": s}
+        masks = getattr(self, "_member_masks", None)
+        if sh != "auto" or masks is None or not isinstance(module, StackedMPCLNet) or masks.all():
+            return s  # fixed, or no member holds rows out: nothing to validate on
+        rows, oof = out_of_fold_mean(self._member_predictions(module, X), masks)
+        self.oof_kl_ = mixture_kl(Y[rows], oof, oof, 0.0)
+        parts, names = [oof], ["network"]
+        if getattr(self, "_linear_folds", None) is not None:
+            lin = linear_predict(X, *self._linear_folds)
+            parts.append(out_of_fold_mean(lin, masks)[1])
+            names.append("linear")
+        if "prior" in self.shrinkage_targets:
+            # each member's own training mean: the held-out rows' labels must not leak into it
+            parts.append(out_of_fold_prior(Y, masks)[1])
+            names.append("prior")
+        w = choose_weights(Y[rows], parts)
+        self.combination_weights_ = {"network": 0.0, "linear": 0.0, "prior": 0.0}
+        self.combination_weights_.update({n: float(v) for n, v in zip(names, w)})
+        return self.combination_weights_["prior"]
+
+    def _predict_distribution(self, X: np.ndarray) -> np.ndarray:
+        P = super()._predict_distribution(X)
+        weights = getattr(self, "combination_weights_", None)
+        if weights is None:  # fitted before combination weights existed
+            s = float(getattr(self, "shrinkage_", 0.0))
+            return (1 - s) * P + s * self.label_prior_ if s > 0 else P
+        out = weights["network"] * P
+        if weights["linear"] > 0:
+            lin = linear_predict(self._standardize(X), self.linear_coef_, self.linear_intercept_)
+            out = out + weights["linear"] * lin
+        if weights["prior"] > 0:
+            out = out + weights["prior"] * self.label_prior_
+        return out

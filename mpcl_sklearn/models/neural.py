@@ -298,7 +298,7 @@ class HeLoRegressor(TorchDistributionRegressor):
             )
         return {"physiological_modalities_": phys, "behavioural_modalities_": beh}
 
-    def _prepare_fit(self, X: np.ndarray, Y: np.ndarray) -> None:
+    def _prepare_fit(self, X: np.ndarray, Y: np.ndarray, groups=None) -> None:
         self.label_correlation_ = pearson_correlation(Y)
 
     def _data_arguments(self, n_features: int, n_outputs: int, column_layout: dict) -> dict:

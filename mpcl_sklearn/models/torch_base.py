@@ -40,8 +40,9 @@ modality ``("x", None)``). Optional hooks:
 
 * ``module.auxiliary_loss()`` on the module, returning a scalar tensor computed during the last
   training forward pass (or ``None``): it is added to the KL loss in training;
-* ``_prepare_fit(self, X, Y)``: called before the module is built (``X`` standardised), e.g. to
-  store label statistics as learned attributes the module needs;
+* ``_prepare_fit(self, X, Y, groups)``: called before the module is built (``X`` standardised,
+  ``groups`` the units of the early-stopping split), e.g. to store label statistics as learned
+  attributes the module needs; ``_training_dataset(X, Y, rows)``: the training rows' dataset;
 * ``_after_fit(self, X, Y)``: called after training, e.g. to expose learned matrices;
 * ``_run_callbacks(self)``: skorch callbacks of the training run (e.g. a schedule);
 * ``_column_layout(self, X)``: another way of grouping the columns into tokens.
@@ -156,8 +157,14 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
         """Module arguments computed from the data or learned attributes (none here)."""
         return {}
 
-    def _prepare_fit(self, X: np.ndarray, Y: np.ndarray) -> None:
-        """Hook called before the module is built (X standardised)."""
+    def _prepare_fit(self, X: np.ndarray, Y: np.ndarray, groups=None) -> None:
+        """Hook called before the module is built (X standardised; ``groups``: the units the
+        early-stopping split holds out whole, or None)."""
+
+    def _training_dataset(self, X: torch.Tensor, Y: torch.Tensor, rows: np.ndarray):
+        """The training dataset of ``rows`` (indices into the data given to
+        :meth:`_prepare_fit`), ``X`` and ``Y`` being those rows as tensors."""
+        return TensorBatchDataset(X, Y)
 
     def _after_fit(self, X: np.ndarray, Y: np.ndarray) -> None:
         """Hook called after training (X standardised)."""
@@ -380,7 +387,7 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
             previous = {k: getattr(self, k, None) for k in metadata}
             self.__dict__.update(metadata)
             if not reuse:
-                self._prepare_fit(Xs, Y)
+                self._prepare_fit(Xs, Y, groups)
             module_args = self._module_arguments(self.n_features_in_, self.n_outputs_, layout)
             if reuse:
                 try:
@@ -398,8 +405,8 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
                 )
             else:
                 train_idx, valid_idx = np.arange(len(Xs)), None
-            train_ds = TensorBatchDataset(
-                to_tensor(Xs[train_idx], device), to_tensor(Y[train_idx], device)
+            train_ds = self._training_dataset(
+                to_tensor(Xs[train_idx], device), to_tensor(Y[train_idx], device), train_idx
             )
 
             if reuse:

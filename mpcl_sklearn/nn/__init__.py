@@ -4,12 +4,13 @@ docs/method.md), HeLo's network and the MLP."""
 from .compression import AttentionPooling, HierarchicalCompression
 from .cooccurrence import CooccurrenceRetrieval, label_cooccurrence_target
 from .distillation import prototype_relation_distillation
+from .ensemble import StackedEnsemble
 from .fusion import MultiScaleMemoryFusion
 from .helo import HeLoModule, HeLoNet
 from .hopfield import HopfieldRetrieval, hopfield_retrieve
 from .losses import cooccurrence_loss, prototype_diversity_loss
 from .mlp import MLPNet
-from .mpcl import MPCLNet
+from .mpcl import MPCLNet, StackedMPCLNet
 from .prototypes import PrototypeBank
 from .tokens import TokenEncoder
 
@@ -24,6 +25,8 @@ __all__ = [
     "MPCLNet",
     "MultiScaleMemoryFusion",
     "PrototypeBank",
+    "StackedEnsemble",
+    "StackedMPCLNet",
     "TokenEncoder",
     "cooccurrence_loss",
     "hopfield_retrieve",

@@ -39,14 +39,25 @@ class CooccurrenceRetrieval(nn.Module):
     retrieval ``E' = LayerNorm(E + A W_v P)``; summing ``A`` over the ``K`` prototypes of each
     emotion gives a per-sample ``C x C`` co-occurrence matrix (rows sum to 1).
 
+    With a ``prior`` (a row-stochastic C x C matrix, e.g. the training labels' co-occurrence
+    target), the retrieval scores get a learned bias ``B`` (C x C, shared by the K prototypes of
+    an emotion) initialised to ``log prior``: before any learning the co-occurrence equals the
+    prior, and training moves it where the data and the losses pull.
+
     Parameters
     ----------
     d : int
     beta : float, default=1.0
+    prior : array of shape (C, C) or None
     """
 
-    def __init__(self, d: int, beta: float = 1.0):
+    def __init__(self, d: int, beta: float = 1.0, prior=None):
         super().__init__()
+        if prior is None:
+            self.prior_logits = None
+        else:
+            P = torch.as_tensor(np.asarray(prior), dtype=torch.float32).clamp_min(1e-6)
+            self.prior_logits = nn.Parameter(torch.log(P / P.sum(-1, keepdim=True)))
         self.w_q = nn.Linear(d, d, bias=False)
         self.w_k = nn.Linear(d, d, bias=False)
         self.w_v = nn.Linear(d, d, bias=False)
@@ -70,6 +81,11 @@ class CooccurrenceRetrieval(nn.Module):
         """
         C, K, d = prototypes.shape
         P = prototypes.reshape(C * K, d)
-        z, w = hopfield_retrieve(self.w_q(emotion_tokens), self.w_k(P), self.w_v(P), self.betas)
+        bias = None
+        if self.prior_logits is not None:
+            bias = self.prior_logits.repeat_interleave(K, dim=1)  # (C, C*K)
+        z, w = hopfield_retrieve(
+            self.w_q(emotion_tokens), self.w_k(P), self.w_v(P), self.betas, bias=bias
+        )
         cooc = w[:, 0].reshape(w.shape[0], C, C, K).sum(-1)
         return self.norm(emotion_tokens + z[:, 0]), cooc

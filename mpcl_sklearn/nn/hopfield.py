@@ -24,6 +24,7 @@ def hopfield_retrieve(
     keys: torch.Tensor,
     values: torch.Tensor,
     betas: torch.Tensor,
+    bias: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Retrieve from a Hopfield memory at several inverse temperatures at once.
 
@@ -34,6 +35,9 @@ def hopfield_retrieve(
     values : Tensor of shape (batch, n_stored, d_v) or (n_stored, d_v)
     betas : Tensor of shape (n_betas,)
         Inverse temperatures.
+    bias : Tensor of shape (n_query, n_stored), optional
+        Added to the (temperature-scaled) scores before the softmax: a prior over which
+        patterns each query retrieves.
 
     Returns
     -------
@@ -43,6 +47,8 @@ def hopfield_retrieve(
     """
     scores = torch.matmul(query, keys.transpose(-1, -2))  # (B, nq, m)
     logits = scores.unsqueeze(1) * betas.view(1, -1, 1, 1)
+    if bias is not None:
+        logits = logits + bias
     weights = softmax_lastdim(logits)
     if values.dim() == 2:
         retrieved = torch.matmul(weights, values)

@@ -17,7 +17,10 @@ def cooccurrence_loss(cooccurrence: torch.Tensor, target: torch.Tensor) -> torch
     target : Tensor of shape (C, C), rows summing to 1
     """
     M = cooccurrence.mean(0) if cooccurrence.dim() == 3 else cooccurrence
-    return F.kl_div(torch.log(M.clamp_min(1e-8)), target, reduction="batchmean")
+    # written out (same value as F.kl_div(..., reduction="batchmean")): kl_div has no vmap
+    # batching rule, and stacked ensembles evaluate this loss under torch.func.vmap
+    log_m = torch.log(M.clamp_min(1e-8))
+    return (torch.special.xlogy(target, target) - target * log_m).sum() / target.shape[0]
 
 
 def prototype_diversity_loss(prototypes: torch.Tensor) -> torch.Tensor:

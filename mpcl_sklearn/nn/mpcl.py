@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 
 import numpy as np
@@ -12,13 +13,14 @@ from torch import nn
 from .compression import HierarchicalCompression
 from .cooccurrence import CooccurrenceRetrieval
 from .distillation import prototype_relation_distillation
+from .ensemble import StackedEnsemble
 from .functional import softmax_lastdim
 from .fusion import MultiScaleMemoryFusion
 from .losses import cooccurrence_loss, prototype_diversity_loss
 from .prototypes import PrototypeBank
 from .tokens import TokenEncoder
 
-__all__ = ["MPCLNet"]
+__all__ = ["MPCLNet", "StackedMPCLNet"]
 
 
 class _MeanPool(nn.Module):
@@ -81,6 +83,9 @@ class MPCLNet(nn.Module):
     distill_temperature : float, default=2.0
     cooccurrence_target : array of shape (n_emotions, n_emotions) or None
         Row-stochastic target of the co-occurrence regulariser.
+    cooccurrence_prior : bool, default=False
+        Initialise a learned bias of the co-occurrence retrieval at ``log cooccurrence_target``
+        (see :class:`CooccurrenceRetrieval`).
     dropout : float, default=0.1
     input_dropout : float, default=0.0
         Dropout on the features entering the token encoder (training only).
@@ -118,6 +123,7 @@ class MPCLNet(nn.Module):
         lambda_diversity: float = 0.01,
         distill_temperature: float = 2.0,
         cooccurrence_target=None,
+        cooccurrence_prior: bool = False,
         dropout: float = 0.1,
         input_dropout: float = 0.0,
         token_dropout: float = 0.0,
@@ -165,7 +171,13 @@ class MPCLNet(nn.Module):
             self.student_queries = None
             self.student_masks = None
         self.cooccurrence = (
-            CooccurrenceRetrieval(d, cooccurrence_beta) if (use_cooccurrence_retrieval) else None
+            CooccurrenceRetrieval(
+                d,
+                cooccurrence_beta,
+                prior=cooccurrence_target if cooccurrence_prior else None,
+            )
+            if use_cooccurrence_retrieval
+            else None
         )
         self.compression = (
             HierarchicalCompression(
@@ -297,3 +309,36 @@ class MPCLNet(nn.Module):
         R = torch.softmax((R[0] if R.dim() == 3 else R) / self.tau, dim=-1)
         K = R.shape[0] // C
         return R.reshape(C, K, C, K).sum(-1).mean(1)
+
+
+class StackedMPCLNet(StackedEnsemble):
+    """``n_members`` independently initialised :class:`MPCLNet` members trained as one network
+    (:class:`~mpcl_sklearn.nn.ensemble.StackedEnsemble`).
+
+    Parameters
+    ----------
+    n_members : int
+        Number of members (>= 1).
+    **member_args
+        The arguments of every member's :class:`MPCLNet` (its signature is this class's).
+    """
+
+    def __init__(self, n_members: int = 2, **member_args):
+        n_members = int(n_members)
+        if n_members < 1:
+            raise ValueError(f"n_members must be >= 1, got {n_members}")
+        super().__init__([MPCLNet(**member_args) for _ in range(n_members)])
+
+
+def _stacked_signature() -> inspect.Signature:
+    """``StackedMPCLNet(n_members, <MPCLNet's parameters>)``: read by the estimators, which
+    pass every constructor argument by name (``models._parameters.module_arguments``)."""
+    member = list(inspect.signature(MPCLNet.__init__).parameters.values())
+    count = inspect.Parameter(
+        "n_members", inspect.Parameter.KEYWORD_ONLY, default=2, annotation=int
+    )
+    rest = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in member[1:]]
+    return inspect.Signature([member[0], count, *rest])
+
+
+StackedMPCLNet.__init__.__signature__ = _stacked_signature()

@@ -40,6 +40,10 @@ class TensorBatchDataset(torch.utils.data.Dataset):
     def __getitem__(self, i):
         return self.X[i], (self.y[i] if self.y is not None else torch.zeros(0))
 
+    def batches(self, batch_size: int, training: bool, generator=None):
+        """The batch iterator the net uses (shuffled with ``generator`` in training)."""
+        return BatchIterator(self, batch_size, training, generator)
+
 
 class BatchIterator:
     """Iterate over ``(X[idx], y[idx])`` batches of a :class:`TensorBatchDataset`; shuffled

@@ -8,7 +8,7 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import GradientNormClipping, ProgressBar
 
-from .batches import BatchIterator, TensorBatchDataset
+from .batches import TensorBatchDataset
 
 __all__ = [
     "OPTIMIZERS",
@@ -62,7 +62,7 @@ class DistributionNet(NeuralNet):
     def get_iterator(self, dataset, training=False):
         if isinstance(dataset, TensorBatchDataset):
             gen = getattr(self, "batch_generator_", None)
-            return BatchIterator(dataset, self.batch_size, training, gen)
+            return dataset.batches(self.batch_size, training, gen)
         return super().get_iterator(dataset, training=training)
 
 

@@ -1,0 +1,128 @@
+"""How a cross-fitted model's parts are combined: choices made on out-of-fold predictions.
+
+The members of :class:`~mpcl_sklearn.models.MPCLDistributionRegressor` (see
+:mod:`mpcl_sklearn.training.members`) each hold some training rows out, so their predictions for
+those rows are honest held-out predictions. On them the penalty of the convex linear read-out
+(:func:`choose_linear_alpha`) and the convex weights of the network, the linear read-out and
+the label prior (:func:`choose_weights`) are chosen, inside the training data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+
+from ..metrics import kl_divergence
+from .shallow import SABFGSRegressor
+
+__all__ = [
+    "LINEAR_ALPHAS",
+    "choose_linear_alpha",
+    "choose_shrinkage",
+    "choose_weights",
+    "convex_linear_fit",
+    "linear_predict",
+    "mixture_kl",
+    "out_of_fold_mean",
+    "out_of_fold_prior",
+]
+
+
+def out_of_fold_mean(P: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of the members' predictions ``P`` (K, n, C) over the members that did *not* train
+    on each row; returns ``(rows that have such a member, their mean predictions)``."""
+    held_out = (~masks).T[:, :, None]  # (K, n, 1)
+    counts = held_out.sum(0)[:, 0]
+    rows = counts > 0
+    oof = (P * held_out).sum(0)[rows] / counts[rows, None]
+    return rows, oof
+
+
+def out_of_fold_prior(Y: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Like :func:`out_of_fold_mean` for the label prior: every member predicts the mean label
+    distribution of *its own* training rows, so a held-out row's labels never enter the prior
+    it is scored against."""
+    priors = np.stack([Y[m].mean(axis=0) for m in masks.T])  # (K, C)
+    return out_of_fold_mean(np.broadcast_to(priors[:, None], (len(priors), *Y.shape)), masks)
+
+
+def mixture_kl(Y: np.ndarray, P: np.ndarray, prior: np.ndarray, s: float) -> float:
+    """Mean ``KL(y || (1 - s) p + s prior)`` (0 log 0 = 0); ``prior`` of shape (C,) or like
+    ``P``."""
+    Q = np.clip((1 - s) * P + s * prior, 1e-12, None)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(Y > 0, Y * (np.log(np.where(Y > 0, Y, 1.0)) - np.log(Q)), 0.0)
+    return float(np.mean(terms.sum(axis=1)))
+
+
+def choose_shrinkage(Y: np.ndarray, P: np.ndarray, prior: np.ndarray) -> float:
+    """The ``s`` in [0, 1] minimising ``mixture_kl`` (convex in ``s``: bounded Brent search,
+    with both end points checked)."""
+    res = minimize_scalar(lambda s: mixture_kl(Y, P, prior, s), bounds=(0.0, 1.0), method="bounded")
+    cands = {0.0: mixture_kl(Y, P, prior, 0.0), 1.0: mixture_kl(Y, P, prior, 1.0)}
+    cands[float(res.x)] = float(res.fun)
+    return min(cands, key=cands.get)
+
+
+#: penalties tried for the linear evidence when ``linear_alpha="auto"`` (SA-BFGS's grid)
+LINEAR_ALPHAS: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
+
+
+def convex_linear_fit(X: np.ndarray, Y: np.ndarray, alpha: float):
+    """The maximum-entropy (SA-BFGS) solution on standardised ``X``: ``(W (F, C), b (C,))``."""
+    model = SABFGSRegressor(alpha=alpha, standardize=False).fit(X, Y)
+    return model.coef_, model.intercept_
+
+
+def choose_linear_alpha(
+    X: np.ndarray, Y: np.ndarray, masks: np.ndarray, alphas=LINEAR_ALPHAS
+) -> tuple[float, dict]:
+    """The penalty with the lowest out-of-fold KL of the convex linear model.
+
+    Every column of ``masks`` is one training set (its complement the held-out rows); the
+    held-out KL is averaged over all held-out rows of all columns. Returns ``(alpha, {alpha:
+    held-out KL})``.
+    """
+    scores = {}
+    for alpha in alphas:
+        losses, weights = [], []
+        for k in range(masks.shape[1]):
+            tr, te = masks[:, k], ~masks[:, k]
+            if not te.any():
+                continue
+            W, b = convex_linear_fit(X[tr], Y[tr], alpha)
+            Z = X[te] @ W + b
+            P = np.exp(Z - Z.max(axis=1, keepdims=True))
+            losses.append(kl_divergence(Y[te], P / P.sum(axis=1, keepdims=True)))
+            weights.append(te.sum())
+        scores[float(alpha)] = float(np.average(losses, weights=weights))
+    return min(scores, key=scores.get), scores
+
+
+def linear_predict(X: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``softmax(X W + b)`` for one linear model ``W (F, C)`` or stacked ones ``(K, F, C)``."""
+    Z = np.einsum("nf,...fc->...nc", X, W) + b[..., None, :]
+    P = np.exp(Z - Z.max(axis=-1, keepdims=True))
+    return P / P.sum(axis=-1, keepdims=True)
+
+
+def choose_weights(Y: np.ndarray, parts: list[np.ndarray], step: float = 0.02) -> np.ndarray:
+    """Convex weights (on a grid of ``step``) of the predictions ``parts`` minimising the mean
+    KL of their mixture to ``Y`` (the KL is convex in the weights)."""
+    n_parts = len(parts)
+    grid = np.arange(0.0, 1.0 + step / 2, step)
+    if n_parts == 1:
+        return np.ones(1)
+    if n_parts == 2:
+        s = choose_shrinkage(Y, parts[0], parts[1])
+        return np.array([1.0 - s, s])
+    if n_parts != 3:
+        raise ValueError("choose_weights combines 2 or 3 predictions")
+    best, best_w = np.inf, None
+    for a in grid:
+        for b in grid[grid <= 1.0 - a + 1e-12]:
+            w = np.array([a, b, max(0.0, 1.0 - a - b)])
+            kl = mixture_kl(Y, w[0] * parts[0] + w[1] * parts[1], parts[2], w[2])
+            if kl < best - 1e-15:
+                best, best_w = kl, w
+    return best_w

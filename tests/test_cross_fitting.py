@@ -1,0 +1,215 @@
+"""Cross-fitted MPCL members trained as one stacked network; shrinkage chosen out of fold."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from _problems import make_multimodal_problem
+from sklearn.base import clone
+
+from mpcl_sklearn.models import MPCLDistributionRegressor, SABFGSRegressor
+from mpcl_sklearn.models._combination import (
+    choose_shrinkage,
+    mixture_kl,
+    out_of_fold_mean,
+    out_of_fold_prior,
+)
+from mpcl_sklearn.nn.ensemble import StackedEnsemble
+from mpcl_sklearn.nn.mpcl import MPCLNet
+from mpcl_sklearn.training.members import MemberBatchDataset, MemberKLDivLoss, member_masks
+
+SMALL = dict(d_model=16, prototypes_per_emotion=2, max_epochs=4, batch_size=64, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def problem():
+    return make_multimodal_problem(
+        {"eeg": 12, "face": 6},
+        n_subjects=8,
+        per_subject=30,
+        n_emotions=4,
+        offset_scale=0.7,
+        noise_scale=1.0,
+    )
+
+
+def test_member_masks_keep_groups_together():
+    groups = np.repeat(np.arange(7), [5, 3, 8, 2, 6, 4, 5])
+    masks = member_masks(len(groups), groups, n_folds=3, n_repeats=2, random_state=0)
+    assert masks.shape == (33, 6) and masks.dtype == bool
+    np.testing.assert_array_equal((~masks).sum(1), 2)  # held out by one member per repeat
+    for g in np.unique(groups):
+        assert (masks[groups == g] == masks[groups == g][0]).all()
+    rows = member_masks(10, None, n_folds=5, n_repeats=1, random_state=0)
+    np.testing.assert_array_equal((~rows).sum(0), 2)
+    assert member_masks(4, None, n_folds=1, n_repeats=3).all()
+    with pytest.raises(ValueError, match="at least 2 groups"):
+        member_masks(5, np.zeros(5), n_folds=3)
+
+
+def test_member_batches_draw_each_members_own_rows():
+    X = torch.arange(20.0).reshape(10, 2)
+    Y = torch.softmax(torch.randn(10, 3), -1)
+    masks = member_masks(10, np.repeat(np.arange(5), 2), n_folds=5, random_state=0)
+    ds = MemberBatchDataset(X, Y, masks)
+    assert len(ds) == 8
+    seen = [set() for _ in range(5)]
+    for xb, yb in ds.batches(4, training=True, generator=torch.Generator().manual_seed(0)):
+        assert xb.shape == (5, 4, 2) and yb.shape == (5, 4, 3)
+        for k in range(5):
+            rows = (xb[k, :, 0] / 2).long().tolist()
+            assert all(masks[r, k] for r in rows)
+            seen[k].update(rows)
+    assert all(seen[k] == set(np.flatnonzero(masks[:, k])) for k in range(5))
+    xb, yb = next(iter(ds.batches(4, training=False)))
+    assert xb.shape == (4, 2)
+
+
+def test_member_loss_is_the_sum_of_member_losses():
+    logp = torch.log_softmax(torch.randn(3, 5, 4), -1)
+    Y = torch.softmax(torch.randn(3, 5, 4), -1)
+    Y[0, 0] = torch.tensor([1.0, 0, 0, 0])
+    ref = sum(torch.nn.KLDivLoss(reduction="batchmean")(logp[k], Y[k]) for k in range(3))
+    torch.testing.assert_close(MemberKLDivLoss()(logp, Y), ref)
+    torch.testing.assert_close(
+        MemberKLDivLoss()(logp[0], Y[0]), torch.nn.KLDivLoss(reduction="batchmean")(logp[0], Y[0])
+    )
+
+
+def test_stacked_members_compute_what_each_member_computes():
+    torch.manual_seed(0)
+    groups = [[0, 1, 2], [3, 4], [5, 6, 7]]
+    members = [MPCLNet(8, 4, groups, [False, False, True], d_model=8) for _ in range(3)]
+    ens = StackedEnsemble(members).eval()
+    for m in members:
+        m.eval()
+    X = torch.randn(6, 8)
+    out = ens.member_log_proba(X)
+    for k, m in enumerate(members):
+        torch.testing.assert_close(out[k], m(X), rtol=1e-5, atol=1e-6)
+    mean = torch.stack([m(X).exp() for m in members]).mean(0).log()
+    torch.testing.assert_close(ens(X), mean, rtol=1e-5, atol=1e-6)
+    cooc = ens.call_members("cooccurrence_matrix", X)
+    torch.testing.assert_close(cooc[1], members[1].cooccurrence_matrix(X), rtol=1e-5, atol=1e-6)
+    ens.train()
+    assert ens(torch.randn(3, 6, 8)).shape == (3, 6, 4)  # each member its own rows
+    assert ens.auxiliary_loss().shape == ()
+
+
+def test_shrinkage_is_chosen_by_out_of_fold_kl():
+    rng = np.random.default_rng(0)
+    Y = rng.dirichlet(np.ones(4), size=200)
+    prior = Y.mean(0)
+    noise = rng.dirichlet(np.ones(4) * 0.3, size=200)  # unrelated to Y: shrink all the way
+    assert choose_shrinkage(Y, noise, prior) > 0.9
+    assert choose_shrinkage(Y, Y, prior) == 0.0  # perfect predictions: keep them
+    s = choose_shrinkage(Y, 0.5 * Y + 0.5 * noise, prior)
+    assert 0.0 < s < 1.0
+    for other in (0.0, 1.0, s / 2, (1 + s) / 2):
+        assert mixture_kl(Y, 0.5 * Y + 0.5 * noise, prior, s) <= mixture_kl(
+            Y, 0.5 * Y + 0.5 * noise, prior, other
+        )
+    P = np.stack([np.full((3, 2), k, dtype=float) for k in range(3)])  # member k predicts k
+    masks = np.array([[True, False, False], [False, True, True], [True, True, True]])
+    rows, oof = out_of_fold_mean(P, masks)
+    np.testing.assert_array_equal(rows, [True, True, False])
+    np.testing.assert_allclose(oof, [[1.5, 1.5], [0.0, 0.0]])
+
+
+def test_regressor_with_members(problem):
+    X, Y, G = problem
+    tr, te = G < 6, G >= 6
+    est = MPCLDistributionRegressor(member_folds=3, member_repeats=2, **SMALL)
+    est.fit(X[tr], Y[tr], groups=G[tr])
+    assert est.n_members_ == 6 and 0.0 <= est.shrinkage_ <= 1.0
+    assert np.isfinite(est.oof_kl_)
+    P = est.predict(X[te])
+    np.testing.assert_allclose(P.sum(1), 1.0, atol=1e-12)
+    assert est.cooccurrence_.shape == (4, 4)
+    again = pickle.loads(pickle.dumps(est))
+    np.testing.assert_allclose(again.predict(X[te]), P, rtol=1e-6, atol=1e-9)
+    refit = clone(est).fit(X[tr], Y[tr], groups=G[tr])
+    np.testing.assert_allclose(refit.predict(X[te]), P, rtol=1e-6, atol=1e-9)  # deterministic
+    # a fixed shrinkage is applied as given: the prediction moves toward the training mean
+    fixed = clone(est).set_params(shrinkage=0.5).fit(X[tr], Y[tr], groups=G[tr])
+    unshrunk = clone(est).set_params(shrinkage=None).fit(X[tr], Y[tr], groups=G[tr])
+    assert fixed.shrinkage_ == 0.5 and unshrunk.shrinkage_ == 0.0
+    np.testing.assert_allclose(
+        fixed.predict(X[te]), 0.5 * unshrunk.predict(X[te]) + 0.5 * Y[tr].mean(0), rtol=1e-6
+    )
+
+
+def test_members_shrink_toward_the_prior_on_noise(problem):
+    X, _, G = problem
+    rng = np.random.default_rng(1)
+    Y = rng.dirichlet(np.ones(4), size=len(X))  # labels unrelated to the features
+    est = MPCLDistributionRegressor(member_folds=3, **{**SMALL, "max_epochs": 10})
+    est.fit(X, Y, groups=G)
+    assert est.shrinkage_ > 0.5
+
+
+@pytest.mark.parametrize(
+    "switch",
+    [
+        "use_memory_fusion",
+        "use_prototype_distillation",
+        "use_cooccurrence_retrieval",
+        "use_hierarchical_compression",
+        "use_linear_evidence",
+    ],
+)
+def test_every_switch_works_with_members(problem, switch):
+    X, Y, G = problem
+    est = MPCLDistributionRegressor(member_folds=2, **SMALL, **{switch: False})
+    P = est.fit(X, Y, groups=G).predict(X[:5])
+    np.testing.assert_allclose(P.sum(1), 1.0, atol=1e-12)
+
+
+def test_linear_alpha_auto_is_chosen_on_the_members_folds(problem):
+    X, Y, G = problem
+    tr = G < 6
+    auto = MPCLDistributionRegressor(linear_alpha="auto", member_folds=3, **SMALL)
+    auto.fit(X[tr], Y[tr], groups=G[tr])
+    assert set(auto.linear_alpha_scores_) == {0.01, 0.1, 1.0, 10.0}
+    assert auto.linear_alpha_ == min(auto.linear_alpha_scores_, key=auto.linear_alpha_scores_.get)
+    # the linear read-out mixed in is the convex (SA-BFGS) solution at that penalty
+    ref = SABFGSRegressor(alpha=auto.linear_alpha_).fit(X[tr], Y[tr])
+    Xs = auto._standardize(np.asarray(X[tr]))
+    Z = Xs @ auto.linear_coef_ + auto.linear_intercept_
+    P = np.exp(Z - Z.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(
+        P / P.sum(axis=1, keepdims=True), ref.predict(X[tr]), rtol=1e-3, atol=1e-4
+    )
+    with pytest.raises(ValueError, match="'linear_alpha' parameter"):
+        MPCLDistributionRegressor(linear_alpha="best", **SMALL).fit(X, Y)
+
+
+def test_out_of_fold_prior_excludes_the_held_out_rows():
+    Y = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    masks = member_masks(4, np.array([0, 0, 1, 1]), n_folds=2, random_state=0)
+    rows, prior = out_of_fold_prior(Y, masks)
+    assert rows.all()
+    # each subject is scored against the other subject's labels only
+    np.testing.assert_allclose(prior, [[0, 1], [0, 1], [1, 0], [1, 0]])
+
+
+def test_members_survive_a_model_file_and_a_warm_start(problem, tmp_path):
+    from mpcl_sklearn.io import load_model, save_model
+
+    X, Y, G = problem
+    tr, te = G < 6, G >= 6
+    est = MPCLDistributionRegressor(member_folds=3, **SMALL).fit(X[tr], Y[tr], groups=G[tr])
+    assert type(est.net_.module_).__name__ == "StackedMPCLNet"
+    assert est.module_args_["n_members"] == 3
+    path = tmp_path / "members.skops"
+    save_model(est, path)
+    again = load_model(path)
+    np.testing.assert_allclose(again.predict(X[te]), est.predict(X[te]), rtol=1e-6, atol=1e-9)
+    # a warm start continues every member on its own rows and keeps the combination
+    weights = dict(est.combination_weights_)
+    est.set_params(warm_start=True, max_epochs=1).fit(X[tr], Y[tr], groups=G[tr])
+    assert est.combination_weights_ == weights
+    assert len(est.history_) == SMALL["max_epochs"] + 1
