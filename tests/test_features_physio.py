@@ -169,3 +169,29 @@ def test_neurokit_kinds_just_below_and_at_minimum_frame(kind, sfreq, simulate):
     if kind == "eda":  # at the minimum, the tonic level is defined
         v, _ = physio_features(_frame(sig[:n_min]), sfreq, kind, {})
         assert np.isfinite(v[0, 0])
+
+
+def test_fast_plus_physio_is_both_backends_side_by_side():
+    """backend='fast+physio' gives exactly the fast statistics and the physiological features
+    of each (modality, scale), named as each backend names them, with unique names."""
+    from mpcl_sklearn.windowing import SignalWindower
+
+    fs = {"bvp": 64.0, "eda": 4.0}
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(
+        {
+            "bvp": pd.Series([_pulse_train(60 + 10 * i, 64.0, 20.0)[None] for i in range(3)]),
+            "eda": pd.Series([rng.normal(size=(1, 80)) + 5 for _ in range(3)]),
+        }
+    )
+    X.attrs["sfreq"] = fs
+    frames = SignalWindower(scales_s=(10.0, 20.0)).fit_transform(X)
+    kw = dict(feature_set="minimal", undefined="nan")
+    both = ModalityFeatureExtractor(backend="fast+physio", **kw).fit_transform(frames)
+    fast = ModalityFeatureExtractor(backend="fast", **kw).fit_transform(frames)
+    physio = ModalityFeatureExtractor(backend="physio", **kw).fit_transform(frames)
+    assert both.columns.is_unique
+    assert set(both.columns) == set(fast.columns) | set(physio.columns)
+    assert len(both.columns) == len(fast.columns) + len(physio.columns)
+    pd.testing.assert_frame_equal(both[fast.columns], fast)
+    pd.testing.assert_frame_equal(both[physio.columns], physio)

@@ -42,7 +42,7 @@ _POOLS = {
 }
 _NAN_POLICIES = ("raise", "propagate", "interpolate")
 _UNDEFINED = ("zero", "nan", "raise")
-_BACKENDS = ("fast", "tsfresh", "physio")
+_BACKENDS = ("fast", "tsfresh", "physio", "fast+physio")
 
 
 @dataclass(frozen=True)
@@ -176,11 +176,12 @@ class ModalityFeatureExtractor(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    backend : {"fast", "tsfresh", "physio"}, default="fast"
+    backend : {"fast", "tsfresh", "physio", "fast+physio"}, default="fast"
         ``"fast"``: vectorised numpy/scipy re-implementation of tsfresh calculators (same names,
         same values). ``"tsfresh"``: ``tsfresh.extract_features`` (long format, one
         ``extract_features`` call per chunk). ``"physio"``: physiological features per modality
-        kind (see :mod:`mpcl_sklearn.features.physio`).
+        kind (see :mod:`mpcl_sklearn.features.physio`). ``"fast+physio"``: both, the fast
+        statistics then the physiological features of each (modality, scale).
     feature_set : str or dict, default="default"
         fast: ``"minimal"``, ``"default"``, ``"default+entropy"`` or a tsfresh settings dict
         restricted to :data:`~mpcl_sklearn.features.fast.SUPPORTED_CALCULATORS`.
@@ -308,6 +309,10 @@ class ModalityFeatureExtractor(TransformerMixin, BaseEstimator):
             )
 
     def _settings(self):
+        if self.backend == "fast+physio":
+            from .physio import resolve_kinds
+
+            return _fast.resolve_settings(self.feature_set), resolve_kinds(self.physio_kinds)
         if self.backend == "fast":
             return _fast.resolve_settings(self.feature_set)
         if self.backend == "tsfresh":
@@ -322,13 +327,25 @@ class ModalityFeatureExtractor(TransformerMixin, BaseEstimator):
         self, block: _Block, data: np.ndarray, settings, distributor=None
     ) -> tuple[np.ndarray, list]:
         """Features of frames ``data`` (N, C, T) -> values (N, K) and names (K,)."""
-        n, c, t = data.shape
+        if self.backend == "fast+physio":
+            from .physio import physio_features
+
+            fast, kinds = settings
+            v_fast, n_fast = self._statistics(data, fast, "fast", distributor)
+            v_phys, n_phys = physio_features(data, block.sfreq, block.modality, kinds)
+            return np.hstack([v_fast, v_phys]), n_fast + list(n_phys)
         if self.backend == "physio":
             from .physio import physio_features
 
             return physio_features(data, block.sfreq, block.modality, settings)
+        return self._statistics(data, settings, self.backend, distributor)
+
+    @staticmethod
+    def _statistics(data: np.ndarray, settings, backend: str, distributor=None):
+        """The fast or tsfresh statistics of every channel of frames ``data`` (N, C, T)."""
+        n, c, t = data.shape
         flat = data.reshape(n * c, t)
-        if self.backend == "fast":
+        if backend == "fast":
             values = _fast.compute_features(flat, settings)
             names = _fast.feature_names(settings)
         else:
