@@ -42,7 +42,7 @@ OUR_CLASSES: tuple[str, ...] = (
     "mpcl_sklearn.features.extractor._Block",
     "mpcl_sklearn.model_selection.InnerGroupKFold",
     "mpcl_sklearn._scaling.Standardizer",
-    # mpcl_sklearn.preprocessing: one line per transformer class added there
+    "mpcl_sklearn.preprocessing.SubjectCalibrator",
 )
 
 #: Names written by version 0.1.0 -> the current name of the same class.

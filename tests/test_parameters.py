@@ -53,6 +53,7 @@ from mpcl_sklearn.models import (
     SABFGSRegressor,
     TorchDistributionRegressor,
 )
+from mpcl_sklearn.preprocessing import SubjectCalibrator
 from mpcl_sklearn.training.net import DistributionNet
 from mpcl_sklearn.windowing import SignalWindower
 
@@ -72,6 +73,7 @@ CLASSES: dict[type, dict] = {
     ModalityFeatureExtractor: dict(feature_set="minimal"),
     SubjectDependentSplitter: dict(n_splits=2),
     InnerGroupKFold: dict(n_splits=2),
+    SubjectCalibrator: dict(mode="transductive"),
 }
 
 #: abstract bases: declarations checked, never fitted
@@ -137,6 +139,8 @@ def _run(est, data):
         return list(est.split(data["X"], groups=data["groups"]))
     if isinstance(est, SignalWindower | ModalityFeatureExtractor):
         return est.fit(data["windows"])
+    if isinstance(est, SubjectCalibrator):
+        return est.fit(data["X"], groups=data["groups"]["subject"])
     return est.fit(data["X"], data["Y"])
 
 

@@ -54,3 +54,138 @@ def test_prepare_dataset_option():
     assert "transductive" in norm.description and "transductive" not in raw.description
     pd.testing.assert_frame_equal(norm.X, subject_standardize(raw.X, raw.groups))
     np.testing.assert_array_equal(norm.y, raw.y)
+
+
+# ---------------------------------------------------------------------------- SubjectCalibrator
+
+
+def _subjects(seed=0, n_per=12, n_subjects=4, n_features=3):
+    rng = np.random.default_rng(seed)
+    groups = np.repeat([f"s{i}" for i in range(n_subjects)], n_per)
+    offsets = rng.normal(scale=20, size=(n_subjects, n_features))
+    spreads = rng.uniform(0.5, 5, size=(n_subjects, n_features))
+    codes = np.repeat(np.arange(n_subjects), n_per)
+    X = rng.normal(size=(len(groups), n_features)) * spreads[codes] + offsets[codes]
+    reference = np.tile(np.arange(n_per) < 5, n_subjects)
+    return X, groups, reference
+
+
+@pytest.mark.parametrize("mode", ["reference", "transductive"])
+@pytest.mark.parametrize("center,scale", [("median", "iqr"), ("mean", "std"), ("median", None)])
+def test_calibrator_uses_each_subjects_own_rows(mode, center, scale):
+    from mpcl_sklearn.preprocessing import SubjectCalibrator
+
+    X, groups, ref = _subjects()
+    cal = SubjectCalibrator(mode=mode, center=center, scale=scale)
+    Z = cal.fit_transform(X, groups=groups, reference=ref)
+    for g in np.unique(groups):
+        rows = groups == g
+        calib = X[rows & ref] if mode == "reference" else X[rows]
+        loc = np.median(calib, 0) if center == "median" else calib.mean(0)
+        if scale == "iqr":
+            q75, q25 = np.percentile(calib, [75, 25], axis=0)
+            spread = (q75 - q25) / 1.3489795003921634
+        elif scale == "std":
+            spread = calib.std(0)
+        else:
+            spread = np.ones(X.shape[1])
+        np.testing.assert_allclose(Z[rows], (X[rows] - loc) / spread, rtol=1e-10)
+
+
+def test_calibrator_learns_nothing_across_subjects():
+    from mpcl_sklearn.preprocessing import SubjectCalibrator
+
+    X, groups, ref = _subjects(n_subjects=5)
+    test = groups == "s4"
+    alone = SubjectCalibrator().fit(X[test], groups=groups[test], reference=ref[test])
+    expected = alone.transform(X[test], groups=groups[test], reference=ref[test])
+    # fitted on other subjects only: the test subject is new and uses its own reference rows
+    for train_subjects in (["s0"], ["s0", "s1", "s2", "s3"]):
+        train = np.isin(groups, train_subjects)
+        cal = SubjectCalibrator().fit(X[train], groups=groups[train], reference=ref[train])
+        np.testing.assert_allclose(
+            cal.transform(X[test], groups=groups[test], reference=ref[test]), expected
+        )
+        # transformed together with other subjects' rows: the same
+        both = test | train
+        Z = cal.transform(X[both], groups=groups[both], reference=ref[both])
+        np.testing.assert_allclose(Z[test[both]], expected)
+    # changing another subject's data changes nothing for this one
+    X2 = X.copy()
+    X2[groups == "s0"] *= 1000
+    Z2 = SubjectCalibrator().fit_transform(X2, groups=groups, reference=ref)
+    np.testing.assert_allclose(Z2[test], expected)
+
+
+def test_calibrator_keeps_fitted_subject_statistics():
+    """A subject seen in fit keeps its statistics (subject-dependent protocols)."""
+    from mpcl_sklearn.preprocessing import SubjectCalibrator
+
+    X, groups, ref = _subjects()
+    cal = SubjectCalibrator().fit(X, groups=groups, reference=ref)
+    later = ~ref  # no reference rows in this call: fitted statistics are used
+    Z = cal.transform(X[later], groups=groups[later])
+    np.testing.assert_allclose(Z, cal.transform(X, groups=groups, reference=ref)[later])
+    assert list(cal.subjects_) == ["s0", "s1", "s2", "s3"] and cal.center_.shape == (4, 3)
+
+
+def test_calibrator_errors():
+    from mpcl_sklearn.preprocessing import SubjectCalibrator
+
+    X, groups, ref = _subjects()
+    with pytest.raises(ValueError, match="needs groups="):
+        SubjectCalibrator().fit(X)
+    cal = SubjectCalibrator().fit(X[:24], groups=groups[:24], reference=ref[:24])
+    with pytest.raises(ValueError, match="needs groups="):
+        cal.transform(X)
+    with pytest.raises(ValueError, match="subject 's2' has 0 reference rows"):
+        cal.transform(X[24:], groups=groups[24:])
+    with pytest.raises(ValueError, match="fewer than min_rows=6"):
+        SubjectCalibrator(min_rows=6).fit(X, groups=groups, reference=ref)
+    with pytest.raises(ValueError, match="transductive calibration|1 rows"):
+        SubjectCalibrator(mode="transductive").fit(X[:24], groups=groups[:24]).transform(
+            X[24:25], groups=groups[24:25]
+        )
+    with pytest.raises(ValueError, match="'mode' parameter"):
+        SubjectCalibrator(mode="global").fit(X, groups=groups)
+    with pytest.raises(ValueError, match="'scale' parameter"):
+        SubjectCalibrator(scale="mad").fit(X, groups=groups, reference=ref)
+    with pytest.raises(ValueError, match="one entry per row"):
+        SubjectCalibrator().fit(X, groups=groups[:5], reference=ref)
+    with pytest.raises(ValueError, match="boolean mask"):
+        SubjectCalibrator().fit(X, groups=groups, reference=np.full(len(X), 2))
+    bad = X.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf"):
+        SubjectCalibrator().fit(bad, groups=groups, reference=ref)
+    X_before = X.copy()
+    SubjectCalibrator().fit_transform(X, groups=groups, reference=ref)
+    np.testing.assert_array_equal(X, X_before)  # input untouched
+
+
+def test_calibrator_metadata_routing():
+    import sklearn
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import GridSearchCV, GroupKFold, cross_validate
+    from sklearn.pipeline import make_pipeline
+
+    from mpcl_sklearn.preprocessing import SubjectCalibrator
+
+    X, groups, ref = _subjects(n_subjects=6)
+    y = X[:, 0] - np.repeat(X.reshape(6, 12, 3)[:, :5, 0].mean(1), 12)
+    pipe = make_pipeline(SubjectCalibrator(), Ridge())
+    with sklearn.config_context(enable_metadata_routing=True):
+        params = {"groups": groups, "reference": ref}
+        res = cross_validate(pipe, X, y, params=params, cv=GroupKFold(3))
+        assert np.isfinite(res["test_score"]).all()
+        search = GridSearchCV(pipe, {"ridge__alpha": [0.1, 1.0]}, cv=GroupKFold(3))
+        search.fit(X, y, **params)
+        # BaseSearchCV.predict takes no metadata: predict with the refitted pipeline
+        pred = search.best_estimator_.predict(X[:12], groups=groups[:12], reference=ref[:12])
+        assert pred.shape == (12,)
+        with pytest.raises(ValueError, match="needs groups="):
+            search.best_estimator_.predict(X[:12])
+    # without routing: fit through step parameters works, predict cannot get groups -> error
+    pipe.fit(X, y, subjectcalibrator__groups=groups, subjectcalibrator__reference=ref)
+    with pytest.raises(ValueError, match="enable metadata routing"):
+        pipe.predict(X)

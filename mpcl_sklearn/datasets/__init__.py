@@ -17,6 +17,7 @@ from .emotions import (
     WESAD_PANAS_ITEMS,
 )
 from .feature_file import load_feature_table
+from .ldl import LDLFormatError, load_ldl
 from .mne_interop import recordings_from_mne
 from .synthetic import make_mixed_emotion_recordings
 from .table import FeatureTable
@@ -34,6 +35,7 @@ __all__ = [
     "DMER_TO_WESAD",
     "DMERFormatError",
     "FeatureTable",
+    "LDLFormatError",
     "NEGATIVE_EMOTIONS",
     "POSITIVE_EMOTIONS",
     "WESADFormatError",
@@ -45,6 +47,7 @@ __all__ = [
     "load_dmer",
     "load_dmer_raw",
     "load_feature_table",
+    "load_ldl",
     "load_wesad",
     "make_mixed_emotion_recordings",
     "read_wesad_quest",
