@@ -195,7 +195,7 @@ def _check_calibration_arguments(args: argparse.Namespace) -> None:
 def _run_options(args: argparse.Namespace) -> dict:
     """Keyword arguments shared by ``run_experiment`` and ``run_ablation``."""
     if args.protocol == "subject-dependent" and args.cv is not None:
-        raise CLIError("--cv is for --protocol subject-independent or kfold")
+        raise CLIError("--cv is for the subject-independent protocol (or --protocol kfold)")
     if args.protocol != "subject-dependent" and args.split != "trial":
         raise CLIError("--split is for --protocol subject-dependent")
     if args.protocol == "kfold" and args.cv == "loso":

@@ -8,6 +8,7 @@ from contextlib import nullcontext
 
 import numpy as np
 import pandas as pd
+from sklearn.model_selection import KFold
 
 from ..datasets.table import FeatureTable
 from ..model_selection import (
@@ -43,6 +44,13 @@ def behavioural_argument(data: FeatureTable) -> tuple[str, ...] | None:
     return tuple(data.behavioural)
 
 
+class _RowKFold(KFold):
+    """``KFold`` that takes the protocol's ``groups`` (one per row) without warning."""
+
+    def split(self, X, y=None, groups=None):
+        return super().split(X, y)
+
+
 def _evaluate_one(
     estimator,
     data: FeatureTable,
@@ -57,8 +65,6 @@ def _evaluate_one(
     random_state: int | None,
 ) -> EvaluationResult:
     if protocol == "kfold":
-        from sklearn.model_selection import KFold
-
         folds = 10 if cv in (None, "loso") else int(cv)
         ids = np.arange(len(y)).astype(str)  # every row its own group
         result = subject_independent_evaluate(
@@ -66,7 +72,7 @@ def _evaluate_one(
             data.X,
             y,
             ids,
-            cv=KFold(folds, shuffle=True, random_state=random_state),
+            cv=_RowKFold(folds, shuffle=True, random_state=random_state),
             n_jobs=n_jobs,
             progress=progress,
             return_predictions=True,
