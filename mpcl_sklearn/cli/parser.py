@@ -269,14 +269,13 @@ def _add_data_arguments(p: argparse.ArgumentParser) -> None:
         "--protocol",
         choices=("subject-independent", "subject-dependent", "kfold"),
         default="subject-independent",
-        help="evaluation protocol (kfold: shuffled KFold over rows, no groups, e.g. the LDL "
-        "benchmarks)",
+        help="evaluation protocol; kfold: shuffled KFold over rows without groups (LDL)",
     )
     proto.add_argument(
         "--cv",
         type=_cv_argument,
-        help="subject-independent: 'loso' (default) or a number of GroupKFold folds; kfold: "
-        "the number of folds (default 10)",
+        help="subject-independent: 'loso' or a number of GroupKFold folds (default: loso); "
+        "kfold: the number of folds (default: 10)",
     )
     proto.add_argument(
         "--split",
