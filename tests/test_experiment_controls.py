@@ -368,3 +368,21 @@ def test_cli_control_errors(capsys, ldl_file):
     )
     assert "takes a number of folds" in error(["evaluate", "--protocol", "kfold", "--cv", "loso"])
     assert "invalid choice" in error(["evaluate", "--calibration", "global"])
+
+
+WESAD = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "data" / "wesad"
+
+
+@pytest.mark.skipif(not WESAD.is_dir(), reason=f"real WESAD data not found at {WESAD}")
+def test_wesad_conditions_and_times():
+    data = prepare_dataset("wesad", WESAD, subjects=["S2"])
+    assert data.conditions is not None and "Base" in set(data.conditions)
+    np.testing.assert_array_equal(
+        reference_rows(data, condition="Base"), data.conditions == "Base"
+    )
+    # windows of one trial follow each other; the conditions follow the protocol's order
+    starts = pd.Series(data.times_s).groupby(data.conditions).min().sort_values()
+    assert starts.iloc[0] == 0.0 and starts.index[0] == "Base"
+    early = reference_rows(data, minutes=5)
+    assert early.sum() == 9  # 60 s windows stepping 30 s that end within 300 s
+    assert set(data.conditions[early]) == {"Base"}
