@@ -377,9 +377,7 @@ WESAD = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "
 def test_wesad_conditions_and_times():
     data = prepare_dataset("wesad", WESAD, subjects=["S2"])
     assert data.conditions is not None and "Base" in set(data.conditions)
-    np.testing.assert_array_equal(
-        reference_rows(data, condition="Base"), data.conditions == "Base"
-    )
+    np.testing.assert_array_equal(reference_rows(data, condition="Base"), data.conditions == "Base")
     # windows of one trial follow each other; the conditions follow the protocol's order
     starts = pd.Series(data.times_s).groupby(data.conditions).min().sort_values()
     assert starts.iloc[0] == 0.0 and starts.index[0] == "Base"
