@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -11,7 +12,7 @@ from sklearn.base import clone
 from sklearn.model_selection import GroupKFold, LeaveOneGroupOut
 
 from ._validation import check_group_ids
-from .metrics import distribution_report
+from .metrics import METRICS, distribution_report
 
 
 def _take(data, idx: np.ndarray):
@@ -78,17 +79,62 @@ def _check_lengths(X, y, **named) -> int:
     return n
 
 
-def _fit_and_score(estimator, X, y, train, test, fit_params, fit_groups=None, key="groups"):
+def _fit_and_score(
+    estimator, X, y, train, test, fit_params, fit_groups=None, key="groups", rows=None
+):
     """Fit a clone on ``train``; the six metrics on ``test`` and the test predictions.
-    ``fit_groups`` (all rows) reach ``fit`` as ``key`` (restricted to ``train``)."""
+    ``fit_groups`` (all rows) reach ``fit`` as ``key`` (restricted to ``train``). ``rows``
+    (:class:`RowOptions`) adds per-row metadata to ``fit`` and ``predict`` and restricts the
+    scored test rows."""
     est = clone(estimator)
     params = dict(fit_params or {})
     if fit_groups is not None:
         params[key] = fit_groups[train]
+    metadata = {} if rows is None or rows.metadata is None else rows.metadata
+    params |= {name: values[train] for name, values in metadata.items()}
     est.fit(_take(X, train), _take(y, train), **params)
-    pred = est.predict(_take(X, test))
-    report = distribution_report(_take(y, test), pred)
+    pred = est.predict(_take(X, test), **{name: v[test] for name, v in metadata.items()})
+    y_test = _take(y, test)
+    if rows is not None and rows.scored is not None:
+        keep = rows.scored[test]
+        if not keep.any():
+            return dict.fromkeys(METRICS, np.nan) | {"n_scored": 0}, np.asarray(pred)
+        report = distribution_report(np.asarray(y_test)[keep], np.asarray(pred)[keep])
+        return report | {"n_scored": int(keep.sum())}, np.asarray(pred)
+    report = distribution_report(y_test, pred)
     return report, np.asarray(pred)
+
+
+@dataclass
+class RowOptions:
+    """Per-row extras of a protocol run.
+
+    Attributes
+    ----------
+    metadata : dict of str to ndarray, optional
+        Arrays of one entry per row, passed (restricted to the fold's rows) to ``fit`` and
+        ``predict`` as keyword arguments, e.g. the ``subjects`` and ``reference`` a
+        :class:`~mpcl_sklearn.preprocessing.SubjectCalibrator` step requests under metadata
+        routing.
+    scored : ndarray of bool, optional
+        The test rows that are scored (all are predicted); a fold with none scores NaN.
+    """
+
+    metadata: dict | None = None
+    scored: np.ndarray | None = None
+
+    def check(self, n: int) -> RowOptions:
+        """Arrays of ``n`` entries (raises otherwise)."""
+        metadata = {k: np.asarray(v) for k, v in (self.metadata or {}).items()}
+        for name, values in metadata.items():
+            if len(values) != n:
+                raise ValueError(f"row metadata {name!r} has {len(values)} entries, X has {n}")
+        scored = None
+        if self.scored is not None:
+            scored = np.asarray(self.scored)
+            if scored.shape != (n,) or scored.dtype != bool:
+                raise ValueError(f"scored rows must be a boolean mask of {n} entries")
+        return RowOptions(metadata or None, scored)
 
 
 def _run_parallel(tasks: list, n_jobs, progress: bool, desc: str) -> list:

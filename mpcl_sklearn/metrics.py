@@ -23,6 +23,7 @@ from collections.abc import Callable
 import numpy as np
 from sklearn.metrics import make_scorer
 
+from ._stats import pearson_correlation
 from ._validation import ARRAY_HINT, SUM_TOLERANCE, check_distributions, check_sample_weight
 
 __all__ = [
@@ -38,6 +39,10 @@ __all__ = [
     "distribution_report",
     "distribution_scorers",
     "per_sample_scores",
+    "emotion_correlation",
+    "cooccurrence_spearman",
+    "correlation_distance",
+    "constant_within_folds",
 ]
 
 #: Clipping floor for Clark, Canberra and KL (PyLDL's convention).
@@ -177,3 +182,129 @@ def distribution_scorers() -> dict:
         )
         for name in METRICS
     }
+
+
+# --------------------------------------------------------------------------------------------
+# emotion co-occurrence: is the label structure learned / reproduced?
+# --------------------------------------------------------------------------------------------
+
+
+def emotion_correlation(y, *, constant: float = np.nan) -> np.ndarray:
+    """Pearson correlation between emotions across samples, shape (C, C).
+
+    An emotion that is constant over the samples has no defined correlation: its row and column
+    are ``constant`` (NaN by default, to show it), except 1 on the diagonal.
+    """
+    Y = check_distributions(y, name="y", hint=ARRAY_HINT)
+    if Y.shape[0] < 2:
+        raise ValueError("need at least 2 samples to correlate emotions")
+    return pearson_correlation(Y, constant=constant)
+
+
+def _off_diagonal(matrix: np.ndarray) -> np.ndarray:
+    return matrix[~np.eye(len(matrix), dtype=bool)]
+
+
+def cooccurrence_spearman(learned, y) -> float:
+    """Spearman correlation between a learned co-occurrence matrix and the labels' structure.
+
+    Compares the off-diagonal entries of ``learned`` (MPCL's ``cooccurrence_``, C x C, row
+    ``i`` the weights emotion ``i`` retrieves) with the off-diagonal entries of the Pearson
+    correlation between the emotion columns of ``y`` (the training labels). 1: the learned
+    matrix ranks emotion pairs exactly as the labels' correlations do. Both matrices are read
+    in full (an asymmetric ``learned`` contributes both ``(i, j)`` and ``(j, i)``).
+
+    Parameters
+    ----------
+    learned : array-like of shape (C, C), or an estimator with ``cooccurrence_``
+    y : array-like of shape (n_samples, C)
+        Label distributions (e.g. the training labels).
+
+    Returns
+    -------
+    float
+        In [-1, 1]. NaN when either side's off-diagonal entries are all equal (no ranking to
+        compare), e.g. an emotion correlation undefined everywhere.
+
+    Raises
+    ------
+    ValueError
+        ``learned`` not square, not finite, or its size differs from ``y``'s number of columns;
+        fewer than 3 emotions (one pair each way ranks nothing).
+    """
+    from scipy.stats import spearmanr
+
+    matrix = np.asarray(getattr(learned, "cooccurrence_", learned), dtype=float)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise ValueError(f"learned must be a square (C, C) matrix, got shape {matrix.shape}")
+    if not np.isfinite(matrix).all():
+        raise ValueError("learned contains NaN or inf")
+    target = emotion_correlation(y, constant=0.0)
+    if target.shape != matrix.shape:
+        raise ValueError(
+            f"learned is {matrix.shape[0]} x {matrix.shape[1]} but y has {target.shape[0]} emotions"
+        )
+    if len(matrix) < 3:
+        raise ValueError(f"need at least 3 emotions to rank emotion pairs, got {len(matrix)}")
+    a, b = _off_diagonal(matrix), _off_diagonal(target)
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    return float(spearmanr(a, b).statistic)
+
+
+def constant_within_folds(P, folds=None, *, rtol: float = 1e-12) -> np.ndarray:
+    """Which columns of ``P`` are constant (within every fold, with ``folds``): boolean, one
+    per column.
+
+    Pooled out-of-fold predictions of a model that predicts one distribution per fold (the
+    mean predictor) vary only between folds; correlating those few values describes no
+    prediction, so such a column counts as constant.
+    """
+    P = np.asarray(P, dtype=float)
+    if folds is None:
+        folds = np.zeros(len(P), dtype=int)
+    folds = np.asarray(folds)
+    if folds.shape != (len(P),):
+        raise ValueError(f"folds must have one entry per row ({len(P)}), got shape {folds.shape}")
+    constant = np.ones(P.shape[1], dtype=bool)
+    for f in np.unique(folds):
+        rows = P[folds == f]
+        spread = rows.max(axis=0) - rows.min(axis=0)
+        constant &= spread <= rtol * np.maximum(1.0, np.abs(rows).max(axis=0))
+    return constant
+
+
+def correlation_distance(y_pred, y_true, *, folds=None) -> float:
+    """Frobenius distance between the emotion-correlation matrices of predictions and labels.
+
+    ``||corr(y_pred) - corr(y_true)||_F`` with the Pearson correlation between emotion columns
+    across samples (:func:`emotion_correlation`). An emotion that is constant over the samples
+    (a model predicting one value for it; with ``folds``, constant within every fold, see
+    :func:`constant_within_folds`) has no defined correlation: its off-diagonal entries count
+    as 0, i.e. "no co-occurrence", so the distance is always finite and a constant predictor
+    (the mean) scores the distance of the identity to the true structure. 0: the predictions
+    reproduce the labels' co-occurrence exactly (it says nothing about individual predictions).
+
+    Parameters
+    ----------
+    y_pred, y_true : array-like of shape (n_samples, C)
+        Predicted and true distributions, the same rows.
+    folds : array-like of shape (n_samples,), optional
+        Test fold of every row, for pooled out-of-fold predictions.
+
+    Returns
+    -------
+    float
+        Non-negative and finite.
+    """
+    p = check_distributions(y_pred, name="y_pred", hint=ARRAY_HINT)
+    t = check_distributions(y_true, name="y_true", hint=ARRAY_HINT)
+    if p.shape != t.shape:
+        raise ValueError(f"y_pred has shape {p.shape} but y_true has shape {t.shape}")
+    pred_corr = emotion_correlation(p, constant=0.0)
+    flat = constant_within_folds(p, folds)
+    pred_corr[flat, :] = 0.0
+    pred_corr[:, flat] = 0.0
+    np.fill_diagonal(pred_corr, 1.0)
+    diff = pred_corr - emotion_correlation(t, constant=0.0)
+    return float(np.linalg.norm(diff))

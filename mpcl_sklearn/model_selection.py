@@ -28,6 +28,7 @@ from sklearn.model_selection import BaseCrossValidator, GroupKFold, KFold
 from ._groups import describe, forms, id_columns
 from ._param_validation import Float, Int, Options, validate_params
 from ._protocol_folds import (
+    RowOptions,
     _check_groups,
     _check_lengths,
     _outer_splitter,
@@ -121,6 +122,7 @@ def subject_independent_evaluate(
     fit_params: dict | None = None,
     fit_groups: bool | str = "auto",
     return_predictions: bool = False,
+    rows: RowOptions | None = None,
 ) -> EvaluationResult:
     """Cross-validate across subjects: no subject is in both train and test.
 
@@ -153,6 +155,9 @@ def subject_independent_evaluate(
     return_predictions : bool, default=False
         Keep the out-of-fold predictions in ``EvaluationResult.predictions`` (for plots such as
         predicted vs true co-occurrence).
+    rows : RowOptions, optional
+        Per-row metadata for ``fit`` and ``predict`` (e.g. a calibrator's subjects) and the
+        test rows to score (``n_scored`` in ``scores``).
 
     Returns
     -------
@@ -169,7 +174,8 @@ def subject_independent_evaluate(
         if shared:
             raise ValueError(f"splitter {label} put subjects {sorted(shared)} in train and test")
     inner, key = _routed_groups(estimator, fit_groups, groups)
-    tasks = [(estimator, X, y, tr, te, fit_params, inner, key) for tr, te in splits]
+    rows = None if rows is None else rows.check(len(groups))
+    tasks = [(estimator, X, y, tr, te, fit_params, inner, key, rows) for tr, te in splits]
     reports, preds = zip(*_run_parallel(tasks, n_jobs, progress, "folds"), strict=True)
     predictions = folds = None
     if return_predictions:
@@ -427,6 +433,7 @@ def subject_dependent_evaluate(
     progress: bool = False,
     fit_params: dict | None = None,
     fit_groups: bool | str = "auto",
+    rows: RowOptions | None = None,
 ) -> EvaluationResult:
     """Train and test one model per subject (see :class:`SubjectDependentSplitter`).
 
@@ -452,6 +459,8 @@ def subject_dependent_evaluate(
         must keep trials apart, and the torch models' early stopping, which then holds out
         whole trials); ``"auto"`` as in :func:`subject_independent_evaluate` (only when
         ``trials`` are given).
+    rows : RowOptions, optional
+        As in :func:`subject_independent_evaluate`.
 
     Returns
     -------
@@ -470,7 +479,8 @@ def subject_dependent_evaluate(
         raise ValueError("fit_groups=True needs the trial id of every row")
     ids = None if trials is None else np.asarray(trials)
     inner, key = _routed_groups(estimator, fit_groups, ids)
-    tasks = [(estimator, X, y, tr, te, fit_params, inner, key) for _, _, tr, te in splits]
+    rows = None if rows is None else rows.check(len(groups))
+    tasks = [(estimator, X, y, tr, te, fit_params, inner, key, rows) for _, _, tr, te in splits]
     reports = [rep for rep, _ in _run_parallel(tasks, n_jobs, progress, "subject folds")]
     rows = [
         {"subject": s, "fold": f, "n_train": len(tr), "n_test": len(te)} | rep

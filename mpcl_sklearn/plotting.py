@@ -22,13 +22,13 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from ._stats import pearson_correlation
 from ._validation import ARRAY_HINT, check_distributions
-from .metrics import METRICS
+from .metrics import METRICS, constant_within_folds, emotion_correlation
 
 __all__ = [
     "emotion_correlation",
     "plot_cooccurrence",
+    "plot_correlation_panels",
     "plot_distributions",
     "plot_learned_cooccurrence",
     "plot_metric_comparison",
@@ -77,31 +77,6 @@ def _emotion_names(emotions: Sequence[str] | None, n: int, *sources) -> list[str
     if len(names) != n:
         raise ValueError(f"got {len(names)} emotion names for {n} emotions")
     return names
-
-
-def emotion_correlation(y) -> np.ndarray:
-    """Pearson correlation between emotions across samples, shape (C, C).
-
-    An emotion that is constant over the samples has no defined correlation: its row and column
-    are NaN except for 1 on the diagonal.
-    """
-    Y = check_distributions(y, name="y", hint=ARRAY_HINT)
-    if Y.shape[0] < 2:
-        raise ValueError("need at least 2 samples to correlate emotions")
-    return pearson_correlation(Y, constant=np.nan)
-
-
-def _constant_within(P: np.ndarray, folds) -> np.ndarray:
-    """Which columns of ``P`` are constant within every fold (boolean, one per column)."""
-    folds = np.asarray(folds)
-    if folds.shape != (len(P),):
-        raise ValueError(f"folds must have one entry per row ({len(P)}), got shape {folds.shape}")
-    constant = np.ones(P.shape[1], dtype=bool)
-    for f in pd.unique(folds):
-        rows = P[folds == f]
-        spread = rows.max(axis=0) - rows.min(axis=0)
-        constant &= spread <= 1e-12 * np.maximum(1.0, np.abs(rows).max(axis=0))
-    return constant
 
 
 def _matrix(ax, matrix, names, title, limits, cmap, label, digits=2):
@@ -174,7 +149,7 @@ def plot_cooccurrence(
     pred_corr = emotion_correlation(p)
     constant = np.ptp(p, axis=0) <= 1e-12
     if folds is not None:
-        constant |= _constant_within(p, folds)
+        constant |= constant_within_folds(p, folds)
     pred_corr[constant, :] = np.nan
     pred_corr[:, constant] = np.nan
     fig, axes = _subplots(1, 2, figsize=(12, 5.2))
@@ -247,6 +222,78 @@ def plot_learned_cooccurrence(estimator_or_matrix, emotions: Sequence[str] | Non
     )
     ax.set_xlabel("retrieved emotion")
     ax.set_ylabel("query emotion")
+    return fig
+
+
+def plot_correlation_panels(
+    y_true,
+    predictions: dict | None = None,
+    learned=None,
+    emotions: Sequence[str] | None = None,
+    *,
+    folds: dict | None = None,
+    title: str | None = None,
+):
+    """True label correlation | learned co-occurrence | each model's predictions, side by side.
+
+    Every correlation panel uses the fixed colour scale [-1, 1]; the learned co-occurrence
+    (retrieval weights, rows summing to 1) uses [0, 1] ([-1, 1] if it has entries outside).
+    An emotion whose predictions do not vary has no defined correlation: grey (``n/a``).
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples, n_emotions)
+    predictions : dict of str to array-like, optional
+        Each model's held-out predictions (rows as ``y_true``), by model name.
+    learned : array-like of shape (n_emotions, n_emotions) or fitted estimator, optional
+        A learned co-occurrence (``cooccurrence_``; a Pipeline's last step is read).
+    emotions : list of str, optional
+    folds : dict of str to array-like, optional
+        Each model's test fold per row: an emotion predicted constant within every fold is
+        undefined (grey), as in :func:`plot_cooccurrence`.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    t = check_distributions(y_true, name="y_true", hint=ARRAY_HINT)
+    names = _emotion_names(emotions, t.shape[1], y_true)
+    folds = folds or {}
+    panels = [(emotion_correlation(t), "true labels", CORRELATION_RANGE, "RdBu_r", "Pearson r")]
+    if learned is not None:
+        obj = learned.steps[-1][1] if hasattr(learned, "steps") else learned
+        matrix = np.asarray(getattr(obj, "cooccurrence_", obj), dtype=float)
+        if matrix.shape != (t.shape[1], t.shape[1]):
+            raise ValueError(
+                f"learned co-occurrence has shape {matrix.shape}, expected {(t.shape[1],) * 2}"
+            )
+        weights = bool(np.nanmin(matrix) >= 0 and np.nanmax(matrix) <= 1)
+        limits = WEIGHT_RANGE if weights else CORRELATION_RANGE
+        cmap = "viridis" if weights else "RdBu_r"
+        panels.append((matrix, "learned co-occurrence", limits, cmap, "weight"))
+    for model, pred in (predictions or {}).items():
+        p = check_distributions(pred, name=f"predictions[{model!r}]", hint=ARRAY_HINT)
+        if p.shape != t.shape:
+            raise ValueError(f"predictions of {model!r} have shape {p.shape}, not {t.shape}")
+        corr = emotion_correlation(p)
+        flat = constant_within_folds(p, folds.get(model)) | (np.ptp(p, axis=0) <= 1e-12)
+        corr[flat, :] = np.nan
+        corr[:, flat] = np.nan
+        np.fill_diagonal(corr, 1.0)
+        panels.append(
+            (
+                corr,
+                f"{model} (held-out)",
+                CORRELATION_RANGE,
+                "RdBu_r",
+                "Pearson r",
+            )
+        )
+    fig, axes = _subplots(1, len(panels), figsize=(5.6 * len(panels), 5.2), squeeze=False)
+    for ax, (matrix, label, limits, cmap, bar) in zip(axes[0], panels):
+        _matrix(ax, matrix, names, label, limits, cmap, bar)
+    fig.suptitle(title or "Emotion co-occurrence: labels, learned, predicted")
     return fig
 
 

@@ -89,8 +89,17 @@ def _check_data_arguments(args: argparse.Namespace) -> None:
             raise CLIError(f"--dataset {args.dataset} needs --path (the dataset folder)")
         if not Path(args.path).is_dir():
             raise CLIError(f"--path {args.path}: no such folder")
+    elif args.dataset == "ldl":
+        if not args.path:
+            raise CLIError("--dataset ldl needs --path (the benchmark's .mat file)")
+        if not Path(args.path).is_file():
+            raise CLIError(f"--path {args.path}: no such file (an LDL benchmark .mat file)")
+        if args.subjects is not None:
+            raise CLIError("--subjects does not apply to --dataset ldl (rows are instances)")
     elif args.path:
-        raise CLIError(f"--path is for --dataset wesad or dmer (the data here: {args.dataset})")
+        raise CLIError(
+            f"--path is for --dataset wesad, dmer or ldl (the data here: {args.dataset})"
+        )
     if table and not Path(args.features).is_file():
         raise CLIError(f"--features {args.features}: no such file")
     table_only = {
@@ -137,11 +146,10 @@ def _check_data_arguments(args: argparse.Namespace) -> None:
         )
         if value is not None
     ]
-    if windowing and args.dataset in ("dmer", "table"):
+    if windowing and args.dataset in ("dmer", "table", "ldl"):
+        what = "a --features table" if args.dataset == "table" else f"--dataset {args.dataset}"
         raise CLIError(
-            f"{'/'.join(windowing)}: do not apply to "
-            f"{'--dataset dmer' if args.dataset == 'dmer' else 'a --features table'} "
-            "(its features are precomputed)"
+            f"{'/'.join(windowing)}: do not apply to {what} (its features are precomputed)"
         )
     backend = args.backend or "fast"
     feature_set = args.feature_set or "default"
@@ -158,15 +166,54 @@ def _check_data_arguments(args: argparse.Namespace) -> None:
         )
 
 
+def _check_calibration_arguments(args: argparse.Namespace) -> None:
+    """The calibration and control options, checked before anything is loaded."""
+    reference = {
+        "--reference-condition": args.reference_condition,
+        "--reference-minutes": args.reference_minutes,
+    }
+    given = [k for k, v in reference.items() if v is not None]
+    if given and args.calibration != "reference":
+        raise CLIError(f"{' and '.join(given)}: for --calibration reference")
+    if len(given) == 2:
+        raise CLIError("give --reference-condition or --reference-minutes, not both")
+    if args.score_on != "all" and args.calibration != "reference":
+        raise CLIError("--score-on non-reference: for --calibration reference")
+    if args.calibration != "none" and args.protocol == "kfold":
+        raise CLIError(
+            "--calibration normalises each subject: not with --protocol kfold (no subjects)"
+        )
+    if args.calibration == "reference" and not given:
+        if args.dataset != "wesad":
+            raise CLIError(
+                f"--calibration reference needs --reference-minutes N for {args.dataset} data "
+                "(only wesad has a reference condition, Base by default)"
+            )
+        args.reference_condition = "Base"
+
+
 def _run_options(args: argparse.Namespace) -> dict:
     """Keyword arguments shared by ``run_experiment`` and ``run_ablation``."""
-    if args.protocol == "subject-dependent" and args.cv != "loso":
-        raise CLIError("--cv is for the subject-independent protocol")
-    if args.protocol == "subject-independent" and args.split != "trial":
+    if args.protocol == "subject-dependent" and args.cv is not None:
+        raise CLIError("--cv is for the subject-independent protocol (or --protocol kfold)")
+    if args.protocol != "subject-dependent" and args.split != "trial":
         raise CLIError("--split is for --protocol subject-dependent")
+    if args.protocol == "kfold" and args.cv == "loso":
+        raise CLIError("--cv loso: --protocol kfold takes a number of folds (default 10)")
+    if args.dataset == "ldl" and args.protocol != "kfold":
+        raise CLIError(
+            "--dataset ldl has no subjects or trials: use --protocol kfold (--cv folds, default 10)"
+        )
+    _check_calibration_arguments(args)
+    cv = args.cv
+    if cv is None:
+        cv = 10 if args.protocol == "kfold" else "loso"
     return {
         "protocol": args.protocol,
-        "cv": args.cv,
+        "cv": cv,
+        "calibration": args.calibration,
+        "score_on": args.score_on,
+        "permute_labels": args.permute_labels,
         "split": args.split,
         "random_state": args.random_state,
         "max_epochs": args.max_epochs,
@@ -182,6 +229,8 @@ def _print_result(result, data) -> None:
     _log("")
     _log(f"Data: {data.description}")
     _log(f"Protocol: {result.protocol}")
+    for note in result.notes:
+        _log(note)
     _log("")
     _log(result.to_markdown())
     _log("")
@@ -266,6 +315,23 @@ def _load(args: argparse.Namespace):
     return data
 
 
+def _reference(args: argparse.Namespace, data) -> dict:
+    """``reference=`` of the runner: the calibration rows of every subject (mode reference)."""
+    if args.calibration != "reference":
+        return {}
+    from ..experiments import reference_rows
+
+    try:
+        mask = reference_rows(
+            data, condition=args.reference_condition, minutes=args.reference_minutes
+        )
+    except ValueError as exc:
+        flag = "--reference-condition" if args.reference_minutes is None else "--reference-minutes"
+        raise CLIError(f"{flag}: {exc}") from None
+    _log(f"reference rows: {int(mask.sum())} of {len(mask)} windows")
+    return {"reference": mask}
+
+
 def _write(result, data, args, name: str, final_model=None) -> None:
     from ..experiments import write_outputs
 
@@ -274,8 +340,23 @@ def _write(result, data, args, name: str, final_model=None) -> None:
         result, args.out, data=data, name=name, command=command, final_model=final_model
     )
     _print_result(result, data)
+    if result.predictions:
+        distances = result.correlation_distances()
+        _log(
+            "emotion co-occurrence of the held-out predictions, Frobenius distance to the "
+            "labels' (lower is better): " + ", ".join(f"{m} {v:.3f}" for m, v in distances.items())
+        )
     _log("")
     _log("wrote " + ", ".join(str(p) for p in written.values()))
+
+
+def _stem(args: argparse.Namespace) -> str:
+    """Default output stem: the dataset (``features`` for a table, ``ldl_<file>`` for LDL)."""
+    if args.dataset == "table":
+        return "features"
+    if args.dataset == "ldl":
+        return "ldl_" + "".join(c if c.isalnum() else "_" for c in Path(args.path).stem)
+    return args.dataset
 
 
 def _prepare(args: argparse.Namespace) -> dict:
@@ -296,27 +377,23 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise CLIError(f"--models lists a model twice: {','.join(args.models)}")
     options = _prepare(args)
     data = _load(args)
-    from ..experiments import make_model, run_experiment
-    from ..experiments.running import behavioural_argument
+    from ..experiments import fit_final_mpcl, run_experiment
 
-    result = run_experiment(data, args.models, **options)
+    reference = _reference(args, data)
+    result = run_experiment(data, args.models, **options, **reference)
     final = None
     if "mpcl" in args.models and not args.no_final_model:
-        import pandas as pd
-
-        _log("fitting MPCL on all subjects for the learned co-occurrence figure")
-        y = data.y
-        if len(data.emotions) == y.shape[1]:
-            y = pd.DataFrame(y, columns=[str(e) for e in data.emotions])
-        final = make_model(
-            "mpcl",
+        _log("fitting MPCL on all rows for the learned co-occurrence figure")
+        final = fit_final_mpcl(
+            data,
+            result.labels,
+            calibration=args.calibration,
             random_state=args.random_state,
-            behavioural=behavioural_argument(data),
             max_epochs=args.max_epochs,
             device=args.device,
-        ).fit(data.X, y, groups=data.groups)
-    stem = "features" if args.dataset == "table" else args.dataset
-    _write(result, data, args, args.name or f"{stem}_{args.protocol}", final)
+            **reference,
+        )
+    _write(result, data, args, args.name or f"{_stem(args)}_{args.protocol}", final)
     return 0
 
 
@@ -325,7 +402,6 @@ def _ablation(args: argparse.Namespace) -> int:
     data = _load(args)
     from ..experiments import run_ablation
 
-    result = run_ablation(data, **options)
-    stem = "features" if args.dataset == "table" else args.dataset
-    _write(result, data, args, args.name or f"{stem}_ablation")
+    result = run_ablation(data, **options, **_reference(args, data))
+    _write(result, data, args, args.name or f"{_stem(args)}_ablation")
     return 0

@@ -27,7 +27,7 @@ __all__ = [
     "build_parser",
 ]
 
-DATASETS = ("synthetic", "wesad", "dmer")
+DATASETS = ("synthetic", "wesad", "dmer", "ldl")
 BACKENDS = ("fast", "tsfresh", "physio")
 #: wall time of ``mpcl-sklearn demo --quick`` on the 2-core development machine (idle to busy),
 #: start-up included (README, "Set-up"); the run itself prints its own time
@@ -69,6 +69,17 @@ def _seconds(value: str) -> float:
     if not (math.isfinite(seconds) and seconds > 0):
         raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {value!r}")
     return seconds
+
+
+def _minutes(value: str) -> float:
+    """A positive, finite number of minutes."""
+    try:
+        minutes = float(value)
+    except ValueError:
+        minutes = math.nan
+    if not (math.isfinite(minutes) and minutes > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number of minutes, got {value!r}")
+    return minutes
 
 
 def _scales_argument(value: str) -> list[float]:
@@ -131,7 +142,11 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 def _add_data_arguments(p: argparse.ArgumentParser) -> None:
     data = p.add_argument_group("data")
     data.add_argument("--dataset", choices=DATASETS, help="built-in data (default: synthetic)")
-    data.add_argument("--path", help="dataset folder (wesad: holds S2..S17; dmer: the release)")
+    data.add_argument(
+        "--path",
+        help="dataset folder (wesad: holds S2..S17; dmer: the release); ldl: the benchmark's "
+        ".mat file",
+    )
     data.add_argument(
         "--subjects", type=_names_argument, help="comma-separated subject ids (default: all)"
     )
@@ -212,15 +227,55 @@ def _add_data_arguments(p: argparse.ArgumentParser) -> None:
         "unlabelled features)",
     )
 
+    calib = p.add_argument_group(
+        "subject calibration and controls",
+        "--calibration puts a SubjectCalibrator first in every model's pipeline, fitted in "
+        "each training fold; the test subject is normalised by its own rows",
+    )
+    calib.add_argument(
+        "--calibration",
+        choices=("none", "reference", "transductive"),
+        default="none",
+        help="per-subject feature normalisation: by each subject's reference rows, or by all "
+        "its rows (transductive: the test subject's unlabelled windows)",
+    )
+    calib.add_argument(
+        "--reference-condition",
+        help="reference: the condition whose windows calibrate each subject (default for "
+        "wesad: Base, its resting baseline)",
+    )
+    calib.add_argument(
+        "--reference-minutes",
+        type=_minutes,
+        help="reference: calibrate each subject by the windows within its first N minutes of "
+        "recording (wesad, synthetic) instead of a condition",
+    )
+    calib.add_argument(
+        "--score-on",
+        choices=("all", "non-reference"),
+        default="all",
+        help="score every test window, or only those outside the reference segment (which "
+        "the calibration centres at 0); the table says which",
+    )
+    calib.add_argument(
+        "--permute-labels",
+        action="store_true",
+        help="label-permutation control: label vectors shuffled between (subject, trial) "
+        "units (seeded by --random-state) before evaluation",
+    )
+
     proto = p.add_argument_group("protocol and models")
     proto.add_argument(
         "--protocol",
-        choices=("subject-independent", "subject-dependent"),
+        choices=("subject-independent", "subject-dependent", "kfold"),
         default="subject-independent",
-        help="evaluation protocol",
+        help="evaluation protocol; kfold: shuffled KFold over rows without groups (LDL)",
     )
     proto.add_argument(
-        "--cv", type=_cv_argument, default="loso", help="'loso' or a number of GroupKFold folds"
+        "--cv",
+        type=_cv_argument,
+        help="subject-independent: 'loso' or a number of GroupKFold folds (default: loso); "
+        "kfold: the number of folds (default: 10)",
     )
     proto.add_argument(
         "--split",

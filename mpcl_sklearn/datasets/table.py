@@ -37,6 +37,14 @@ class FeatureTable:
         What was loaded and how it was windowed.
     report : list of str
         What the loader and the windowing reported.
+    conditions : ndarray of shape (n_samples,) or None
+        The experimental condition of every row when the data has conditions (WESAD: the
+        trial's condition, ``Base``, ``TSST``, ...), else None.
+    times_s : ndarray of shape (n_samples,) or None
+        Start of every window in seconds since the start of its subject's first trial (for
+        calibration on each subject's first minutes), when known, else None.
+    window_s : float or None
+        Window length in seconds, with ``times_s``.
     """
 
     X: pd.DataFrame
@@ -47,3 +55,6 @@ class FeatureTable:
     behavioural: tuple[str, ...] = ()
     description: str = ""
     report: list[str] = field(default_factory=list)
+    conditions: np.ndarray | None = None
+    times_s: np.ndarray | None = None
+    window_s: float | None = None

@@ -12,7 +12,9 @@ One module per job, each building on the ones before it:
 * :mod:`.registry` -- the models and ablations an experiment can name: :data:`MODEL_NAMES`,
   :data:`ABLATIONS`, :func:`make_model`;
 * :mod:`.results` -- the result tables: :class:`ExperimentResult`;
-* :mod:`.running` -- :func:`run_experiment`, :func:`run_ablation`;
+* :mod:`.calibration` -- subject calibration: :func:`reference_rows`, :func:`calibrated`;
+* :mod:`.permutation` -- the label-permutation control: :func:`permute_trial_labels`;
+* :mod:`.running` -- :func:`run_experiment`, :func:`run_ablation`, :func:`fit_final_mpcl`;
 * :mod:`.outputs` -- writing files: :func:`write_outputs` (CSV, markdown, JSON, figures).
 
 Importing this package is cheap (the command line's ``--help`` needs no scikit-learn, torch
@@ -25,6 +27,13 @@ import importlib
 
 _LAZY = {
     "ABLATIONS": "registry",
+    "CALIBRATION_MODES": "calibration",
+    "PROTOCOLS": "running",
+    "SCORE_ON": "running",
+    "calibrated": "calibration",
+    "fit_final_mpcl": "running",
+    "permute_trial_labels": "permutation",
+    "reference_rows": "calibration",
     "DATASET_DEFAULTS": "data",
     "MODEL_NAMES": "registry",
     "ExperimentData": "data",

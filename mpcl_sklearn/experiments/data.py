@@ -11,7 +11,12 @@ import numpy as np
 
 from ..datasets.table import FeatureTable
 
-__all__ = ["DATASET_DEFAULTS", "ExperimentData", "prepare_dataset", "select_emotions"]
+__all__ = [
+    "DATASET_DEFAULTS",
+    "ExperimentData",
+    "prepare_dataset",
+    "select_emotions",
+]
 
 #: The feature table's former name (it was defined here before it moved to
 #: :mod:`mpcl_sklearn.datasets.table`, below the loaders that return it).
@@ -49,14 +54,16 @@ def prepare_dataset(
 
     Parameters
     ----------
-    dataset : {"synthetic", "wesad", "dmer", "table"}
+    dataset : {"synthetic", "wesad", "dmer", "table", "ldl"}
         ``"synthetic"``: :func:`~mpcl_sklearn.datasets.make_mixed_emotion_recordings`.
         ``"wesad"``: :func:`~mpcl_sklearn.datasets.load_wesad` on ``path`` (wrist E4 signals,
         PANAS self-reports). ``"dmer"``: DMER's precomputed features
         (:func:`~mpcl_sklearn.datasets.load_dmer`). ``"table"``: your own feature table
         (:func:`~mpcl_sklearn.datasets.load_feature_table` on the file ``path``, with
-        ``table_options``). For ``"dmer"`` and ``"table"`` the windowing and feature
-        parameters do not apply.
+        ``table_options``). ``"ldl"``: an LDL benchmark ``.mat`` file
+        (:func:`~mpcl_sklearn.datasets.load_ldl` on ``path``; every row its own subject and
+        trial, one modality ``features``). For ``"dmer"``, ``"table"`` and ``"ldl"`` the
+        windowing and feature parameters do not apply.
     path : str or Path, optional
         Dataset folder (WESAD, DMER) or file (table).
     window_s, step_s, scales_s : optional
@@ -94,6 +101,14 @@ def prepare_dataset(
     from ..datasets import load_dmer, load_feature_table
 
     emotions = _label_set(emotions, dataset)
+    if dataset == "ldl":
+        if path is None:
+            raise ValueError("dataset='ldl' needs path= (an LDL benchmark .mat file)")
+        if subjects is not None:
+            raise ValueError("subjects= does not apply to dataset='ldl' (rows are instances)")
+        data = _ldl_table(path)
+        data = data if emotions is None else select_emotions(data, emotions)
+        return _subject_normalized(data) if subject_normalize else data
     if dataset in ("dmer", "table"):
         if path is None:
             what = "the DMER release folder" if dataset == "dmer" else "the table's file"
@@ -105,7 +120,9 @@ def prepare_dataset(
         data = data if emotions is None else select_emotions(data, emotions)
         return _subject_normalized(data) if subject_normalize else data
     if dataset not in DATASET_DEFAULTS:
-        raise ValueError(f"unknown dataset {dataset!r}; choose from synthetic, wesad, dmer, table")
+        raise ValueError(
+            f"unknown dataset {dataset!r}; choose from synthetic, wesad, dmer, table, ldl"
+        )
     data = _windowed_features(
         dataset,
         path,
@@ -178,6 +195,10 @@ def _windowed_features(
     ).set_output(transform="pandas")
     X = extractor.fit_transform(frames)
     report = list(recordings.report) + list(X_sig.attrs.get("report", []))
+    times_s = _window_times(recordings, X_sig.index)
+    conditions = None
+    if dataset == "wesad":  # the loader's trial ids are WESAD's condition names
+        conditions = np.asarray(X_sig.index.get_level_values("trial")).astype(str)
     n_subjects = len(np.unique(groups))
     description = (
         f"{source}; {n_subjects} subjects, {len(np.unique(trials))} trials, {len(X)} windows "
@@ -193,8 +214,67 @@ def _windowed_features(
         behavioural=tuple(X_sig.attrs.get("behavioural", ())),
         description=description,
         report=report,
+        conditions=conditions,
+        times_s=times_s,
+        window_s=window_s,
     )
     return data if emotions is None else select_emotions(data, emotions)
+
+
+def _window_times(recordings, index) -> np.ndarray:
+    """Start of every window in seconds since its subject's first trial began.
+
+    A trial's onset is its ``meta["protocol_start_s"]`` when every trial has one (WESAD's
+    protocol times); otherwise the trials of a subject are taken as recorded back to back in
+    their order (the synthetic recordings).
+    """
+    onsets: dict[tuple[str, str], float] = {}
+    if all("protocol_start_s" in t.meta for t in recordings.trials):
+        for t in recordings.trials:
+            onsets[(str(t.subject), str(t.trial))] = float(t.meta["protocol_start_s"])
+    else:
+        ends: dict[str, float] = {}
+        for t in recordings.trials:
+            start = ends.get(str(t.subject), 0.0)
+            onsets[(str(t.subject), str(t.trial))] = start
+            ends[str(t.subject)] = start + t.duration_s(recordings.sfreq)
+    first: dict[str, float] = {}
+    for (subject, _), onset in onsets.items():
+        first[subject] = min(onset, first.get(subject, np.inf))
+    subjects = index.get_level_values("subject").astype(str)
+    trials = index.get_level_values("trial").astype(str)
+    starts = np.asarray(index.get_level_values("start_s"), dtype=float)
+    offset = [onsets[(s, t)] - first[s] for s, t in zip(subjects, trials, strict=True)]
+    return starts + np.asarray(offset, dtype=float)
+
+
+def _ldl_table(path) -> FeatureTable:
+    """An LDL benchmark as a feature table: one modality ``features``, every row its own
+    subject and trial (the instances are independent; use a plain k-fold protocol)."""
+    import pandas as pd
+
+    from ..datasets import load_ldl
+
+    bunch = load_ldl(path)
+    n = len(bunch.data)
+    columns = [f"features__f{j:04d}" for j in range(bunch.data.shape[1])]
+    X = pd.DataFrame(bunch.data, columns=columns)
+    emotions = [str(e) for e in bunch.target_names]
+    X.attrs = {"emotions": list(emotions), "behavioural": ()}
+    ids = np.array([f"row{i:05d}" for i in range(n)])
+    return FeatureTable(
+        X=X,
+        y=np.asarray(bunch.target, dtype=float),
+        groups=ids,
+        trials=ids.copy(),
+        emotions=emotions,
+        behavioural=(),
+        description=(
+            f"LDL benchmark {Path(path).name}: {n} instances, {X.shape[1]} features, "
+            f"{len(emotions)} labels"
+        ),
+        report=list(bunch.report),
+    )
 
 
 def _label_set(emotions, dataset: str):
@@ -284,6 +364,8 @@ def _copy_table(data: FeatureTable) -> FeatureTable:
         emotions=list(data.emotions),
         behavioural=tuple(data.behavioural),
         report=list(data.report),
+        conditions=None if data.conditions is None else np.array(data.conditions, copy=True),
+        times_s=None if data.times_s is None else np.array(data.times_s, copy=True),
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,15 @@ def write_outputs(
     out-of-fold predictions (subject-independent protocol) also ``_predictions.csv`` (one row
     per window and model: subject, trial, model, fold, ``true:<emotion>`` and
     ``pred:<emotion>`` columns) and ``_per_emotion.csv`` (mean absolute error per model and
-    emotion, also in the markdown). Emotion names label every table, CSV header and figure.
+    emotion, also in the markdown) and ``_cooccurrence.csv``: per model, the Frobenius distance
+    between the emotion correlations of its held-out predictions and of the true labels
+    (:meth:`ExperimentResult.correlation_distances`) and, for ``final_model``, the Spearman
+    correlation of its learned ``cooccurrence_`` with the labels' emotion correlations
+    (:func:`~mpcl_sklearn.metrics.cooccurrence_spearman`); also in the markdown and JSON, with
+    the figure ``_correlations.png`` (true | learned | each model's predictions). The result's
+    ``notes`` (calibration, scored rows, permutation control) head the markdown and JSON.
+    Emotion names label every table, CSV header and figure; the labels written and drawn are
+    the ones the models were scored on (``result.labels``, permuted in a control).
 
     Parameters
     ----------
@@ -56,6 +65,8 @@ def write_outputs(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if data is not None and result.labels is not None:
+        data = replace(data, y=np.asarray(result.labels, dtype=float))
     written = {}
     written["scores"] = out / f"{name}_folds.csv"
     result.scores.to_csv(written["scores"], index=False)
@@ -68,7 +79,12 @@ def write_outputs(
         per_emotion.to_csv(written["per_emotion"])
         written["predictions"] = out / f"{name}_predictions.csv"
         _predictions_table(result, data).to_csv(written["predictions"], index=False)
-    md = [f"# {name}", "", f"Protocol: {result.protocol}."]
+    cooccurrence = _cooccurrence_table(result, data, final_model)
+    if cooccurrence is not None:
+        written["cooccurrence"] = out / f"{name}_cooccurrence.csv"
+        cooccurrence.to_csv(written["cooccurrence"])
+    md = [f"# {name}", "", *result.notes, *([""] if result.notes else [])]
+    md.append(f"Protocol: {result.protocol}.")
     if data is not None:
         md.append(f"Data: {data.description}.")
         if data.emotions:
@@ -91,6 +107,18 @@ def write_outputs(
             "",
             _markdown(per_emotion),
         ]
+    if cooccurrence is not None:
+        md += [
+            "",
+            "Emotion co-occurrence: `correlation_distance` = Frobenius distance between the "
+            "emotion correlations of the held-out predictions (pooled over folds; an emotion "
+            "predicted constant within every fold counts as uncorrelated) and of the true "
+            "labels, lower is better; `cooccurrence_spearman` = Spearman correlation of the "
+            "final MPCL's learned co-occurrence with the labels' emotion correlations "
+            "(off-diagonal entries):",
+            "",
+            _markdown(cooccurrence),
+        ]
     written["markdown"] = out / f"{name}.md"
     written["markdown"].write_text("\n".join(md) + "\n")
     written.update(_write_figures(result, out, name, data, final_model))
@@ -99,7 +127,14 @@ def write_outputs(
         json.dumps(
             {
                 "protocol": result.protocol,
+                "notes": list(result.notes),
                 "seconds": result.seconds,
+                "cooccurrence": None
+                if cooccurrence is None
+                else {
+                    model: {k: (None if pd.isna(v) else float(v)) for k, v in row.items()}
+                    for model, row in cooccurrence.iterrows()
+                },
                 "command": command,
                 "data": None if data is None else data.description,
                 "emotions": None if data is None else [str(e) for e in data.emotions],
@@ -133,6 +168,36 @@ def versions() -> dict[str, str | None]:
         except metadata.PackageNotFoundError:
             out[key] = None
     return out
+
+
+def _cooccurrence_table(result, data, final_model) -> pd.DataFrame | None:
+    """Models x (correlation_distance, cooccurrence_spearman), or None without predictions
+    and final model."""
+    from ..metrics import cooccurrence_spearman
+
+    if data is None or (not result.predictions and final_model is None):
+        return None
+    table = pd.DataFrame(
+        {"correlation_distance": result.correlation_distances(data.y)}, dtype=float
+    )
+    learned = _learned_matrix(final_model)
+    if learned is not None and learned.shape == (data.y.shape[1],) * 2 and len(learned) >= 3:
+        label = "mpcl (final model)"
+        if label not in table.index:
+            table.loc[label] = np.nan
+        table["cooccurrence_spearman"] = np.nan
+        table.loc[label, "cooccurrence_spearman"] = cooccurrence_spearman(learned, data.y)
+    table.index.name = "model"
+    return table
+
+
+def _learned_matrix(final_model) -> np.ndarray | None:
+    """``cooccurrence_`` of a fitted model (a Pipeline's last step), or None."""
+    if final_model is None:
+        return None
+    obj = final_model.steps[-1][1] if hasattr(final_model, "steps") else final_model
+    matrix = getattr(obj, "cooccurrence_", None)
+    return None if matrix is None else np.asarray(matrix, dtype=float)
 
 
 def _emotion_labels(data: FeatureTable, n: int) -> list[str]:
@@ -182,6 +247,7 @@ def _write_figures(result, out: Path, name: str, data, final_model) -> dict[str,
 
     from ..plotting import (
         plot_cooccurrence,
+        plot_correlation_panels,
         plot_distributions,
         plot_learned_cooccurrence,
         plot_metric_comparison,
@@ -210,6 +276,18 @@ def _write_figures(result, out: Path, name: str, data, final_model) -> dict[str,
             save(f"distributions_{_slug(model)}", plot_distributions(data.y, pred, emotions))
     if final_model is not None:
         save("learned_cooccurrence", plot_learned_cooccurrence(final_model, emotions))
+    learned = _learned_matrix(final_model)
+    if data is not None and (result.predictions or learned is not None):
+        rows = slice(None) if result.scored is None else np.asarray(result.scored)
+        fig = plot_correlation_panels(
+            data.y[rows],
+            {m: p[rows] for m, p in result.predictions.items()},
+            learned if learned is not None and learned.shape == (data.y.shape[1],) * 2 else None,
+            emotions,
+            folds={m: np.asarray(f)[rows] for m, f in result.prediction_folds.items()},
+            title=f"{name}: emotion co-occurrence, true | learned | held-out predictions",
+        )
+        save("correlations", fig)
     return written
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..metrics import METRICS
+from ..metrics import METRICS, correlation_distance
 
 __all__ = ["ExperimentResult"]
 
@@ -29,6 +29,14 @@ class ExperimentResult:
         Subject-independent protocol: each model's out-of-fold predictions (rows as ``data.y``).
     prediction_folds : dict of str to ndarray
         With ``predictions``: the fold that tested each row (the ``fold`` of ``scores``).
+    labels : ndarray, optional
+        The labels the models were trained and scored on (rows as ``data.y``; the permuted
+        ones in a label-permutation control).
+    notes : list of str
+        What the table must be read with: calibration, which rows were scored, a permutation
+        control.
+    scored : ndarray of bool, optional
+        The rows that were scored (None: all).
     """
 
     scores: pd.DataFrame
@@ -37,6 +45,9 @@ class ExperimentResult:
     seconds: dict[str, float]
     predictions: dict[str, np.ndarray] = field(default_factory=dict)
     prediction_folds: dict[str, np.ndarray] = field(default_factory=dict)
+    labels: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
+    scored: np.ndarray | None = None
 
     def table(self) -> pd.DataFrame:
         """Models x metrics, cells ``mean ± std``."""
@@ -77,3 +88,26 @@ class ExperimentResult:
     def wins(self, model: str) -> int:
         """On how many of the six metrics ``model`` is the best."""
         return sum(b == model for b in self.best().values())
+
+    def correlation_distances(self, y=None) -> pd.Series:
+        """Per model with held-out predictions: the Frobenius distance between the emotion
+        correlations of its pooled out-of-fold predictions and of the true labels
+        (:func:`~mpcl_sklearn.metrics.correlation_distance`, an emotion predicted constant
+        within every fold counting as uncorrelated), over the scored rows.
+
+        Parameters
+        ----------
+        y : array-like, optional
+            The true labels (default: ``labels``).
+        """
+        y = self.labels if y is None else y
+        if y is None:
+            raise ValueError("no labels: pass y (the data's labels)")
+        y = np.asarray(y, dtype=float)
+        rows = slice(None) if self.scored is None else np.asarray(self.scored)
+        values = {}
+        for model, pred in self.predictions.items():
+            folds = self.prediction_folds.get(model)
+            folds = None if folds is None else np.asarray(folds)[rows]
+            values[model] = correlation_distance(pred[rows], y[rows], folds=folds)
+        return pd.Series(values, name="correlation_distance", dtype=float)
