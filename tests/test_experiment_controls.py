@@ -375,7 +375,7 @@ WESAD = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "
 
 @pytest.mark.skipif(not WESAD.is_dir(), reason=f"real WESAD data not found at {WESAD}")
 def test_wesad_conditions_and_times():
-    data = prepare_dataset("wesad", WESAD, subjects=["S2"])
+    data = prepare_dataset("wesad", WESAD, subjects=["S2"], backend="fast")
     assert data.conditions is not None and "Base" in set(data.conditions)
     np.testing.assert_array_equal(reference_rows(data, condition="Base"), data.conditions == "Base")
     # windows of one trial follow each other; the conditions follow the protocol's order

@@ -151,9 +151,10 @@ def _check_data_arguments(args: argparse.Namespace) -> None:
         raise CLIError(
             f"{'/'.join(windowing)}: do not apply to {what} (its features are precomputed)"
         )
-    backend = args.backend or "fast"
+    backend = args.backend or ("fast+physio" if args.dataset == "wesad" else "fast")
     feature_set = args.feature_set or "default"
-    allowed = {"fast": FAST_FEATURE_SETS, "tsfresh": FEATURE_SETS}.get(backend)
+    allowed = {"fast": FAST_FEATURE_SETS, "fast+physio": FAST_FEATURE_SETS}
+    allowed = {**allowed, "tsfresh": FEATURE_SETS}.get(backend)
     if allowed is not None and feature_set not in allowed:
         raise CLIError(
             f"--feature-set {feature_set!r} is not a feature set of --backend {backend}; "
@@ -300,7 +301,7 @@ def _load(args: argparse.Namespace):
         step_s=args.step_s,
         scales_s=args.scales,
         feature_set=args.feature_set or "default",
-        backend=args.backend or "fast",
+        backend=args.backend,
         subjects=args.subjects,
         synthetic_params=synthetic or None,
         random_state=args.random_state,

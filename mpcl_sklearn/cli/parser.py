@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 DATASETS = ("synthetic", "wesad", "dmer", "ldl")
-BACKENDS = ("fast", "tsfresh", "physio")
+BACKENDS = ("fast", "tsfresh", "physio", "fast+physio")
 #: wall time of ``mpcl-sklearn demo --quick`` on the 2-core development machine (idle to busy),
 #: start-up included (README, "Set-up"); the run itself prints its own time
 QUICK_DEMO_SECONDS = "6-14"
@@ -219,7 +219,12 @@ def _add_data_arguments(p: argparse.ArgumentParser) -> None:
         help="fast: minimal, default, default+entropy; tsfresh: these and efficient, "
         "comprehensive; physio: ignored (default: default)",
     )
-    feats.add_argument("--backend", choices=BACKENDS, help="feature backend (default: fast)")
+    feats.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        help="feature backend (default: fast; wesad: fast+physio, the fast statistics and the "
+        "physiological features)",
+    )
     feats.add_argument(
         "--subject-normalize",
         action="store_true",

@@ -12,6 +12,7 @@ import numpy as np
 from ..datasets.table import FeatureTable
 
 __all__ = [
+    "DATASET_BACKENDS",
     "DATASET_DEFAULTS",
     "ExperimentData",
     "prepare_dataset",
@@ -28,6 +29,12 @@ DATASET_DEFAULTS = {
     "wesad": (60.0, 30.0, (10.0, 30.0)),
 }
 
+#: Feature backend of each recorded dataset when none is given: WESAD's wrist signals get the
+#: physiological features (EDA responses, heart rate and HRV, temperature slope, movement)
+#: next to the fast statistics (docs/method.md, "Features"); the synthetic data's face and EEG
+#: channels have no physiological kind, so it keeps the fast statistics.
+DATASET_BACKENDS = {"synthetic": "fast", "wesad": "fast+physio"}
+
 
 def prepare_dataset(
     dataset: str = "synthetic",
@@ -37,7 +44,7 @@ def prepare_dataset(
     step_s: float | None = None,
     scales_s: Sequence[float] | None = None,
     feature_set: str = "default",
-    backend: str = "fast",
+    backend: str | None = None,
     subjects: Sequence[str] | None = None,
     synthetic_params: dict | None = None,
     random_state: int | None = 0,
@@ -70,7 +77,8 @@ def prepare_dataset(
         Window length, window step and :class:`~mpcl_sklearn.windowing.SignalWindower` frame
         scales in seconds; defaults in :data:`DATASET_DEFAULTS`.
     feature_set, backend :
-        Passed to :class:`~mpcl_sklearn.features.ModalityFeatureExtractor`.
+        Passed to :class:`~mpcl_sklearn.features.ModalityFeatureExtractor`; ``backend=None``:
+        the dataset's default in :data:`DATASET_BACKENDS`.
     subjects : sequence of str, optional
         Subjects to load (WESAD, DMER, table).
     synthetic_params : dict, optional
@@ -130,7 +138,7 @@ def prepare_dataset(
         step_s=step_s,
         scales_s=scales_s,
         feature_set=feature_set,
-        backend=backend,
+        backend=DATASET_BACKENDS[dataset] if backend is None else backend,
         subjects=subjects,
         synthetic_params=synthetic_params,
         random_state=random_state,
