@@ -292,7 +292,9 @@ class SubjectCalibrator(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        ndarray of shape (n_samples, n_features)
+        ndarray or DataFrame of shape (n_samples, n_features)
+            A DataFrame when ``X`` is one (its index, columns and ``attrs``, e.g. the emotion
+            and behavioural-modality names the next step reads), else an array.
         """
         check_is_fitted(self)
         A = self._as_array(X, reset=False)
@@ -314,6 +316,10 @@ class SubjectCalibrator(TransformerMixin, BaseEstimator):
             out[rows] = (A[rows] - loc) / spread
         if self.clip is not None:
             np.clip(out, -self.clip, self.clip, out=out)
+        if isinstance(X, pd.DataFrame):
+            frame = pd.DataFrame(out, index=X.index, columns=X.columns, copy=False)
+            frame.attrs = copy.deepcopy(dict(X.attrs))
+            return frame
         return out
 
     def fit_transform(self, X, y=None, groups=None, reference=None):

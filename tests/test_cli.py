@@ -271,7 +271,7 @@ def test_help_shows_defaults_and_allowed_values(capsys):
         "(default: loso)",
         "(default: results)",
         "(default: subject-independent)",
-        "{fast,tsfresh,physio}",
+        "{fast,tsfresh,physio,fast+physio}",
         "{trial,temporal,random}",
         "--device",
         "cpu, cuda, cuda:<n> or mps",

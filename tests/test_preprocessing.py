@@ -189,3 +189,19 @@ def test_calibrator_metadata_routing():
     pipe.fit(X, y, subjectcalibrator__groups=groups, subjectcalibrator__reference=ref)
     with pytest.raises(ValueError, match="enable metadata routing"):
         pipe.predict(X)
+
+
+def test_calibrator_keeps_a_frames_names_and_metadata():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(12, 3)), columns=["eda__a", "eda__b", "acc__c"])
+    X.attrs = {"emotions": ["Happy", "Sad"], "behavioural": ["acc"]}
+    groups = np.repeat(["s1", "s2"], 6)
+    from mpcl_sklearn.preprocessing import SubjectCalibrator
+
+    Z = SubjectCalibrator(mode="transductive").fit_transform(X, groups=groups)
+    assert isinstance(Z, pd.DataFrame) and list(Z.columns) == list(X.columns)
+    assert Z.attrs == X.attrs and Z.attrs is not X.attrs
+    assert (Z.index == X.index).all()
+    np.testing.assert_allclose(Z.groupby(groups).mean().to_numpy(), 0, atol=1e-12)
+    plain = SubjectCalibrator(mode="transductive").fit_transform(X.to_numpy(), groups=groups)
+    np.testing.assert_allclose(plain, Z.to_numpy())
