@@ -18,7 +18,7 @@ check every estimator's ``fit`` uses too).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from sklearn.metrics import make_scorer
@@ -166,22 +166,66 @@ def scorer_name(metric: str) -> str:
     return metric if METRICS[metric][1] else f"neg_{metric}"
 
 
-def distribution_scorers() -> dict:
+def distribution_scorers(*, predict_metadata: Sequence[str] = ()) -> dict:
     """The six metrics as scikit-learn scorers, for ``cross_validate(scoring=...)``.
 
     Distances are negated (``neg_chebyshev``, ``neg_clark``, ``neg_canberra``,
     ``neg_kl_divergence``) so that greater is better for every scorer, as scikit-learn expects;
     ``cosine`` and ``intersection`` are reported as they are. The scorers call the estimator's
     ``predict`` (a ``predict_proba`` scorer breaks for regressors on scikit-learn < 1.9).
+
+    Parameters
+    ----------
+    predict_metadata : sequence of str, default=()
+        Metadata the scorers request under metadata routing and hand on to ``predict``, for
+        the names the estimator's ``predict`` consumes. scikit-learn's own scorers never pass
+        metadata to ``predict``, so a pipeline whose transform needs per-row metadata (a
+        :class:`~mpcl_sklearn.preprocessing.SubjectCalibrator` needs ``groups``, in
+        reference mode also ``reference``) is scored with
+        ``distribution_scorers(predict_metadata=("groups", "reference"))`` and
+        ``cross_validate(..., params={"groups": groups, "reference": mask})``.
     """
-    return {
-        scorer_name(name): make_scorer(
-            _PUBLIC_FUNCTIONS[name],
-            greater_is_better=METRICS[name][1],
-            response_method="predict",
+    names = tuple(predict_metadata)
+    for name in names:
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"predict_metadata must hold parameter names, got {name!r}")
+    scorers = {}
+    for name in METRICS:
+        function, higher = _PUBLIC_FUNCTIONS[name], METRICS[name][1]
+        scorers[scorer_name(name)] = (
+            _PredictMetadataScorer(function, higher, names)
+            if names
+            else make_scorer(function, greater_is_better=higher, response_method="predict")
         )
-        for name in METRICS
-    }
+    return scorers
+
+
+class _PredictMetadataScorer:
+    """A scorer that passes the metadata routed to it on to the estimator's ``predict``."""
+
+    def __init__(self, function: Callable, greater_is_better: bool, names: tuple[str, ...]):
+        self.function = function
+        self.sign = 1.0 if greater_is_better else -1.0
+        self.names = names
+
+    def __call__(self, estimator, X, y_true, **metadata) -> float:
+        from sklearn.utils.metadata_routing import get_routing_for_object
+
+        wanted = {k: v for k, v in metadata.items() if k in self.names and v is not None}
+        used = get_routing_for_object(estimator).consumes("predict", set(wanted)) if wanted else ()
+        y_pred = estimator.predict(X, **{k: wanted[k] for k in used})
+        return self.sign * self.function(y_true, y_pred)
+
+    def get_metadata_routing(self):
+        from sklearn.utils.metadata_routing import MetadataRequest
+
+        request = MetadataRequest(owner=type(self).__name__)
+        for name in self.names:
+            request.score.add_request(param=name, alias=True)
+        return request
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.function.__name__}, predict_metadata={self.names})"
 
 
 # --------------------------------------------------------------------------------------------

@@ -205,3 +205,47 @@ def test_calibrator_keeps_a_frames_names_and_metadata():
     np.testing.assert_allclose(Z.groupby(groups).mean().to_numpy(), 0, atol=1e-12)
     plain = SubjectCalibrator(mode="transductive").fit_transform(X.to_numpy(), groups=groups)
     np.testing.assert_allclose(plain, Z.to_numpy())
+
+
+def test_calibrator_inside_cross_validate_gets_the_test_subjects_rows():
+    """distribution_scorers(predict_metadata=...) hands groups/reference on to predict, so a
+    calibrated pipeline scores in cross_validate exactly as a hand-written fold loop."""
+    import sklearn
+    from sklearn.model_selection import LeaveOneGroupOut, cross_validate
+    from sklearn.pipeline import make_pipeline
+
+    from mpcl_sklearn.metrics import distribution_scorers, kl_divergence
+    from mpcl_sklearn.models import SABFGSRegressor
+    from mpcl_sklearn.preprocessing import SubjectCalibrator
+
+    rng = np.random.default_rng(3)
+    groups = np.repeat(["a", "b", "c", "d"], 20)
+    offsets = rng.normal(scale=3.0, size=(4, 5))
+    X = rng.normal(size=(80, 5)) + np.repeat(offsets, 20, axis=0)
+    Y = rng.dirichlet(np.ones(3), size=80)
+    reference = np.tile(np.arange(20) < 5, 4)
+    with sklearn.config_context(enable_metadata_routing=True):
+        pipe = make_pipeline(SubjectCalibrator(), SABFGSRegressor(alpha=1.0))
+        scores = cross_validate(
+            pipe,
+            X,
+            Y,
+            cv=LeaveOneGroupOut(),
+            scoring=distribution_scorers(predict_metadata=("groups", "reference")),
+            params={"groups": groups, "reference": reference},
+        )
+        with pytest.raises(ValueError, match="needs groups"):  # sklearn's scorers pass none
+            cross_validate(
+                pipe, X, Y, cv=LeaveOneGroupOut(), scoring=distribution_scorers(),
+                params={"groups": groups, "reference": reference}, error_score="raise",
+            )  # fmt: skip
+    expected = []
+    for test in np.unique(groups):
+        tr, te = groups != test, groups == test
+        cal = SubjectCalibrator().fit(X[tr], groups=groups[tr], reference=reference[tr])
+        model = SABFGSRegressor(alpha=1.0).fit(
+            cal.transform(X[tr], groups[tr], reference[tr]), Y[tr]
+        )
+        P = model.predict(cal.transform(X[te], groups[te], reference[te]))
+        expected.append(-kl_divergence(Y[te], P))
+    np.testing.assert_allclose(scores["test_neg_kl_divergence"], expected, rtol=1e-10)
