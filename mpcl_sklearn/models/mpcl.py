@@ -119,7 +119,8 @@ use_hierarchical_compression : bool, default=True
         ``fit``; rows otherwise) are split into ``member_folds`` folds and each member trains
         on all folds but one, so every training row is held out by ``member_repeats`` members.
         The prediction is the members' mean. ``member_folds=1``: every member sees every row
-        (a seed ensemble).
+        (a seed ensemble). A warm start on the same rows continues every member on its own rows
+        and keeps the combination chosen by the first fit.
     shrinkage : "auto", float in [0, 1] or None, default="auto"
         Mix the members' mean prediction ``p`` with simpler predictors fitted on the same data:
         ``w_net p + w_lin p_lin + w_prior prior``. ``"auto"``: the weights (on the simplex, step
@@ -147,7 +148,8 @@ use_hierarchical_compression : bool, default=True
     net_ : skorch.NeuralNet
     history_ : skorch.History
     module_args_ : dict
-        The constructor arguments of the :class:`~mpcl_sklearn.nn.MPCLNet`.
+        The constructor arguments of the network: a :class:`~mpcl_sklearn.nn.MPCLNet`, or with
+        several members a :class:`~mpcl_sklearn.nn.StackedMPCLNet` (``n_members`` of them).
     scaler_ : Standardizer
         The feature standardisation.
     cooccurrence_ : ndarray of shape (n_emotions, n_emotions)
