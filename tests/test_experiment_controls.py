@@ -384,3 +384,25 @@ def test_wesad_conditions_and_times():
     early = reference_rows(data, minutes=5)
     assert early.sum() == 9  # 60 s windows stepping 30 s that end within 300 s
     assert set(data.conditions[early]) == {"Base"}
+
+
+def test_wins_over_the_mean_counts_folds():
+    from mpcl_sklearn.experiments.results import ExperimentResult
+
+    rows = []
+    for fold, (a, b, mean) in enumerate([(0.1, 0.3, 0.2), (0.25, 0.1, 0.2), (0.1, 0.2, 0.2)]):
+        for model, kl in (("a", a), ("b", b), ("mean", mean)):
+            rows.append(
+                {"fold": fold, "test_subjects": f"s{fold}", "n_train": 9, "n_test": 3,
+                 "kl_divergence": kl, "cosine": 1 - kl, "model": model}
+            )  # fmt: skip
+    scores = pd.DataFrame(rows)
+    result = ExperimentResult(scores=scores, summary=pd.DataFrame(), protocol="p", seconds={})
+    assert result.wins_over() == {"a": (2, 3), "b": (1, 3)}  # a tie is not a win
+    assert result.wins_over(metric="cosine") == {"a": (2, 3), "b": (1, 3)}
+    assert (
+        ExperimentResult(
+            scores=scores[scores.model != "mean"], summary=pd.DataFrame(), protocol="p", seconds={}
+        ).wins_over()
+        == {}
+    )

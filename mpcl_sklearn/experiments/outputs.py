@@ -100,6 +100,14 @@ def write_outputs(
         "",
         "Wall time per model: " + ", ".join(f"{k} {v:.0f} s" for k, v in result.seconds.items()),
     ]
+    wins = result.wins_over("mean")
+    if wins:
+        md += [
+            "",
+            "Better than the mean predictor (KL, per fold): "
+            + ", ".join(f"{m} on {n} of {total}" for m, (n, total) in wins.items())
+            + ".",
+        ]
     if per_emotion is not None:
         md += [
             "",
@@ -129,6 +137,7 @@ def write_outputs(
                 "protocol": result.protocol,
                 "notes": list(result.notes),
                 "seconds": result.seconds,
+                "folds_better_than_mean": {m: list(v) for m, v in wins.items()},
                 "cooccurrence": None
                 if cooccurrence is None
                 else {

@@ -71,6 +71,23 @@ class ExperimentResult:
             if m in wide.columns
         }
 
+    def wins_over(self, reference: str = "mean", metric: str = "kl_divergence") -> dict:
+        """Per model, ``(n, total)``: the folds (rows of :attr:`scores`: held-out subjects, or
+        subjects and folds) on which it is strictly better than ``reference`` by ``metric``;
+        empty when ``reference`` was not run."""
+        if reference not in set(self.scores["model"]):
+            return {}
+        keys = [c for c in self.scores.columns if c not in METRICS and c != "model"]
+        keys = [c for c in keys if c not in ("n_train", "n_test", "n_scored")]
+        wide = self.scores.pivot_table(index=keys, columns="model", values=metric)
+        ref = wide[reference]
+        sign = -1.0 if METRICS[metric][1] else 1.0
+        return {
+            model: (int((sign * (wide[model] - ref) < 0).sum()), int(ref.notna().sum()))
+            for model in dict.fromkeys(self.scores["model"])
+            if model != reference
+        }
+
     def to_markdown(self) -> str:
         """A markdown table, best value per column in bold, arrows giving the direction."""
         cells = self.table()
