@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -370,7 +371,7 @@ def test_cli_control_errors(capsys, ldl_file):
     assert "invalid choice" in error(["evaluate", "--calibration", "global"])
 
 
-WESAD = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "data" / "wesad"
+WESAD = Path(__file__).resolve().parents[2] / "shared" / "data" / "wesad"
 
 
 @pytest.mark.skipif(not WESAD.is_dir(), reason=f"real WESAD data not found at {WESAD}")

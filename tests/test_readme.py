@@ -62,3 +62,34 @@ def test_readme_snippet_prints_the_demo_mpcl_row():
     for metric, row in demo.summary.set_index("metric").iterrows():
         assert f"{metric:<14s} {row['mean']:.4f} ± {row['std']:.4f}" in printed, (metric, printed)
     assert np.isfinite(demo.summary["mean"]).all()
+
+
+WESAD = Path(__file__).resolve().parents[2] / "shared" / "data" / "wesad"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not WESAD.is_dir(), reason=f"real WESAD data not found at {WESAD}")
+def test_readme_calibration_snippet_runs_on_three_wesad_subjects(monkeypatch):
+    """The "Subject calibration" snippet, as written, on 3 subjects (the loader restricted):
+    every fold is scored with the calibrator fed the held-out subject's own baseline."""
+    import sklearn
+
+    import mpcl_sklearn
+    from mpcl_sklearn.datasets import load_wesad
+
+    use = README.read_text(encoding="utf-8")
+    use = use[use.index("## Use") :]
+    first, second = re.findall(r"```python\n(.*?)```", use, re.S)[:2]
+    imports = first[: first.index("recordings = ")]
+    monkeypatch.setattr(
+        mpcl_sklearn, "load_wesad", lambda path: load_wesad(WESAD, subjects=["S2", "S3", "S4"])
+    )
+    namespace: dict = {}
+    try:
+        exec(compile(imports + second, str(README), "exec"), namespace)  # noqa: S102
+    finally:
+        sklearn.set_config(enable_metadata_routing=False)
+    scores = namespace["scores"]
+    kl = scores["test_neg_kl_divergence"]
+    assert len(kl) == 3 and np.isfinite(kl).all() and (kl < 0).all()
+    assert isinstance(namespace["pipe"].steps[2][1], mpcl_sklearn.SubjectCalibrator)
