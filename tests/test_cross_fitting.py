@@ -213,3 +213,24 @@ def test_members_survive_a_model_file_and_a_warm_start(problem, tmp_path):
     est.set_params(warm_start=True, max_epochs=1).fit(X[tr], Y[tr], groups=G[tr])
     assert est.combination_weights_ == weights
     assert len(est.history_) == SMALL["max_epochs"] + 1
+
+
+def test_a_network_without_weight_is_not_run(problem, monkeypatch):
+    X, Y, G = problem
+    est = MPCLDistributionRegressor(member_folds=3, **SMALL).fit(X, Y, groups=G)
+    P = est.predict(X[:7])
+    est.combination_weights_ = {"network": 0.0, "linear": 0.5, "prior": 0.5}
+    calls = []
+    original = type(est).__mro__[1]._predict_distribution
+    monkeypatch.setattr(
+        type(est).__mro__[1],
+        "_predict_distribution",
+        lambda self, A: calls.append(1) or original(self, A),
+    )
+    Q = est.predict(X[:7])
+    assert calls == [] and np.allclose(Q.sum(1), 1)
+    Xs = est._standardize(np.asarray(X[:7]))
+    Z = Xs @ est.linear_coef_ + est.linear_intercept_
+    lin = np.exp(Z - Z.max(1, keepdims=True))
+    np.testing.assert_allclose(Q, 0.5 * lin / lin.sum(1, keepdims=True) + 0.5 * est.label_prior_)
+    assert P.shape == Q.shape

@@ -579,12 +579,14 @@ use_hierarchical_compression : bool, default=True
         return self.combination_weights_["prior"]
 
     def _predict_distribution(self, X: np.ndarray) -> np.ndarray:
-        P = super()._predict_distribution(X)
         weights = getattr(self, "combination_weights_", None)
         if weights is None:  # fitted before combination weights existed
+            P = super()._predict_distribution(X)
             s = float(getattr(self, "shrinkage_", 0.0))
             return (1 - s) * P + s * self.label_prior_ if s > 0 else P
-        out = weights["network"] * P
+        out = np.zeros((len(X), self.n_outputs_))
+        if weights["network"] > 0:  # a network the combination does not use is not run
+            out = out + weights["network"] * super()._predict_distribution(X)
         if weights["linear"] > 0:
             lin = linear_predict(self._standardize(X), self.linear_coef_, self.linear_intercept_)
             out = out + weights["linear"] * lin
