@@ -36,7 +36,7 @@ def main() -> None:
         print(f"skipped: no WESAD data at {args.path}")
         return
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch "
-          f"{torch.__version__}")  # fmt: skip
+          f"{torch.__version__}, load average {os.getloadavg()[0]:.2f}")  # fmt: skip
     start = time.perf_counter()
     data = prepare_dataset("wesad", args.path)
     features_s = time.perf_counter() - start
@@ -47,7 +47,8 @@ def main() -> None:
     model_s = time.perf_counter() - start
     kl = result.summary.loc["kl_divergence", "mean"]
     print(f"MPCL LOSO ({len(set(data.groups))} folds): {model_s:.1f} s, KL {kl:.4f}")
-    print(f"ratio to the {TARGET_S:.0f} s target: {model_s / TARGET_S:.2f} (<= 1 meets it)")
+    print(f"ratio to the {TARGET_S:.0f} s target: {model_s / TARGET_S:.2f} (<= 1 meets it); "
+          f"load average at the end {os.getloadavg()[0]:.2f}")  # fmt: skip
 
 
 if __name__ == "__main__":
