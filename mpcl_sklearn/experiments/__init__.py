@@ -34,6 +34,7 @@ _LAZY = {
     "fit_final_mpcl": "running",
     "permute_trial_labels": "permutation",
     "reference_rows": "calibration",
+    "DATASET_BACKENDS": "data",
     "DATASET_DEFAULTS": "data",
     "MODEL_NAMES": "registry",
     "ExperimentData": "data",
