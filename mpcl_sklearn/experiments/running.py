@@ -293,7 +293,7 @@ def run_experiment(
         notes = [f"PERMUTATION CONTROL: {permuted.report[-1]}.", *notes]
     if not isinstance(models, dict):
         behavioural = behavioural_argument(data)
-        if calibration != "none":  # the calibrator's output does not carry X.attrs
+        if calibration != "none":  # explicit: not read from X.attrs behind another step
             behavioural = tuple(data.behavioural)
         models = {
             name: make_model(
