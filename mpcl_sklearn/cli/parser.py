@@ -60,26 +60,24 @@ def _names_argument(value: str) -> list[str]:
     return names
 
 
-def _seconds(value: str) -> float:
-    """A positive, finite number of seconds."""
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = math.nan
-    if not (math.isfinite(seconds) and seconds > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {value!r}")
-    return seconds
+def _positive(unit: str):
+    """An argparse type: a positive, finite number of ``unit``."""
+
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not (math.isfinite(number) and number > 0):
+            raise argparse.ArgumentTypeError(f"expected a positive number of {unit}, got {value!r}")
+        return number
+
+    parse.__name__ = unit  # argparse names the type in its messages
+    return parse
 
 
-def _minutes(value: str) -> float:
-    """A positive, finite number of minutes."""
-    try:
-        minutes = float(value)
-    except ValueError:
-        minutes = math.nan
-    if not (math.isfinite(minutes) and minutes > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number of minutes, got {value!r}")
-    return minutes
+_seconds = _positive("seconds")
+_minutes = _positive("minutes")
 
 
 def _scales_argument(value: str) -> list[float]:

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
+from scipy.special import softmax
 
 from .._columns import explicit_modalities, parse_feature_column
 from .._param_validation import Bool, Float, Int, Options, Satisfies, SequenceOf
@@ -377,7 +378,7 @@ use_hierarchical_compression : bool, default=True
 
     def _training_dataset(self, X: torch.Tensor, Y: torch.Tensor, rows: np.ndarray):
         masks = getattr(self, "_member_masks", None)
-        if self._n_members > 1 and masks is not None and len(masks) > int(rows.max(initial=-1)):
+        if self._n_members > 1 and masks is not None:  # fit() dropped masks of other rows
             return MemberBatchDataset(X, Y, masks[rows])
         return super()._training_dataset(X, Y, rows)
 
@@ -514,7 +515,6 @@ use_hierarchical_compression : bool, default=True
             "affect_groups": self._affect_membership(n_outputs),
             "cooccurrence_target": self.cooccurrence_target_,
             "label_prior": getattr(self, "label_prior_", None),
-            "cooccurrence_prior": bool(self.cooccurrence_prior),
             "linear_alpha": float(
                 getattr(
                     self, "linear_alpha_", 1.0 if self.linear_alpha == "auto" else self.linear_alpha
@@ -542,16 +542,10 @@ use_hierarchical_compression : bool, default=True
             # a warm start continues the members on their rows and keeps the combination
             self.shrinkage_ = self._fit_shrinkage(module, X, Y)
 
-    def _member_predictions(self, module, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    def _member_predictions(self, module, X: np.ndarray) -> np.ndarray:
         """Every member's predicted distributions for standardised X: (K, n, C)."""
-        out = []
-        with torch.inference_mode():
-            for start in range(0, len(X), batch_size):
-                xb = torch.from_numpy(np.ascontiguousarray(X[start : start + batch_size]))
-                out.append(module.member_log_proba(xb.to(self.device_)).double().cpu().numpy())
-        logp = np.concatenate(out, axis=1)
-        P = np.exp(logp - logp.max(axis=-1, keepdims=True))
-        return P / P.sum(axis=-1, keepdims=True)
+        logp = self._predict_log_proba_tensor(X, forward=module.member_log_proba, axis=1)
+        return softmax(logp.astype(np.float64), axis=-1)
 
     def _fit_shrinkage(self, module, X: np.ndarray, Y: np.ndarray) -> float:
         """Choose the weights of the network, the linear read-out and the prior (returns the

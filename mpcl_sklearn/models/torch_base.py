@@ -444,16 +444,21 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
             self._after_fit(Xs, Y)
         return self
 
-    def _predict_log_proba_tensor(self, Xs: np.ndarray, batch_size: int = 8192) -> np.ndarray:
+    def _predict_log_proba_tensor(
+        self, Xs: np.ndarray, batch_size: int = 8192, forward=None, axis: int = 0
+    ) -> np.ndarray:
+        """Log-probabilities of standardised ``Xs`` in batches: ``forward(batch)`` (default: the
+        network's forward pass), concatenated along the rows' ``axis``."""
         module = self.net_.module_
         module.eval()
+        forward = module if forward is None else forward
         dev = torch.device(self.device_)
         out = []
         with torch.inference_mode():
             for start in range(0, len(Xs), batch_size):
-                xb = torch.from_numpy(Xs[start : start + batch_size]).to(dev)
-                out.append(module(xb).float().cpu().numpy())
-        return np.concatenate(out, axis=0) if out else np.zeros((0, self.n_outputs_))
+                xb = torch.from_numpy(np.ascontiguousarray(Xs[start : start + batch_size]))
+                out.append(forward(xb.to(dev)).float().cpu().numpy())
+        return np.concatenate(out, axis=axis) if out else np.zeros((0, self.n_outputs_))
 
     def _predict_distribution(self, X: np.ndarray) -> np.ndarray:
         Xs = self._standardize(X)
