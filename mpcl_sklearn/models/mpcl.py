@@ -578,11 +578,12 @@ use_hierarchical_compression : bool, default=True
             P = super()._predict_distribution(X)
             s = float(getattr(self, "shrinkage_", 0.0))
             return (1 - s) * P + s * self.label_prior_ if s > 0 else P
+        Xs = self._standardize(X)
         out = np.zeros((len(X), self.n_outputs_))
         if weights["network"] > 0:  # a network the combination does not use is not run
-            out = out + weights["network"] * super()._predict_distribution(X)
+            out = out + weights["network"] * self._network_distribution(Xs)
         if weights["linear"] > 0:
-            lin = linear_predict(self._standardize(X), self.linear_coef_, self.linear_intercept_)
+            lin = linear_predict(Xs, self.linear_coef_, self.linear_intercept_)
             out = out + weights["linear"] * lin
         if weights["prior"] > 0:
             out = out + weights["prior"] * self.label_prior_

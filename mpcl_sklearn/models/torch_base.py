@@ -461,7 +461,11 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
         return np.concatenate(out, axis=axis) if out else np.zeros((0, self.n_outputs_))
 
     def _predict_distribution(self, X: np.ndarray) -> np.ndarray:
-        Xs = self._standardize(X)
+        return self._network_distribution(self._standardize(X))
+
+    def _network_distribution(self, Xs: np.ndarray) -> np.ndarray:
+        """The network's distributions for standardised ``Xs`` (an error, never NaN, when its
+        outputs are not finite)."""
         with torch_threads(getattr(self, "n_threads", 1)), flush_denormals():
             logp = self._predict_log_proba_tensor(Xs).astype(np.float64)
         bad = ~np.isfinite(logp).all(axis=1)
