@@ -79,6 +79,17 @@ def _emotion_names(emotions: Sequence[str] | None, n: int, *sources) -> list[str
     return names
 
 
+def _held_out_correlation(p: np.ndarray, folds=None) -> tuple[np.ndarray, np.ndarray]:
+    """Emotion correlation of predictions, undefined (NaN) for an emotion predicted constant
+    (within every fold, with ``folds``: pooled per-fold constants describe no prediction), and
+    which emotions those are."""
+    corr = emotion_correlation(p)
+    flat = constant_within_folds(p, folds)
+    corr[flat, :] = np.nan
+    corr[:, flat] = np.nan
+    return corr, flat
+
+
 def _matrix(ax, matrix, names, title, limits, cmap, label, digits=2):
     from matplotlib import colormaps
 
@@ -146,12 +157,7 @@ def plot_cooccurrence(
     if t.shape != p.shape:
         raise ValueError(f"y_true has shape {t.shape} but y_pred has shape {p.shape}")
     names = _emotion_names(emotions, t.shape[1], y_true, y_pred)
-    pred_corr = emotion_correlation(p)
-    constant = np.ptp(p, axis=0) <= 1e-12
-    if folds is not None:
-        constant |= constant_within_folds(p, folds)
-    pred_corr[constant, :] = np.nan
-    pred_corr[:, constant] = np.nan
+    pred_corr, constant = _held_out_correlation(p, folds)
     fig, axes = _subplots(1, 2, figsize=(12, 5.2))
     panels = ((t, emotion_correlation(t), "true"), (p, pred_corr, "predicted"))
     for ax, (_, corr, which) in zip(axes, panels):
@@ -276,10 +282,7 @@ def plot_correlation_panels(
         p = check_distributions(pred, name=f"predictions[{model!r}]", hint=ARRAY_HINT)
         if p.shape != t.shape:
             raise ValueError(f"predictions of {model!r} have shape {p.shape}, not {t.shape}")
-        corr = emotion_correlation(p)
-        flat = constant_within_folds(p, folds.get(model)) | (np.ptp(p, axis=0) <= 1e-12)
-        corr[flat, :] = np.nan
-        corr[:, flat] = np.nan
+        corr, _ = _held_out_correlation(p, folds.get(model))
         np.fill_diagonal(corr, 1.0)
         panels.append(
             (
