@@ -299,21 +299,17 @@ class SubjectCalibrator(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         A = self._as_array(X, reset=False)
         groups, reference = self._check_meta(len(A), groups, reference, "transform")
-        subjects = np.unique(groups)
+        subjects, codes = np.unique(groups, return_inverse=True)
         known = np.isin(subjects, self.subjects_)
-        new = subjects[~known]
-        if len(new):
-            c_new, s_new = self._statistics(A, groups, reference, new, "transform")
-        out = np.empty_like(A)
-        for g in subjects:
-            rows = groups == g
-            if g in new:
-                j = int(np.flatnonzero(new == g)[0])
-                loc, spread = c_new[j], s_new[j]
-            else:
-                j = int(np.flatnonzero(self.subjects_ == g)[0])
-                loc, spread = self.center_[j], self.scale_[j]
-            out[rows] = (A[rows] - loc) / spread
+        center = np.empty((len(subjects), A.shape[1]))
+        scale = np.empty_like(center)
+        fitted = np.searchsorted(self.subjects_, subjects[known])  # subjects_ is sorted
+        center[known], scale[known] = self.center_[fitted], self.scale_[fitted]
+        if not known.all():  # new subjects: statistics of their own rows in this call
+            center[~known], scale[~known] = self._statistics(
+                A, groups, reference, subjects[~known], "transform"
+            )
+        out = (A - center[codes]) / scale[codes]
         if self.clip is not None:
             np.clip(out, -self.clip, self.clip, out=out)
         if isinstance(X, pd.DataFrame):
