@@ -44,6 +44,7 @@ __all__ = [
     "SubjectDependentSplitter",
     "subject_dependent_evaluate",
     "subject_independent_evaluate",
+    "temporal_blocks",
 ]
 
 METRIC_NAMES = list(METRICS)
@@ -417,6 +418,38 @@ class SubjectDependentSplitter(BaseCrossValidator):
             yield subject, fold, np.setdiff1d(perm, test), np.sort(test)
 
 
+def temporal_blocks(train, trials, times, n_blocks: int) -> np.ndarray:
+    """Group ids that cut every trial's ``train`` rows into ``n_blocks`` stretches of time.
+
+    The training rows of each trial, in order of ``times``, are split into ``n_blocks``
+    consecutive blocks of near-equal size (``numpy.array_split``); a row's group is its
+    block's index, shared by all trials, so ``GroupKFold`` over these groups holds out the same
+    stretch of every trial. Rows outside ``train`` get ``-1``.
+
+    Parameters
+    ----------
+    train : array of int
+        Indices of the training rows.
+    trials, times : arrays of shape (n_samples,)
+        Trial id and time (or order) of every row.
+    n_blocks : int
+        Blocks per trial (fewer when a trial has fewer training rows).
+
+    Returns
+    -------
+    ndarray of int, shape (n_samples,)
+    """
+    trials, times = np.asarray(trials), np.asarray(times)
+    train = np.asarray(train)
+    blocks = np.full(len(trials), -1)
+    for trial in pd.unique(trials[train]):
+        rows = train[trials[train] == trial]
+        ordered = rows[np.argsort(times[rows], kind="stable")]
+        for b, part in enumerate(np.array_split(ordered, min(int(n_blocks), len(ordered)))):
+            blocks[part] = b
+    return blocks
+
+
 def subject_dependent_evaluate(
     estimator,
     X,
@@ -455,9 +488,15 @@ def subject_dependent_evaluate(
     n_jobs, progress, fit_params :
         As in :func:`subject_independent_evaluate`.
     fit_groups : bool or "auto", default="auto"
-        Pass the training rows' trial ids to ``fit`` as ``groups`` (for nested searches that
-        must keep trials apart, and the torch models' early stopping, which then holds out
-        whole trials); ``"auto"`` as in :func:`subject_independent_evaluate` (only when
+        Pass groups to ``fit`` that mirror the split, for what a model holds out inside its
+        training rows (nested searches, MPCL's cross-fitted members, the torch models' early
+        stopping): with ``split="trial"`` the trial ids (whole trials held out, as the test
+        trial is unseen); with ``split="temporal"`` the temporal block of each training row
+        (:func:`temporal_blocks`: every trial's training stretch cut into
+        ``round((1 - test_size) / test_size)`` consecutive blocks the size of its test
+        stretch, block ``b`` of all trials one group), so a fold holds out the same stretch of
+        every trial while its other stretches train, as the split tests later windows of
+        trials it has seen. ``"auto"`` as in :func:`subject_independent_evaluate` (only when
         ``trials`` are given).
     rows : RowOptions, optional
         As in :func:`subject_independent_evaluate`.
@@ -480,7 +519,15 @@ def subject_dependent_evaluate(
     ids = None if trials is None else np.asarray(trials)
     inner, key = _routed_groups(estimator, fit_groups, ids)
     rows = None if rows is None else rows.check(len(groups))
-    tasks = [(estimator, X, y, tr, te, fit_params, inner, key, rows) for _, _, tr, te in splits]
+    inners = [inner] * len(splits)
+    if inner is not None and split == "temporal":
+        n_blocks = max(2, round((1.0 - test_size) / test_size))
+        order = np.arange(len(groups)) if times is None else np.asarray(times)
+        inners = [temporal_blocks(tr, inner, order, n_blocks) for _, _, tr, _ in splits]
+    tasks = [
+        (estimator, X, y, tr, te, fit_params, blocks, key, rows)
+        for (_, _, tr, te), blocks in zip(splits, inners, strict=True)
+    ]
     reports = [rep for rep, _ in _run_parallel(tasks, n_jobs, progress, "subject folds")]
     rows = [
         {"subject": s, "fold": f, "n_train": len(tr), "n_test": len(te)} | rep

@@ -408,3 +408,39 @@ def test_subject_dependent_splitter_groups_reach_torch_models_under_routing(data
         model.fit(X, y, groups=np.zeros((len(X), 4)))
     with pytest.raises(ValueError, match=r"got columns \['s'\]"):
         model.fit(X, y, groups=pd.DataFrame({"s": groups}))
+
+
+# ---------------------------------------- groups that mirror the subject-dependent split ---
+
+
+def test_temporal_blocks_cut_each_trial_in_time_order():
+    from mpcl_sklearn.model_selection import temporal_blocks
+
+    trials = np.array(["a"] * 8 + ["b"] * 6)
+    times = np.r_[np.arange(8)[::-1], np.arange(6)]  # trial a recorded in reverse row order
+    train = np.r_[np.arange(8), np.arange(8, 12)]  # b's last two rows are test rows
+    blocks = temporal_blocks(train, trials, times, 4)
+    np.testing.assert_array_equal(blocks[:8], [3, 3, 2, 2, 1, 1, 0, 0])
+    np.testing.assert_array_equal(blocks[8:], [0, 1, 2, 3, -1, -1])
+    # fewer training rows than blocks: one row per block
+    np.testing.assert_array_equal(temporal_blocks([0, 1], ["a", "a"], [0, 1], 4), [0, 1])
+
+
+@pytest.mark.parametrize("split", ["trial", "temporal"])
+def test_subject_dependent_fit_groups_mirror_the_split(data, split):
+    X, y, groups, trials = data
+    seen = []
+
+    class Recorder(MeanDistributionRegressor):
+        def fit(self, X, y, groups=None):
+            seen.append(np.asarray(groups))
+            return super().fit(X, y)
+
+    res = subject_dependent_evaluate(Recorder(), X, y, groups, trials, split=split)
+    assert len(seen) == len(res.scores)
+    if split == "trial":  # the training trials' ids: whole trials are held out inside
+        for fold_groups in seen:
+            assert set(fold_groups) <= set(trials) and len(set(fold_groups)) == 3
+    else:  # 4 training windows per trial (test_size=0.2 of 5): one block each, in time order
+        for fold_groups in seen:
+            np.testing.assert_array_equal(fold_groups, np.tile(np.arange(4), 4))
