@@ -114,7 +114,10 @@ class Standardizer:
     def transform(self, X: np.ndarray) -> np.ndarray:
         """``(X / peak_ - mean_) / scale_``; a value too large for float64 becomes inf."""
         with np.errstate(over="ignore", invalid="ignore"):
-            return (X / self.peak_ - self.mean_) / self.scale_
+            Z = X / self.peak_  # a new array: the rest in place (no temporaries)
+            Z -= self.mean_
+            Z /= self.scale_
+            return Z
 
     def transform_bounded(self, X: np.ndarray, bound: float = MAX_Z) -> np.ndarray:
         """:meth:`transform`, with rows beyond ``bound`` shrunk onto it (direction kept)."""

@@ -450,7 +450,8 @@ class TorchDistributionRegressor(DistributionRegressorMixin, BaseEstimator):
         """Log-probabilities of standardised ``Xs`` in batches: ``forward(batch)`` (default: the
         network's forward pass), concatenated along the rows' ``axis``."""
         module = self.net_.module_
-        module.eval()
+        if module.training:  # eval() walks every submodule: not on every prediction
+            module.eval()
         forward = module if forward is None else forward
         dev = torch.device(self.device_)
         out = []

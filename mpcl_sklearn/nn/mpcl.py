@@ -18,6 +18,7 @@ from .functional import softmax_lastdim
 from .fusion import MultiScaleMemoryFusion
 from .losses import cooccurrence_loss, prototype_diversity_loss
 from .prototypes import PrototypeBank
+from .stacked_inference import members_log_proba, prepare_members
 from .tokens import TokenEncoder
 
 __all__ = ["MPCLNet", "StackedMPCLNet"]
@@ -323,11 +324,66 @@ class StackedMPCLNet(StackedEnsemble):
         The arguments of every member's :class:`MPCLNet` (its signature is this class's).
     """
 
+    #: rows per pass of the evaluation path (keeps the members' activations in cache)
+    inference_chunk = 1024
+
     def __init__(self, n_members: int = 2, **member_args):
         n_members = int(n_members)
         if n_members < 1:
             raise ValueError(f"n_members must be >= 1, got {n_members}")
         super().__init__([MPCLNet(**member_args) for _ in range(n_members)])
+        self._inference_cache = None
+
+    def train(self, mode: bool = True):
+        if mode:  # training changes the weights: rebuilt at the next evaluation
+            self._inference_cache = None
+        return super().train(mode)
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:
+        """Training: members' log-probabilities ``(K, B, C)``; evaluation: log mean ``(B, C)``.
+
+        Evaluation without gradients (``torch.no_grad`` / ``inference_mode``) of shared rows
+        runs :func:`~mpcl_sklearn.nn.stacked_inference.members_log_proba`, the same function
+        as the vmap pass written as batched operations (much less overhead per call).
+        """
+        cached = None
+        if not self.training and X.dim() == 2 and not torch.is_grad_enabled():
+            cached = self._inference_state()
+        if cached is None:
+            return super().forward(X)
+        _, prep, state = cached
+        parts = [
+            members_log_proba(self._template, state, prep, X[start : start + self.inference_chunk])
+            for start in range(0, len(X), self.inference_chunk)
+        ]
+        out = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+        return torch.logsumexp(out, dim=0) - torch.log(out.new_tensor(float(self.n_members)))
+
+    def _inference_state(self):
+        """``(key, prepared, tensors by name)`` of :func:`prepare_members` for the current
+        tensors, cached (None when the vmap pass must run). The key holds the tensors themselves
+        with their storage and version counter, so any replacement or in-place change of a
+        weight is noticed."""
+        key = [(t, t.data_ptr(), t._version) for t in (*self.parameters(), *self.buffers())]
+        cached = getattr(self, "_inference_cache", None)
+        if cached is None or not _same_tensors(cached[0], key):
+            params, buffers = self._state()
+            with torch.inference_mode(False), torch.no_grad():
+                state = {**params, **buffers}
+                cached = (key, prepare_members(self._template, state), state)
+            self._inference_cache = cached
+        return cached if cached[1] is not None else None
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        state["_inference_cache"] = None  # a cache: never saved
+        return state
+
+
+def _same_tensors(old: list, new: list) -> bool:
+    return len(old) == len(new) and all(
+        a is b and pa == pb and va == vb for (a, pa, va), (b, pb, vb) in zip(old, new, strict=True)
+    )
 
 
 def _stacked_signature() -> inspect.Signature:
