@@ -441,6 +441,19 @@ def temporal_blocks(train, trials, times, n_blocks: int) -> np.ndarray:
     """
     trials, times = np.asarray(trials), np.asarray(times)
     train = np.asarray(train)
+    if isinstance(n_blocks, bool) or not isinstance(n_blocks, int | np.integer) or n_blocks < 1:
+        raise ValueError(f"n_blocks must be an integer >= 1, got {n_blocks!r}")
+    if trials.ndim != 1 or times.shape != trials.shape:
+        raise ValueError(
+            f"trials and times must be 1-D with one entry per row, got shapes {trials.shape} "
+            f"and {times.shape}"
+        )
+    if (
+        train.ndim != 1
+        or train.dtype.kind not in "iu"
+        or not np.all((0 <= train) & (train < len(trials)))
+    ):
+        raise ValueError(f"train must be 1-D integer row indices in [0, {len(trials)})")
     blocks = np.full(len(trials), -1)
     for trial in pd.unique(trials[train]):
         rows = train[trials[train] == trial]

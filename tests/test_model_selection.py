@@ -424,6 +424,12 @@ def test_temporal_blocks_cut_each_trial_in_time_order():
     np.testing.assert_array_equal(blocks[8:], [0, 1, 2, 3, -1, -1])
     # fewer training rows than blocks: one row per block
     np.testing.assert_array_equal(temporal_blocks([0, 1], ["a", "a"], [0, 1], 4), [0, 1])
+    with pytest.raises(ValueError, match="n_blocks"):
+        temporal_blocks(train, trials, times, 0)
+    with pytest.raises(ValueError, match="times"):
+        temporal_blocks(train, trials, times[:3], 4)
+    with pytest.raises(ValueError, match="train"):
+        temporal_blocks([0, 99], trials, times, 4)
 
 
 @pytest.mark.parametrize("split", ["trial", "temporal"])
