@@ -318,6 +318,17 @@ def constant_within_folds(P, folds=None, *, rtol: float = 1e-12) -> np.ndarray:
     return constant
 
 
+def _held_out_correlation(P: np.ndarray, folds=None, *, constant: float = np.nan):
+    """Emotion correlation of (pooled out-of-fold) predictions ``P`` and which emotions are
+    predicted constant (within every fold, with ``folds``: :func:`constant_within_folds`);
+    their rows and columns are ``constant``, their diagonal entry too."""
+    corr = emotion_correlation(P, constant=constant)
+    flat = constant_within_folds(P, folds)
+    corr[flat, :] = constant
+    corr[:, flat] = constant
+    return corr, flat
+
+
 def correlation_distance(y_pred, y_true, *, folds=None) -> float:
     """Frobenius distance between the emotion-correlation matrices of predictions and labels.
 
@@ -345,10 +356,7 @@ def correlation_distance(y_pred, y_true, *, folds=None) -> float:
     t = check_distributions(y_true, name="y_true", hint=ARRAY_HINT)
     if p.shape != t.shape:
         raise ValueError(f"y_pred has shape {p.shape} but y_true has shape {t.shape}")
-    pred_corr = emotion_correlation(p, constant=0.0)
-    flat = constant_within_folds(p, folds)
-    pred_corr[flat, :] = 0.0
-    pred_corr[:, flat] = 0.0
+    pred_corr, _ = _held_out_correlation(p, folds, constant=0.0)
     np.fill_diagonal(pred_corr, 1.0)
     diff = pred_corr - emotion_correlation(t, constant=0.0)
     return float(np.linalg.norm(diff))

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ._validation import ARRAY_HINT, check_distributions
-from .metrics import METRICS, constant_within_folds, emotion_correlation
+from .metrics import METRICS, _held_out_correlation, emotion_correlation
 
 __all__ = [
     "emotion_correlation",
@@ -77,17 +77,6 @@ def _emotion_names(emotions: Sequence[str] | None, n: int, *sources) -> list[str
     if len(names) != n:
         raise ValueError(f"got {len(names)} emotion names for {n} emotions")
     return names
-
-
-def _held_out_correlation(p: np.ndarray, folds=None) -> tuple[np.ndarray, np.ndarray]:
-    """Emotion correlation of predictions, undefined (NaN) for an emotion predicted constant
-    (within every fold, with ``folds``: pooled per-fold constants describe no prediction), and
-    which emotions those are."""
-    corr = emotion_correlation(p)
-    flat = constant_within_folds(p, folds)
-    corr[flat, :] = np.nan
-    corr[:, flat] = np.nan
-    return corr, flat
 
 
 def _matrix(ax, matrix, names, title, limits, cmap, label, digits=2):

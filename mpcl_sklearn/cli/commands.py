@@ -151,10 +151,15 @@ def _check_data_arguments(args: argparse.Namespace) -> None:
         raise CLIError(
             f"{'/'.join(windowing)}: do not apply to {what} (its features are precomputed)"
         )
-    backend = args.backend or ("fast+physio" if args.dataset == "wesad" else "fast")
+    from ..experiments.data import DATASET_BACKENDS
+
+    backend = args.backend or DATASET_BACKENDS.get(args.dataset, "fast")
     feature_set = args.feature_set or "default"
-    allowed = {"fast": FAST_FEATURE_SETS, "fast+physio": FAST_FEATURE_SETS}
-    allowed = {**allowed, "tsfresh": FEATURE_SETS}.get(backend)
+    allowed = {
+        "fast": FAST_FEATURE_SETS,
+        "fast+physio": FAST_FEATURE_SETS,
+        "tsfresh": FEATURE_SETS,
+    }.get(backend)
     if allowed is not None and feature_set not in allowed:
         raise CLIError(
             f"--feature-set {feature_set!r} is not a feature set of --backend {backend}; "

@@ -91,9 +91,7 @@ def choose_linear_alpha(
             if not te.any():
                 continue
             W, b = convex_linear_fit(X[tr], Y[tr], alpha)
-            Z = X[te] @ W + b
-            P = np.exp(Z - Z.max(axis=1, keepdims=True))
-            losses.append(kl_divergence(Y[te], P / P.sum(axis=1, keepdims=True)))
+            losses.append(kl_divergence(Y[te], linear_predict(X[te], W, b)))
             weights.append(te.sum())
         scores[float(alpha)] = float(np.average(losses, weights=weights))
     return min(scores, key=scores.get), scores

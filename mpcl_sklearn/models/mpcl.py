@@ -11,6 +11,7 @@ from scipy.special import softmax
 
 from .._columns import explicit_modalities, parse_feature_column
 from .._param_validation import Bool, Float, Int, Options, Satisfies, SequenceOf
+from ..metrics import kl_divergence
 from ..nn.cooccurrence import label_cooccurrence_target
 from ..nn.mpcl import MPCLNet, StackedMPCLNet
 from ..training.callbacks import CosineLR, WeightAveraging
@@ -25,7 +26,6 @@ from ._combination import (
     choose_weights,
     convex_linear_fit,
     linear_predict,
-    mixture_kl,
     out_of_fold_mean,
     out_of_fold_prior,
 )
@@ -557,7 +557,7 @@ use_hierarchical_compression : bool, default=True
         if sh != "auto" or masks is None or not isinstance(module, StackedMPCLNet) or masks.all():
             return s  # fixed, or no member holds rows out: nothing to validate on
         rows, oof = out_of_fold_mean(self._member_predictions(module, X), masks)
-        self.oof_kl_ = mixture_kl(Y[rows], oof, oof, 0.0)
+        self.oof_kl_ = kl_divergence(Y[rows], oof)
         parts, names = [oof], ["network"]
         if getattr(self, "_linear_folds", None) is not None:
             lin = linear_predict(X, *self._linear_folds)

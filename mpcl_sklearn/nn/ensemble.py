@@ -114,9 +114,12 @@ class StackedEnsemble(nn.Module):
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         """Training: members' log-probabilities ``(K, B, C)``; evaluation: log mean ``(B, C)``."""
         out = self.member_log_proba(X)
-        if self.training:
-            return out
-        return torch.logsumexp(out, dim=0) - torch.log(out.new_tensor(float(self.n_members)))
+        return out if self.training else self._log_mean(out)
+
+    def _log_mean(self, member_log_proba: torch.Tensor) -> torch.Tensor:
+        """Log of the members' mean probability from their log-probabilities ``(K, B, C)``."""
+        n = member_log_proba.new_tensor(float(self.n_members))
+        return torch.logsumexp(member_log_proba, dim=0) - torch.log(n)
 
     def auxiliary_loss(self) -> torch.Tensor | None:
         """Sum of the members' auxiliary losses of the last training pass (then cleared)."""

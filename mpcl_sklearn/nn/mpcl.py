@@ -356,8 +356,7 @@ class StackedMPCLNet(StackedEnsemble):
             members_log_proba(self._template, state, prep, X[start : start + self.inference_chunk])
             for start in range(0, len(X), self.inference_chunk)
         ]
-        out = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
-        return torch.logsumexp(out, dim=0) - torch.log(out.new_tensor(float(self.n_members)))
+        return self._log_mean(parts[0] if len(parts) == 1 else torch.cat(parts, dim=1))
 
     def _inference_state(self):
         """``(key, prepared, tensors by name)`` of :func:`prepare_members` for the current

@@ -5,9 +5,9 @@ network at once (:class:`~mpcl_sklearn.nn.ensemble.StackedEnsemble`). For every 
 training groups (subjects; rows when no groups are given) are shuffled into ``F`` folds and
 member ``(repeat, fold)`` trains on the rows outside its fold, like the models of an inner
 cross-validation. So every training row is *out of fold* for ``R`` members, and their mean
-prediction for it is an honest held-out prediction: it is used to choose, inside the training
-data, how much to shrink the ensemble's prediction toward the training label distribution
-(``models._combination``).
+prediction for it is an honest held-out prediction: on these the regressor chooses, inside the
+training data, the linear read-out's penalty and the weights of network, linear read-out and
+label prior in its prediction (``models._combination``).
 
 This module holds the pieces the training loop needs: the fold masks, a dataset that gives each
 member a batch of its own rows, the loss and the per-member gradient clipping.
