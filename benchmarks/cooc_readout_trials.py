@@ -15,9 +15,10 @@ Folds. ``wesad-dev14``: WESAD without S2 (the outer fold that holds S2 out), ref
 calibration by the baseline condition, leave-one-subject-out over the other 14 (set
 ``WESAD_DIR``; the features are cached next to the output). ``synthetic-SEED``:
 ``prepare_dataset("synthetic", random_state=SEED)``, leave-one-subject-out over every third
-subject (4 of 12 test subjects). ``ldl-NAME``: the training part of the first reported fold
-(``KFold(10, shuffle=True, random_state=0)``), inner ``KFold(5, shuffle=True,
-random_state=1)``.
+subject (4 of 12 test subjects). ``demo-SEED``: the demo's data settings (8 subjects x 8
+trials x 40 s, ``minimal`` features) at ``random_state=SEED`` and its ``GroupKFold(4)``.
+``ldl-NAME``: the training part of the first reported fold (``KFold(10, shuffle=True,
+random_state=0)``), inner ``KFold(5, shuffle=True, random_state=1)``.
 
 Variants (applied to MPCL's prediction ``p`` with the fold's label prior ``q``, deviation
 ``d = p - q``; every choice made on the members' out-of-fold predictions of the training
@@ -96,6 +97,16 @@ def dev_folds(spec: str, cache: Path):
         data = prepare_dataset("synthetic", random_state=int(arg))
         g = np.asarray(data.groups).astype(str)
         folds = [(np.flatnonzero(g != s), np.flatnonzero(g == s)) for s in np.unique(g)[::3]]
+        return data.X, np.asarray(data.y, float), g, folds
+    if kind == "demo":  # the demo's generator settings and protocol (GroupKFold(4))
+        from sklearn.model_selection import GroupKFold
+
+        params = {"n_subjects": 8, "trials_per_subject": 8, "duration_s": 40.0}
+        data = prepare_dataset(
+            "synthetic", feature_set="minimal", synthetic_params=params, random_state=int(arg)
+        )
+        g = np.asarray(data.groups).astype(str)
+        folds = list(GroupKFold(4).split(data.X, groups=g))
         return data.X, np.asarray(data.y, float), g, folds
     if kind == "ldl":
         data = prepare_dataset("ldl", f"../shared/data/ldl/{arg}.mat")
@@ -263,7 +274,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("probe")
-    p.add_argument("protocol", help="wesad-dev14, synthetic-SEED or ldl-NAME")
+    p.add_argument("protocol", help="wesad-dev14, synthetic-SEED, demo-SEED or ldl-NAME")
     p.add_argument("output", type=Path)
     a = sub.add_parser("analyze")
     a.add_argument("results", type=Path, nargs="+")

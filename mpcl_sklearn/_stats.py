@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["pearson_correlation"]
+__all__ = ["clustered_standard_error", "pearson_correlation"]
 
 
 def pearson_correlation(Y, constant: float = 0.0, tol: float = 1e-12) -> np.ndarray:
@@ -34,3 +34,18 @@ def pearson_correlation(Y, constant: float = 0.0, tol: float = 1e-12) -> np.ndar
     corr[flat, :] = constant
     np.fill_diagonal(corr, 1.0)
     return np.clip(corr, -1.0, 1.0)
+
+
+def clustered_standard_error(d, groups=None) -> float:
+    """Standard error of the mean of ``d`` when the rows of each group are not independent:
+    the standard error of the groups' means (``groups=None``: every row its own group). NaN
+    with fewer than two groups."""
+    d = np.asarray(d, dtype=np.float64)
+    if groups is None:
+        means = d
+    else:
+        _, inverse = np.unique(np.asarray(groups), return_inverse=True)
+        means = np.bincount(inverse, weights=d) / np.bincount(inverse)
+    if len(means) < 2:
+        return float("nan")
+    return float(means.std(ddof=1) / np.sqrt(len(means)))

@@ -10,12 +10,17 @@ import torch
 from _problems import make_multimodal_problem
 from sklearn.base import clone
 
+from mpcl_sklearn._stats import clustered_standard_error
 from mpcl_sklearn.models import MPCLDistributionRegressor, SABFGSRegressor
 from mpcl_sklearn.models._combination import (
+    READOUT_FLOOR,
+    choose_readout_rank,
     choose_shrinkage,
+    label_directions,
     mixture_kl,
     out_of_fold_mean,
     out_of_fold_prior,
+    project_readout,
 )
 from mpcl_sklearn.nn.ensemble import StackedEnsemble
 from mpcl_sklearn.nn.mpcl import MPCLNet
@@ -217,8 +222,8 @@ def test_members_survive_a_model_file_and_a_warm_start(problem, tmp_path):
 
 def test_a_network_without_weight_is_not_run(problem, monkeypatch):
     X, Y, G = problem
-    est = MPCLDistributionRegressor(member_folds=3, **SMALL).fit(X, Y, groups=G)
-    P = est.predict(X[:7])
+    est = MPCLDistributionRegressor(member_folds=3, readout_rank=None, **SMALL)
+    P = est.fit(X, Y, groups=G).predict(X[:7])
     est.combination_weights_ = {"network": 0.0, "linear": 0.5, "prior": 0.5}
     calls = []
     original = type(est)._network_distribution
@@ -235,3 +240,99 @@ def test_a_network_without_weight_is_not_run(problem, monkeypatch):
     lin = np.exp(Z - Z.max(1, keepdims=True))
     np.testing.assert_allclose(Q, 0.5 * lin / lin.sum(1, keepdims=True) + 0.5 * est.label_prior_)
     assert P.shape == Q.shape
+
+
+def test_label_directions_are_the_principal_components():
+    from sklearn.decomposition import PCA
+
+    rng = np.random.default_rng(0)
+    Y = rng.dirichlet([4.0, 2.0, 1.0, 0.5, 0.5], size=300)
+    U = label_directions(Y)
+    pca = PCA().fit(Y)
+    for k in range(4):  # the fifth has no variance (rows sum to 1): its direction is arbitrary
+        assert abs(U[:, k] @ pca.components_[k]) == pytest.approx(1.0, abs=1e-9)
+    np.testing.assert_allclose(U.T @ U, np.eye(5), atol=1e-12)
+    np.testing.assert_allclose(U[:, :4].sum(0), 0.0, atol=1e-9)  # inside the simplex's plane
+
+
+def test_project_readout_keeps_a_distribution():
+    rng = np.random.default_rng(1)
+    Y = rng.dirichlet(np.ones(4), size=50)
+    prior, U = Y.mean(0), label_directions(Y)
+    P = rng.dirichlet(np.ones(4) * 0.2, size=20)  # sharp: the projection leaves the simplex
+    for k in (1, 2, 3):
+        Q = project_readout(P, prior, U[:, :k])
+        np.testing.assert_allclose(Q.sum(1), 1.0, atol=1e-12)
+        assert Q.min() >= READOUT_FLOOR / 2
+    np.testing.assert_allclose(project_readout(Y, prior, U), Y, atol=1e-12)  # all directions
+    inside = 0.5 * prior + 0.5 * Y[:5]  # a deviation along the first direction only is kept
+    shift = (Y[:5] - prior) @ U[:, :1] @ U[:, :1].T
+    np.testing.assert_allclose(project_readout(prior + shift, prior, U[:, :1]), prior + shift)
+    assert not np.allclose(project_readout(inside, prior, U[:, :1]), inside)
+
+
+def test_readout_rank_is_chosen_out_of_fold():
+    rng = np.random.default_rng(2)
+    G = np.repeat(np.arange(9), 40)
+    t = rng.normal(size=len(G))  # the labels vary along one direction of the simplex
+    Y = np.stack([0.4 + 0.15 * np.tanh(t), 0.3 - 0.15 * np.tanh(t), np.full_like(t, 0.2)], 1)
+    Y = np.concatenate([Y, np.full((len(G), 1), 0.1)], 1)
+    masks = member_masks(len(G), G, n_folds=3, random_state=0)
+    rows = np.ones(len(G), bool)
+    noisy = np.clip(Y + rng.normal(scale=0.04, size=Y.shape), 0.01, None)
+    noisy /= noisy.sum(1, keepdims=True)  # the truth plus noise in every direction
+    k, scores = choose_readout_rank(Y, noisy, rows, masks, G)
+    assert k == 1 and set(scores) == {1, 2, 4}
+    assert scores[1] < scores[4]  # keeping the labels' one direction removes noise
+    assert choose_readout_rank(Y, Y, rows, masks)[0] == 4  # exact: ties keep the prediction
+    # a gain that cannot be told from noise is not taken: one subject, no standard error
+    assert choose_readout_rank(Y, noisy, rows, masks, np.zeros(len(G)))[0] == 4
+    # predictions with signal in every direction lose by any projection
+    full_rank = rng.dirichlet(np.ones(4), size=len(G))
+    shrunk = 0.5 * full_rank + 0.5 * full_rank.mean(0)
+    assert choose_readout_rank(full_rank, shrunk, rows, masks, G)[0] == 4
+
+
+def test_clustered_standard_error_against_scipy():
+    from scipy.stats import sem
+
+    rng = np.random.default_rng(3)
+    d, g = rng.normal(size=60), np.repeat(["a", "b", "c", "d", "e"], 12)
+    means = [d[g == u].mean() for u in np.unique(g)]
+    assert clustered_standard_error(d, g) == pytest.approx(sem(means))
+    assert clustered_standard_error(d) == pytest.approx(sem(d))
+    assert np.isnan(clustered_standard_error(d, np.zeros(60)))
+
+
+def test_regressor_readout_rank(problem):
+    X, Y, G = problem
+    tr, te = G < 6, G >= 6
+    auto = MPCLDistributionRegressor(member_folds=3, **SMALL).fit(X[tr], Y[tr], groups=G[tr])
+    scores = auto.readout_rank_scores_
+    assert set(scores) == {1, 2, 4}
+    assert auto.readout_rank_ in (min(scores, key=lambda k: (scores[k], -k)), 4)
+    P = auto.predict(X[te])
+    np.testing.assert_allclose(P.sum(1), 1.0, atol=1e-12)
+    off = clone(auto).set_params(readout_rank=None).fit(X[tr], Y[tr], groups=G[tr])
+    assert off.readout_rank_ == 4 and off.readout_basis_ is None and off.readout_rank_scores_ == {}
+    fixed = clone(auto).set_params(readout_rank=2).fit(X[tr], Y[tr], groups=G[tr])
+    assert fixed.readout_basis_.shape == (4, 2)
+    np.testing.assert_allclose(
+        fixed.predict(X[te]),
+        project_readout(off.predict(X[te]), off.label_prior_, label_directions(Y[tr])[:, :2]),
+        rtol=1e-6,
+        atol=1e-9,
+    )
+    if auto.readout_rank_ == 4:
+        np.testing.assert_allclose(P, off.predict(X[te]), rtol=1e-6, atol=1e-9)
+    else:
+        assert not np.allclose(P, off.predict(X[te]))
+    with pytest.raises(ValueError, match="readout_rank=5 exceeds the number of emotions"):
+        clone(auto).set_params(readout_rank=5).fit(X, Y, groups=G)
+    with pytest.raises(ValueError, match="'readout_rank' parameter"):
+        clone(auto).set_params(readout_rank="best").fit(X, Y, groups=G)
+    state = pickle.loads(pickle.dumps(auto)).__getstate__()
+    del state["readout_rank"]  # a model saved before the parameter existed: never projects
+    legacy = MPCLDistributionRegressor.__new__(MPCLDistributionRegressor)
+    legacy.__setstate__(state)
+    assert legacy.readout_rank is None

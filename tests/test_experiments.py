@@ -144,8 +144,9 @@ def test_ablation_variants(data):
     lines = []
     result = run_ablation(data, cv=2, max_epochs=2, log=lines.append)
     models = list(dict.fromkeys(result.summary["model"]))
-    assert models[0] == "full" and models[-2:] == ["none (all off)", "no linear evidence"]
-    assert len(models) == len(ABLATIONS) + 3 == len(lines)
+    assert models[0] == "full"
+    assert models[-3:] == ["none (all off)", "no linear evidence", "no read-out projection"]
+    assert len(models) == len(ABLATIONS) + 4 == len(lines)
     assert "no memory fusion" in models
 
 

@@ -4,7 +4,9 @@ The members of :class:`~mpcl_sklearn.models.MPCLDistributionRegressor` (see
 :mod:`mpcl_sklearn.training.members`) each hold some training rows out, so their predictions for
 those rows are honest held-out predictions. On them the penalty of the convex linear read-out
 (:func:`choose_linear_alpha`) and the convex weights of the network, the linear read-out and
-the label prior (:func:`choose_weights`) are chosen, inside the training data.
+the label prior (:func:`choose_weights`) are chosen, inside the training data, and then the
+rank of the read-out (:func:`choose_readout_rank`): how many principal directions of the
+training labels the combined prediction keeps.
 """
 
 from __future__ import annotations
@@ -12,19 +14,24 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from ..metrics import kl_divergence
+from .._stats import clustered_standard_error
+from ..metrics import _kl_rows, kl_divergence
 from .shallow import SABFGSRegressor
 
 __all__ = [
     "LINEAR_ALPHAS",
+    "READOUT_FLOOR",
     "choose_linear_alpha",
+    "choose_readout_rank",
     "choose_shrinkage",
     "choose_weights",
     "convex_linear_fit",
+    "label_directions",
     "linear_predict",
     "mixture_kl",
     "out_of_fold_mean",
     "out_of_fold_prior",
+    "project_readout",
 ]
 
 
@@ -124,3 +131,62 @@ def choose_weights(Y: np.ndarray, parts: list[np.ndarray], step: float = 0.02) -
             if kl < best - 1e-15:
                 best, best_w = kl, w
     return best_w
+
+
+#: probability floor of a projected prediction (a projection can leave the simplex); the
+#: prediction is clipped to it and renormalised
+READOUT_FLOOR = 1e-6
+
+
+def label_directions(Y: np.ndarray) -> np.ndarray:
+    """Principal directions of the label distributions ``Y`` (n, C): the eigenvectors of
+    their covariance as columns (C, C), by decreasing variance."""
+    Y = np.asarray(Y, dtype=np.float64)
+    if len(Y) < 2:
+        return np.eye(Y.shape[1])
+    values, vectors = np.linalg.eigh(np.cov(Y.T).reshape(Y.shape[1], Y.shape[1]))
+    return vectors[:, np.argsort(values, kind="stable")[::-1]]
+
+
+def project_readout(P: np.ndarray, prior: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """``prior + (P - prior) basis basis^T``, clipped to :data:`READOUT_FLOOR` and
+    renormalised: the prediction's deviation from the label prior kept in the span of
+    ``basis`` (C, k) only."""
+    Q = prior + (P - prior) @ basis @ basis.T
+    Q = np.clip(Q, READOUT_FLOOR, None)
+    return Q / Q.sum(axis=-1, keepdims=True)
+
+
+def choose_readout_rank(
+    Y: np.ndarray,
+    P: np.ndarray,
+    rows: np.ndarray,
+    masks: np.ndarray,
+    groups: np.ndarray | None = None,
+) -> tuple[int, dict]:
+    """The number ``k`` of the training labels' principal directions kept in the read-out,
+    chosen on out-of-fold predictions.
+
+    ``P`` holds the out-of-fold predictions of the training rows selected by ``rows`` (as
+    returned by :func:`out_of_fold_mean`); ``masks`` (n, K) the members' training rows. A row
+    is projected with the directions and the label mean of each member that held it out (its
+    own labels enter neither), averaged over those members. ``k = C`` keeps the prediction
+    unchanged (as does ``C - 1`` when the labels span the simplex's plane, so it is not
+    tried). The ``k`` of the lowest out-of-fold KL is kept only if its gain over ``k = C``
+    exceeds one standard error of the per-row difference, clustered by ``groups`` (the
+    subjects; None: rows): a projection that does not clearly help is not made. Returns ``(k,
+    {k: out-of-fold KL})``.
+    """
+    n, C = len(masks), Y.shape[1]
+    full = np.zeros((n, C))
+    full[rows] = P
+    members = [(label_directions(Y[m]), Y[m].mean(axis=0)) for m in masks.T]
+    losses = {C: _kl_rows(Y[rows], P)}
+    for k in range(1, C - 1):  # k = C - 1 spans the plane of the simplex: P itself
+        projected = np.stack([project_readout(full, q, U[:, :k]) for U, q in members])
+        losses[k] = _kl_rows(Y[rows], out_of_fold_mean(projected, masks)[1])
+    scores = {k: float(losses[k].mean()) for k in sorted(losses)}
+    best = min(scores, key=lambda k: (scores[k], -k))
+    clusters = None if groups is None else np.asarray(groups)[rows]
+    se = clustered_standard_error(losses[C] - losses[best], clusters)
+    return (best if scores[C] - scores[best] > se else C), scores

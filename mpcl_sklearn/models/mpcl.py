@@ -23,11 +23,14 @@ from ..training.members import (
 )
 from ._combination import (
     choose_linear_alpha,
+    choose_readout_rank,
     choose_weights,
     convex_linear_fit,
+    label_directions,
     linear_predict,
     out_of_fold_mean,
     out_of_fold_prior,
+    project_readout,
 )
 from ._metadata import resolve_behavioural
 from ._parameters import BEHAVIOURAL_MODALITIES, DROPOUT, MODALITIES
@@ -134,6 +137,15 @@ use_hierarchical_compression : bool, default=True
         What ``shrinkage="auto"`` may mix in: the training label distribution and/or the
         convex linear read-out (the linear evidence fitted alone, by L-BFGS, at
         ``linear_alpha_``; only with ``use_linear_evidence``).
+    readout_rank : "auto", int >= 1 or None, default="auto"
+        Keep the combined prediction's deviation from the label prior only along the ``k``
+        leading principal directions of the training label distributions (the emotions'
+        co-occurrence structure); the result is clipped to 1e-6 and renormalised. ``"auto"``:
+        ``k`` (``n_emotions``: no projection) by the KL of the out-of-fold predictions that
+        choose ``shrinkage="auto"``, each row projected with the directions of the members
+        that held it out, kept only if its gain exceeds one standard error (clustered by
+        ``groups``); nothing is projected without held-out rows. An int fixes ``k``
+        (at most ``n_emotions``); None never projects (``docs/method.md``, "Read-out rank").
     lr_schedule : {"cosine", None}, default="cosine"
         Cosine decay of the learning rate per batch over the ``max_epochs`` epochs of a run
         (:class:`~mpcl_sklearn.training.callbacks.CosineLR`).
@@ -173,6 +185,14 @@ use_hierarchical_compression : bool, default=True
         The convex linear read-out mixed in (when ``w_lin`` can be non-zero).
     oof_kl_ : float
         Mean KL of the members' out-of-fold predictions (only with held-out rows).
+    readout_rank_ : int
+        The principal directions of the labels the prediction keeps (``n_outputs_``: all,
+        nothing is projected).
+    readout_rank_scores_ : dict
+        Out-of-fold KL of the combined prediction per rank (``readout_rank="auto"`` with
+        held-out rows).
+    readout_basis_ : ndarray of shape (n_emotions, readout_rank_) or None
+        The directions kept (None when nothing is projected).
     linear_alpha_ : float
         The linear evidence's penalty used.
     linear_alpha_scores_ : dict
@@ -227,6 +247,7 @@ use_hierarchical_compression : bool, default=True
             "a non-empty tuple of distinct names from ('prior', 'linear')",
             invalid=[(), ("prior", "prior"), ("linear", "other"), "prior"],
         ),
+        "readout_rank": Options("auto") | Int(1) | None,
     }
 
     def __init__(
@@ -261,6 +282,7 @@ use_hierarchical_compression : bool, default=True
         member_repeats: int = 1,
         shrinkage: float | str | None = "auto",
         shrinkage_targets: tuple[str, ...] = ("prior", "linear"),
+        readout_rank: int | str | None = "auto",
         **training,
     ):
         self.d_model = d_model
@@ -293,6 +315,7 @@ use_hierarchical_compression : bool, default=True
         self.member_repeats = member_repeats
         self.shrinkage = shrinkage
         self.shrinkage_targets = shrinkage_targets
+        self.readout_rank = readout_rank
         super().__init__(**training)
 
     # ------------------------------------------------------------------ layout
@@ -338,6 +361,7 @@ use_hierarchical_compression : bool, default=True
         "member_repeats": 1,
         "shrinkage": None,
         "shrinkage_targets": ("prior",),
+        "readout_rank": None,
     }
 
     def __setstate__(self, state):
@@ -415,10 +439,17 @@ use_hierarchical_compression : bool, default=True
         finally:
             self._prepared = False
             self._linear_folds = None
+            self._oof_combined = None
+            self._fit_groups = None
 
     def _prepare_fit(self, X: np.ndarray, Y: np.ndarray, groups=None) -> None:
         self.cooccurrence_target_ = label_cooccurrence_target(Y)
         self.label_prior_ = Y.mean(axis=0)
+        if isinstance(self.readout_rank, int | np.integer) and self.readout_rank > Y.shape[1]:
+            raise ValueError(
+                f"readout_rank={self.readout_rank} exceeds the number of emotions in y "
+                f"({Y.shape[1]})"
+            )
         self.tokens_ = list(self.column_layout_)
         self._affect_membership(Y.shape[1])  # validate early
         self._prepared = True
@@ -455,6 +486,7 @@ use_hierarchical_compression : bool, default=True
             self._member_masks = masks
             n_members = masks.shape[1]
         self.n_members_ = n_members
+        self._fit_groups = None if groups is None else np.asarray(groups)
         self._fit_linear_path(X, Y, groups)
 
     def _fit_linear_path(self, X: np.ndarray, Y: np.ndarray, groups) -> None:
@@ -540,7 +572,9 @@ use_hierarchical_compression : bool, default=True
         self.cooccurrence_ = M / M.sum(axis=1, keepdims=True)
         if getattr(self, "_prepared", False) or not hasattr(self, "combination_weights_"):
             # a warm start continues the members on their rows and keeps the combination
+            self._oof_combined = None
             self.shrinkage_ = self._fit_shrinkage(module, X, Y)
+            self._fit_readout_rank(Y)
 
     def _member_predictions(self, module, X: np.ndarray) -> np.ndarray:
         """Every member's predicted distributions for standardised X: (K, n, C)."""
@@ -570,7 +604,22 @@ use_hierarchical_compression : bool, default=True
         w = choose_weights(Y[rows], parts)
         self.combination_weights_ = {"network": 0.0, "linear": 0.0, "prior": 0.0}
         self.combination_weights_.update({n: float(v) for n, v in zip(names, w)})
+        self._oof_combined = (rows, sum(wi * part for wi, part in zip(w, parts)))
         return self.combination_weights_["prior"]
+
+    def _fit_readout_rank(self, Y: np.ndarray) -> None:
+        """Choose ``readout_rank_`` (out of fold for ``"auto"``) and its ``readout_basis_``."""
+        C = Y.shape[1]
+        k, self.readout_rank_scores_ = C, {}
+        oof = getattr(self, "_oof_combined", None)
+        if self.readout_rank == "auto" and oof is not None:
+            k, self.readout_rank_scores_ = choose_readout_rank(
+                Y, oof[1], oof[0], self._member_masks, getattr(self, "_fit_groups", None)
+            )
+        elif self.readout_rank not in ("auto", None):
+            k = int(self.readout_rank)
+        self.readout_rank_ = int(k)
+        self.readout_basis_ = label_directions(Y)[:, :k] if k < C else None
 
     def _predict_distribution(self, X: np.ndarray) -> np.ndarray:
         weights = getattr(self, "combination_weights_", None)
@@ -587,4 +636,5 @@ use_hierarchical_compression : bool, default=True
             out = out + weights["linear"] * lin
         if weights["prior"] > 0:
             out = out + weights["prior"] * self.label_prior_
-        return out
+        basis = getattr(self, "readout_basis_", None)
+        return out if basis is None else project_readout(out, self.label_prior_, basis)
