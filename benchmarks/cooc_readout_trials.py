@@ -88,7 +88,12 @@ def dev_folds(spec: str, cache: Path):
         data = pickle.loads(table.read_bytes())
         g = np.asarray(data.groups).astype(str)
         calib = SubjectCalibrator(mode="reference").set_output(transform="pandas")
-        X = calib.fit_transform(data.X, groups=g, reference=reference_rows(data, condition="Base"))
+        if arg == "dev14-none":  # the same folds without calibration
+            X = data.X.copy()
+        else:
+            X = calib.fit_transform(
+                data.X, groups=g, reference=reference_rows(data, condition="Base")
+            )
         keep = np.flatnonzero(g != "S2")
         X, Y, g = X.iloc[keep], np.asarray(data.y, float)[keep], g[keep]
         X.attrs.update(data.X.attrs)

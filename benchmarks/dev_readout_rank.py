@@ -32,38 +32,66 @@ from cooc_readout_trials import clustered_se, dev_folds, row_kl  # noqa: E402
 
 from mpcl_sklearn.metrics import distribution_report  # noqa: E402
 from mpcl_sklearn.models import MPCLDistributionRegressor  # noqa: E402
+from mpcl_sklearn.models._combination import (  # noqa: E402
+    choose_readout_rank,
+    label_directions,
+    project_readout,
+)
 
 
-def run(spec: str, cache: Path) -> None:
+class ProbedMPCL(MPCLDistributionRegressor):
+    """MPCL that keeps what its read-out rank is chosen on (``probe_``)."""
+
+    def _fit_readout_rank(self, Y):
+        oof = self._oof_combined
+        self.probe_ = (Y, oof, self._member_masks, self._fit_groups)
+        super()._fit_readout_rank(Y)
+
+
+def run(spec: str, cache: Path, gates: tuple[float, ...]) -> None:
     X, Y, groups, folds = dev_folds(spec, cache / f"{spec}.pkl")
-    with_rank, without, ranks = np.zeros_like(Y), np.zeros_like(Y), []
+    preds = {z: np.zeros_like(Y) for z in ("none", *gates)}
+    ranks: dict = {z: [] for z in gates}
     tested = np.zeros(len(Y), bool)
     for tr, te in folds:
-        m = MPCLDistributionRegressor(random_state=0).fit(X.iloc[tr], Y[tr], groups=groups[tr])
-        with_rank[te] = m.predict(X.iloc[te])
-        ranks.append(m.readout_rank_)
+        m = ProbedMPCL(random_state=0).fit(X.iloc[tr], Y[tr], groups=groups[tr])
         m.readout_basis_ = None  # the same fit without the projection
-        without[te] = m.predict(X.iloc[te])
+        plain = m.predict(X.iloc[te])
+        preds["none"][te] = plain
+        Ytr, (rows, P), masks, g = m.probe_
+        U = label_directions(Ytr)
+        for z in gates:
+            k, _ = choose_readout_rank(Ytr, P, rows, masks, g, n_standard_errors=z)
+            ranks[z].append(k)
+            C = Y.shape[1]
+            preds[z][te] = plain if k == C else project_readout(plain, m.label_prior_, U[:, :k])
         tested[te] = True
     Yt, g = Y[tested], groups[tested]
-    a, b = row_kl(Yt, with_rank[tested]), row_kl(Yt, without[tested])
-    print(f"{spec}: ranks {ranks} of {Y.shape[1]}")
-    print(
-        f"  KL none {b.mean():.4f} -> auto {a.mean():.4f} ({a.mean() - b.mean():+.4f} +- "
-        f"{clustered_se(a - b, g):.4f})"
-    )
-    for name, P in (("none", without), ("auto", with_rank)):
+    base = row_kl(Yt, preds["none"][tested])
+    print(f"{spec} ({Y.shape[1]} emotions)")
+    for z, P in preds.items():
+        r = row_kl(Yt, P[tested])
         six = " ".join(f"{v:.4f}" for v in distribution_report(Yt, P[tested]).values())
-        print(f"  {name:5s} {six}", flush=True)
+        gate = "no projection" if z == "none" else f"gate {z:g} SE"
+        diff = f"{r.mean() - base.mean():+.4f} +- {clustered_se(r - base, g):.4f}"
+        rk = "" if z == "none" else f" ranks {ranks[z]}"
+        print(f"  {gate:14s} KL {r.mean():.4f} ({diff})  {six}{rk}", flush=True)
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("protocols", nargs="+")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()))
+    parser.add_argument(
+        "--gates",
+        type=float,
+        nargs="+",
+        default=[0.0, 1.0, 2.0, 3.0],
+        help="standard errors the chosen rank's out-of-fold gain must exceed",
+    )
     args = parser.parse_args(argv)
     for spec in args.protocols:
-        run(spec, args.cache)
+        run(spec, args.cache, tuple(args.gates))
 
 
 if __name__ == "__main__":

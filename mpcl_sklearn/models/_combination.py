@@ -163,6 +163,7 @@ def choose_readout_rank(
     rows: np.ndarray,
     masks: np.ndarray,
     groups: np.ndarray | None = None,
+    n_standard_errors: float = 2.0,
 ) -> tuple[int, dict]:
     """The number ``k`` of the training labels' principal directions kept in the read-out,
     chosen on out-of-fold predictions.
@@ -173,9 +174,9 @@ def choose_readout_rank(
     own labels enter neither), averaged over those members. ``k = C`` keeps the prediction
     unchanged (as does ``C - 1`` when the labels span the simplex's plane, so it is not
     tried). The ``k`` of the lowest out-of-fold KL is kept only if its gain over ``k = C``
-    exceeds one standard error of the per-row difference, clustered by ``groups`` (the
-    subjects; None: rows): a projection that does not clearly help is not made. Returns ``(k,
-    {k: out-of-fold KL})``.
+    exceeds ``n_standard_errors`` standard errors of the per-row difference, clustered by
+    ``groups`` (the subjects; None: rows): a projection that does not clearly help is not
+    made. Returns ``(k, {k: out-of-fold KL})``.
     """
     n, C = len(masks), Y.shape[1]
     full = np.zeros((n, C))
@@ -189,4 +190,4 @@ def choose_readout_rank(
     best = min(scores, key=lambda k: (scores[k], -k))
     clusters = None if groups is None else np.asarray(groups)[rows]
     se = clustered_standard_error(losses[C] - losses[best], clusters)
-    return (best if scores[C] - scores[best] > se else C), scores
+    return (best if scores[C] - scores[best] > n_standard_errors * se else C), scores

@@ -143,7 +143,7 @@ use_hierarchical_compression : bool, default=True
         co-occurrence structure); the result is clipped to 1e-6 and renormalised. ``"auto"``:
         ``k`` (``n_emotions``: no projection) by the KL of the out-of-fold predictions that
         choose ``shrinkage="auto"``, each row projected with the directions of the members
-        that held it out, kept only if its gain exceeds one standard error (clustered by
+        that held it out, kept only if its gain exceeds two standard errors (clustered by
         ``groups``); nothing is projected without held-out rows. An int fixes ``k``
         (at most ``n_emotions``); None never projects (``docs/method.md``, "Read-out rank").
     lr_schedule : {"cosine", None}, default="cosine"
