@@ -304,7 +304,7 @@ def test_clustered_standard_error_against_scipy():
     assert np.isnan(clustered_standard_error(d, np.zeros(60)))
 
 
-def test_regressor_readout_rank(problem):
+def test_regressor_readout_rank(problem, tmp_path):
     X, Y, G = problem
     tr, te = G < 6, G >= 6
     auto = MPCLDistributionRegressor(member_folds=3, **SMALL).fit(X[tr], Y[tr], groups=G[tr])
@@ -317,6 +317,12 @@ def test_regressor_readout_rank(problem):
     assert off.readout_rank_ == 4 and off.readout_basis_ is None and off.readout_rank_scores_ == {}
     fixed = clone(auto).set_params(readout_rank=2).fit(X[tr], Y[tr], groups=G[tr])
     assert fixed.readout_basis_.shape == (4, 2)
+    from mpcl_sklearn.io import load_model, save_model
+
+    save_model(fixed, tmp_path / "rank2.skops")  # the basis travels in a model file
+    np.testing.assert_allclose(
+        load_model(tmp_path / "rank2.skops").predict(X[te]), fixed.predict(X[te])
+    )
     np.testing.assert_allclose(
         fixed.predict(X[te]),
         project_readout(off.predict(X[te]), off.label_prior_, label_directions(Y[tr])[:, :2]),
