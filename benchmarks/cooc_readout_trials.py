@@ -45,9 +45,15 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
+from mpcl_sklearn._stats import clustered_standard_error
 from mpcl_sklearn.metrics import correlation_distance, distribution_report
 from mpcl_sklearn.models import MPCLDistributionRegressor
-from mpcl_sklearn.models._combination import linear_predict, out_of_fold_mean, out_of_fold_prior
+from mpcl_sklearn.models._combination import (
+    label_directions,
+    linear_predict,
+    out_of_fold_mean,
+    out_of_fold_prior,
+)
 
 EPS = 1e-6
 GAMMAS = np.linspace(0.0, 1.0, 11)
@@ -165,17 +171,6 @@ def row_kl(Y: np.ndarray, P: np.ndarray) -> np.ndarray:
     return terms.sum(axis=1)
 
 
-def clustered_se(d: np.ndarray, groups: np.ndarray) -> float:
-    """Standard error of the mean of ``d`` with rows clustered by ``groups``."""
-    means = np.array([d[groups == u].mean() for u in np.unique(groups)])
-    return float(means.std(ddof=1) / np.sqrt(len(means)))
-
-
-def label_directions(Ytr: np.ndarray) -> np.ndarray:
-    vals, vecs = np.linalg.eigh(np.cov(Ytr.T))
-    return vecs[:, np.argsort(vals)[::-1]]
-
-
 def psd_power(S: np.ndarray, power: float) -> np.ndarray:
     vals, vecs = np.linalg.eigh(S)
     keep = vals > 1e-10 * vals.max()
@@ -224,7 +219,8 @@ def fold_variants(f: dict, Ytr: np.ndarray, oof_groups: np.ndarray) -> dict:
     ok = [
         g
         for g in GAMMAS
-        if kls[g].mean() - kls[best].mean() <= clustered_se(kls[g] - kls[best], oof_groups)
+        if kls[g].mean() - kls[best].mean()
+        <= clustered_standard_error(kls[g] - kls[best], oof_groups)
     ]
     for g in (0.1, 0.25, 0.5, 0.75, 1.0):
         out[f"color{g:g}"] = prior + Dt @ ((1 - g) * eye + g * M)
@@ -233,7 +229,7 @@ def fold_variants(f: dict, Ytr: np.ndarray, oof_groups: np.ndarray) -> dict:
     close = []
     for a in np.arange(0.0, 1.0 - w["prior"] + 1e-9, 0.02):
         r = row_kl(o["Y"], mix(o["net"], o["lin"], o["prior"], a))
-        if r.mean() - base.mean() <= clustered_se(r - base, oof_groups):
+        if r.mean() - base.mean() <= clustered_standard_error(r - base, oof_groups):
             frob = correlation_distance(
                 renorm(mix(o["net"], o["lin"], o["prior"], a)),
                 o["Y"],
@@ -270,7 +266,7 @@ def analyze(path: Path) -> None:
         P = np.concatenate(Ps)
         r = row_kl(Y, P)
         six = " ".join(f"{v:.4f}" for v in distribution_report(Y, P).values())
-        diff = f"{r.mean() - base.mean():+.4f} ({clustered_se(r - base, groups):.4f})"
+        diff = f"{r.mean() - base.mean():+.4f} ({clustered_standard_error(r - base, groups):.4f})"
         frob = correlation_distance(P, Y, folds=folds)
         print(f"  {name:12s} {r.mean():7.4f} {diff:>17s} {frob:6.3f}  {six}")
 

@@ -1,20 +1,21 @@
 """Issue 13: the rank of MPCL's read-out (``readout_rank``) on development data only.
 
 Fits ``MPCLDistributionRegressor()`` (defaults, ``readout_rank="auto"``) on every fold of a
-development protocol and scores its test rows with and without the projection (the network,
-the combination and the rank choice are the same fit; ``readout_rank=None`` differs only in
-dropping the projection). Prints KL, the difference (standard error over test subjects,
-paired), the ranks chosen and the six metrics.
+development protocol and scores its test rows without the projection and with the rank that
+each gate (``--gates``: standard errors the chosen rank's out-of-fold gain must exceed; the
+default model uses 2) chooses, all from the same fit. Prints KL, the difference to no
+projection (standard error over test subjects, paired), the ranks chosen and the six metrics.
 
 Run::
 
     .venv/bin/python benchmarks/dev_readout_rank.py demo-100 demo-101 synthetic-100 \\
-        ldl-Painting ldl-Music ldl-emotion6 wesad-dev14
+        ldl-Painting ldl-Music ldl-emotion6 wesad-dev14 wesad-dev14-none
 
 The protocols are those of ``benchmarks/cooc_readout_trials.py`` (``dev_folds``): the demo's
 data settings at a development seed with its ``GroupKFold(4)``; the full-size synthetic set,
 leave-one-subject-out over every third subject; the first reported LDL fold's training part
-with inner ``KFold(5)``; WESAD without S2, reference calibration, leave-one-subject-out.
+with inner ``KFold(5)``; WESAD without S2, reference calibration (``wesad-dev14``) or none
+(``wesad-dev14-none``), leave-one-subject-out.
 """
 
 from __future__ import annotations
@@ -28,14 +29,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cooc_readout_trials import clustered_se, dev_folds, row_kl  # noqa: E402
+from cooc_readout_trials import dev_folds, row_kl  # noqa: E402
 
+from mpcl_sklearn._stats import clustered_standard_error  # noqa: E402
 from mpcl_sklearn.metrics import distribution_report  # noqa: E402
 from mpcl_sklearn.models import MPCLDistributionRegressor  # noqa: E402
 from mpcl_sklearn.models._combination import (  # noqa: E402
     choose_readout_rank,
     label_directions,
-    project_readout,
 )
 
 
@@ -55,16 +56,15 @@ def run(spec: str, cache: Path, gates: tuple[float, ...]) -> None:
     tested = np.zeros(len(Y), bool)
     for tr, te in folds:
         m = ProbedMPCL(random_state=0).fit(X.iloc[tr], Y[tr], groups=groups[tr])
-        m.readout_basis_ = None  # the same fit without the projection
-        plain = m.predict(X.iloc[te])
-        preds["none"][te] = plain
         Ytr, (rows, P), masks, g = m.probe_
         U = label_directions(Ytr)
+        chosen = {"none": Y.shape[1]}
         for z in gates:
-            k, _ = choose_readout_rank(Ytr, P, rows, masks, g, n_standard_errors=z)
-            ranks[z].append(k)
-            C = Y.shape[1]
-            preds[z][te] = plain if k == C else project_readout(plain, m.label_prior_, U[:, :k])
+            chosen[z], _ = choose_readout_rank(Ytr, P, rows, masks, g, n_standard_errors=z)
+            ranks[z].append(chosen[z])
+        for z, k in chosen.items():  # the same fit, predicting with each gate's basis
+            m.readout_basis_ = U[:, :k] if k < Y.shape[1] else None
+            preds[z][te] = m.predict(X.iloc[te])
         tested[te] = True
     Yt, g = Y[tested], groups[tested]
     base = row_kl(Yt, preds["none"][tested])
@@ -73,7 +73,7 @@ def run(spec: str, cache: Path, gates: tuple[float, ...]) -> None:
         r = row_kl(Yt, P[tested])
         six = " ".join(f"{v:.4f}" for v in distribution_report(Yt, P[tested]).values())
         gate = "no projection" if z == "none" else f"gate {z:g} SE"
-        diff = f"{r.mean() - base.mean():+.4f} +- {clustered_se(r - base, g):.4f}"
+        diff = f"{r.mean() - base.mean():+.4f} +- {clustered_standard_error(r - base, g):.4f}"
         rk = "" if z == "none" else f" ranks {ranks[z]}"
         print(f"  {gate:14s} KL {r.mean():.4f} ({diff})  {six}{rk}", flush=True)
 

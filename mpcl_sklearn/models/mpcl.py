@@ -572,7 +572,6 @@ use_hierarchical_compression : bool, default=True
         self.cooccurrence_ = M / M.sum(axis=1, keepdims=True)
         if getattr(self, "_prepared", False) or not hasattr(self, "combination_weights_"):
             # a warm start continues the members on their rows and keeps the combination
-            self._oof_combined = None
             self.shrinkage_ = self._fit_shrinkage(module, X, Y)
             self._fit_readout_rank(Y)
 
