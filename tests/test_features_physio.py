@@ -10,6 +10,7 @@ from mpcl_sklearn.features import ModalityFeatureExtractor
 from mpcl_sklearn.features.physio import (
     EEG_BANDS,
     MIN_FRAME_S,
+    SCR_MIN_AMPLITUDE,
     infer_kind,
     min_frame_samples,
     physio_features,
@@ -195,3 +196,43 @@ def test_fast_plus_physio_is_both_backends_side_by_side():
     assert len(both.columns) == len(fast.columns) + len(physio.columns)
     pd.testing.assert_frame_equal(both[fast.columns], fast)
     pd.testing.assert_frame_equal(both[physio.columns], physio)
+
+
+def _scrs(amplitude, onsets_s=(10.0, 30.0, 50.0), fs=4.0, duration_s=60.0, noise=0.0):
+    """A 2 uS level with skin conductance responses (rise 1 s, decay 3 s) and white noise."""
+    t = np.arange(int(duration_s * fs)) / fs
+    x = np.full_like(t, 2.0)
+    for o in onsets_s:
+        d = np.clip(t - o, 0, None)
+        x += amplitude * (1 - np.exp(-d / 1.0)) * np.exp(-d / 3.0) / 0.4725  # peak = amplitude
+    return x + noise * np.random.default_rng(0).standard_normal(t.size)
+
+
+@pytest.mark.parametrize(("amplitude", "count"), [(0.2, 3), (0.05, 3), (0.003, 0)])
+def test_scr_count_has_an_absolute_floor(amplitude, count):
+    # responses below SCR_MIN_AMPLITUDE (0.01 uS) do not count, whatever the frame's largest
+    v, names = physio_features(_frame(_scrs(amplitude, noise=1e-4)), 4.0, "eda", {})
+    res = dict(zip(names, v[0], strict=True))
+    assert res["scr_count"] == count
+    if count:
+        assert res["scr_amplitude_mean"] >= SCR_MIN_AMPLITUDE
+    else:
+        assert np.isnan(res["scr_amplitude_mean"])
+
+
+@pytest.mark.parametrize(
+    "eda",
+    [
+        2.0 + 1e-4 * np.random.default_rng(1).standard_normal(240),  # noise only: was 63 SCRs
+        2.0 + 0.01 * np.sin(np.arange(240) / 40.0),  # a peak without an onset
+        2.0 + 0.001 * np.arange(240) / 4.0,  # a ramp: no peak (neurokit2 raises)
+        np.full(240, 2.0),
+    ],
+    ids=["noise", "no-onset", "ramp", "flat"],
+)
+def test_frames_without_responses_count_zero_quietly(eda, recwarn):
+    v, names = physio_features(_frame(eda), 4.0, "eda", {})
+    res = dict(zip(names, v[0], strict=True))
+    assert res["scr_count"] == 0 and np.isnan(res["scr_amplitude_mean"])
+    assert res["tonic_mean"] == pytest.approx(eda.mean(), abs=0.05)
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]

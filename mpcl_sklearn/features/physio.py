@@ -10,8 +10,9 @@ kind          features (per frame; names prefixed ``ch<i>__`` where per channel)
               ``band_power_<band>`` (Welch power in the band), per channel; bands delta 1-4,
               theta 4-8, alpha 8-14, beta 14-31, gamma 31-49 Hz (DMER's code)
 ``eda``       ``tonic_mean``, ``scr_count``, ``scr_amplitude_mean`` (neurokit2: median-filter
-              tonic/phasic split, ``eda_peaks`` on the phasic part), channel 0; frames of at
-              least 4 s (the median filter's width)
+              tonic/phasic split, ``eda_peaks`` on the phasic part; only responses of at
+              least :data:`SCR_MIN_AMPLITUDE` count), channel 0; frames of at least 4 s (the
+              median filter's width)
 ``ppg``       ``heart_rate``, ``hrv_rmssd``, ``hrv_sdnn`` (ms), ``hrv_lf_hf`` (NaN when the frame
               is shorter than 60 s), from neurokit2 ``ppg_findpeaks``; channel 0; frames of at
               least 0.667 s (Elgendi's beat window)
@@ -34,6 +35,7 @@ frames of any length (a single sample gives NaN where a feature needs more, e.g.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -69,6 +71,14 @@ MIN_LFHF_S = 60.0
 #: (``eda_phasic(method="median")``: 4 s; ``ppg_findpeaks``: 0.667 s beat window;
 #: ``ecg_peaks``: 0.75 s averaging window). Shorter frames give NaN features.
 MIN_FRAME_S: dict[str, float] = {"eda": 4.0, "ppg": 0.667, "ecg": 0.75}
+
+#: Smallest skin conductance response that counts (in the signal's unit, microsiemens for
+#: every wearable we load): the conventional minimum of 0.01 uS (Boucsein, *Electrodermal
+#: Activity*, 2012; Ledalab's default). neurokit2's ``eda_peaks`` keeps every peak above 10% of
+#: the frame's largest, so without a floor a flat frame's quantisation noise reads as dozens of
+#: responses a minute (WESAD's wrist EDA in 10 s frames: 46 a minute on average; 7 with the
+#: floor).
+SCR_MIN_AMPLITUDE = 0.01
 
 
 def min_frame_samples(kind: str, sfreq: float) -> int:
@@ -201,12 +211,16 @@ def _eda(x: np.ndarray, sfreq: float) -> tuple[np.ndarray, list[str]]:
             tonic = comp["EDA_Tonic"].to_numpy()
             phasic = comp["EDA_Phasic"].to_numpy()
             out[i, 0] = tonic.mean()
-            if np.ptp(phasic) == 0:
-                out[i, 1:] = (0.0, np.nan)
+            if np.ptp(phasic) == 0 or signal.find_peaks(phasic)[0].size == 0:
+                out[i, 1:] = (0.0, np.nan)  # no response (neurokit2 would raise)
                 continue
-            _, info = nk.eda_peaks(phasic, sampling_rate=sfreq)
+            with warnings.catch_warnings():
+                # a frame whose peaks have no onset: neurokit2 takes the min of an all-NaN
+                # array and finds no response, which is the answer
+                warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
+                _, info = nk.eda_peaks(phasic, sampling_rate=sfreq)
             amps = np.asarray(info["SCR_Amplitude"], dtype=float)
-            amps = amps[np.isfinite(amps)]
+            amps = amps[np.isfinite(amps) & (amps >= SCR_MIN_AMPLITUDE)]
             out[i, 1] = float(len(amps))
             out[i, 2] = amps.mean() if len(amps) else np.nan
         except (ValueError, IndexError, ZeroDivisionError):
