@@ -73,8 +73,8 @@ MIN_LFHF_S = 60.0
 MIN_FRAME_S: dict[str, float] = {"eda": 4.0, "ppg": 0.667, "ecg": 0.75}
 
 #: Smallest skin conductance response that counts (in the signal's unit, microsiemens for
-#: every wearable we load): the conventional minimum of 0.01 uS (Boucsein, *Electrodermal
-#: Activity*, 2012; Ledalab's default). neurokit2's ``eda_peaks`` keeps every peak above 10% of
+#: every wearable we load): the lowest of the usual minima, 0.01-0.05 uS (Boucsein,
+#: *Electrodermal Activity*, 2012). neurokit2's ``eda_peaks`` keeps every peak above 10% of
 #: the frame's largest, so without a floor a flat frame's quantisation noise reads as dozens of
 #: responses a minute (WESAD's wrist EDA in 10 s frames: 46 a minute on average; 7 with the
 #: floor).

@@ -1,0 +1,119 @@
+"""Issue 13: two questions about WESAD's features, on development folds only.
+
+``--scr-floor F [F ...]``: the physiological backend's smallest skin conductance response
+(``features.physio.SCR_MIN_AMPLITUDE``, 0.01 uS). The WESAD table is computed with each floor
+(0 counts every peak neurokit2 keeps, as the backend did before the floor) and tuned SA-BFGS
+is scored on ``wesad-dev14`` (reference calibration) and ``wesad-dev14-none``. Also prints
+the mean number of responses per minute.
+
+``--context MODE [MODE ...]``: each window's (calibrated) features averaged over the windows
+of its trial, appended to its own: ``expanding`` (the trial up to and including the window:
+causal), ``rolling5`` (the last five windows of the trial), ``trial`` (the whole trial: not
+causal); ``none`` the features alone. Tuned SA-BFGS on ``wesad-dev14``.
+
+Run::
+
+    .venv/bin/python benchmarks/dev_wesad_features.py --scr-floor 0 0.01 --cache /tmp/wf
+    .venv/bin/python benchmarks/dev_wesad_features.py --context none expanding rolling5 trial \\
+        --cache /tmp/wf
+
+The folds are ``benchmarks/cooc_readout_trials.py``'s ``dev_folds`` (WESAD without S2,
+leave-one-subject-out over the other 14; set ``WESAD_DIR``). KL is the mean over the 14 test
+subjects; the difference to the first setting is paired, with its standard error over
+subjects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from cooc_readout_trials import dev_folds, row_kl  # noqa: E402
+
+from mpcl_sklearn.experiments import make_model, prepare_dataset  # noqa: E402
+from mpcl_sklearn.features import physio  # noqa: E402
+
+
+def sa_bfgs_kl(X, Y, groups, folds) -> np.ndarray:
+    """Tuned SA-BFGS's mean KL on each test fold."""
+    out = []
+    for tr, te in folds:
+        est = make_model("sa-bfgs").fit(X.iloc[tr], Y[tr], groups=groups[tr])
+        out.append(row_kl(Y[te], est.predict(X.iloc[te])).mean())
+    return np.asarray(out)
+
+
+def with_context(X: pd.DataFrame, mode: str) -> pd.DataFrame:
+    """``X`` with each window's features averaged over its trial (``mode``) appended."""
+    if mode == "none":
+        return X
+    trials = X.groupby(level=["subject", "trial"], sort=False)
+    if mode == "expanding":
+        ctx = trials.transform(lambda s: s.expanding().mean())
+    elif mode.startswith("rolling"):
+        n = int(mode.removeprefix("rolling"))
+        ctx = trials.transform(lambda s: s.rolling(n, min_periods=1).mean())
+    elif mode == "trial":
+        ctx = trials.transform("mean")
+    else:
+        raise SystemExit(f"unknown context {mode!r}")
+    ctx.columns = [f"context_{c}" for c in ctx.columns]
+    out = pd.concat([X, ctx], axis=1)
+    out.attrs.update(X.attrs)
+    return out
+
+
+def report(rows: list[tuple[str, np.ndarray]]) -> None:
+    first = rows[0][1]
+    for name, kl in rows:
+        d = kl - first
+        se = d.std(ddof=1) / np.sqrt(len(d))
+        print(f"{name:28s} KL {kl.mean():.4f}  vs first {d.mean():+.4f} +- {se:.4f}", flush=True)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--scr-floor", type=float, nargs="*", default=[])
+    p.add_argument("--context", nargs="*", default=[])
+    p.add_argument("--cache", type=Path, required=True, help="folder for the feature tables")
+    args = p.parse_args()
+    wesad = os.environ.get("WESAD_DIR", "../shared/data/wesad")
+    rows = []
+    for floor in args.scr_floor:
+        table = args.cache / f"floor{floor:g}" / "wesad_table.pkl"
+        if not table.exists():
+            default, physio.SCR_MIN_AMPLITUDE = physio.SCR_MIN_AMPLITUDE, floor
+            table.parent.mkdir(parents=True, exist_ok=True)
+            table.write_bytes(pickle.dumps(prepare_dataset("wesad", wesad, n_jobs=1)))
+            physio.SCR_MIN_AMPLITUDE = default
+        data = pickle.loads(table.read_bytes())
+        counts = [c for c in data.X.columns if "scr_count__pool_mean" in c]
+        scales = [c.split("__")[1] for c in counts]  # e.g. "10s"
+        per_min = [60 * data.X[c].mean() / float(s[:-1]) for c, s in zip(counts, scales)]
+        rates = ", ".join(f"{r:.1f} ({s} frames)" for r, s in zip(per_min, scales))
+        print(f"floor {floor:g} uS: responses per minute {rates}", flush=True)
+        for spec in ("wesad-dev14", "wesad-dev14-none"):
+            rows.append((f"floor {floor:g} {spec}", sa_bfgs_kl(*dev_folds(spec, table))))
+    if rows:
+        report([r for r in rows if r[0].endswith("dev14")])
+        report([r for r in rows if r[0].endswith("none")])
+    rows = []
+    if args.context:
+        table = args.cache / f"floor{physio.SCR_MIN_AMPLITUDE:g}" / "wesad_table.pkl"
+        table.parent.mkdir(parents=True, exist_ok=True)  # the current floor's table
+        X, Y, groups, folds = dev_folds("wesad-dev14", table)
+        for mode in args.context:
+            rows.append((f"context {mode}", sa_bfgs_kl(with_context(X, mode), Y, groups, folds)))
+        report(rows)
+
+
+if __name__ == "__main__":
+    main()
