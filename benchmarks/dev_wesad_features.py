@@ -90,10 +90,13 @@ def main() -> None:
     for floor in args.scr_floor:
         table = args.cache / f"floor{floor:g}" / "wesad_table.pkl"
         if not table.exists():
-            default, physio.SCR_MIN_AMPLITUDE = physio.SCR_MIN_AMPLITUDE, floor
             table.parent.mkdir(parents=True, exist_ok=True)
-            table.write_bytes(pickle.dumps(prepare_dataset("wesad", wesad, n_jobs=1)))
-            physio.SCR_MIN_AMPLITUDE = default
+            default, physio.SCR_MIN_AMPLITUDE = physio.SCR_MIN_AMPLITUDE, floor
+            try:  # in this process (n_jobs=1), where the module constant is patched
+                data = prepare_dataset("wesad", wesad, n_jobs=1)
+            finally:
+                physio.SCR_MIN_AMPLITUDE = default
+            table.write_bytes(pickle.dumps(data))
         data = pickle.loads(table.read_bytes())
         counts = [c for c in data.X.columns if "scr_count__pool_mean" in c]
         scales = [c.split("__")[1] for c in counts]  # e.g. "10s"

@@ -211,8 +211,8 @@ def _eda(x: np.ndarray, sfreq: float) -> tuple[np.ndarray, list[str]]:
             tonic = comp["EDA_Tonic"].to_numpy()
             phasic = comp["EDA_Phasic"].to_numpy()
             out[i, 0] = tonic.mean()
-            if np.ptp(phasic) == 0 or signal.find_peaks(phasic)[0].size == 0:
-                out[i, 1:] = (0.0, np.nan)  # no response (neurokit2 would raise)
+            if signal.find_peaks(phasic)[0].size == 0:  # flat or monotone: no response
+                out[i, 1:] = (0.0, np.nan)  # (neurokit2 would raise)
                 continue
             with warnings.catch_warnings():
                 # a frame whose peaks have no onset: neurokit2 takes the min of an all-NaN
