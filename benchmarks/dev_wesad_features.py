@@ -11,11 +11,19 @@ of its trial, appended to its own: ``expanding`` (the trial up to and including 
 causal), ``rolling5`` (the last five windows of the trial), ``trial`` (the whole trial: not
 causal); ``none`` the features alone. Tuned SA-BFGS on ``wesad-dev14``.
 
+``--select MODE [MODE ...]``: feature selection or reduction fitted on each training fold
+only: ``kbestK`` keeps the K features with the largest summed squared correlation with the
+emotions (``SelectKBest``), ``pcaK`` the first K principal components of the standardised
+features (``PCA``); ``none`` all 1300 features. Tuned SA-BFGS on ``wesad-dev14`` and
+``wesad-dev14-none``.
+
 Run::
 
     .venv/bin/python benchmarks/dev_wesad_features.py --scr-floor 0 0.01 --cache /tmp/wf
     .venv/bin/python benchmarks/dev_wesad_features.py --context none expanding rolling5 trial \\
         --cache /tmp/wf
+    .venv/bin/python benchmarks/dev_wesad_features.py --select none kbest50 kbest200 kbest500 \\
+        pca10 pca30 --cache /tmp/wf
 
 The folds are ``benchmarks/cooc_readout_trials.py``'s ``dev_folds`` (WESAD without S2,
 leave-one-subject-out over the other 14; set ``WESAD_DIR``). KL is the mean over the 14 test
@@ -33,6 +41,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.decomposition import PCA
+from sklearn.feature_selection import SelectKBest, r_regression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -48,6 +60,36 @@ def sa_bfgs_kl(X, Y, groups, folds) -> np.ndarray:
     for tr, te in folds:
         est = make_model("sa-bfgs").fit(X.iloc[tr], Y[tr], groups=groups[tr])
         out.append(row_kl(Y[te], est.predict(X.iloc[te])).mean())
+    return np.asarray(out)
+
+
+def emotion_r2(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Each feature's squared correlation with each emotion, summed over emotions."""
+    return np.nansum(np.stack([r_regression(X, y) ** 2 for y in Y.T]), axis=0)
+
+
+def selector(mode: str):
+    """The fold-fitted selection or reduction step of ``mode`` (None for ``none``)."""
+    if mode == "none":
+        return None
+    if mode.startswith("kbest"):
+        return SelectKBest(emotion_r2, k=int(mode.removeprefix("kbest")))
+    if mode.startswith("pca"):
+        return make_pipeline(StandardScaler(), PCA(int(mode.removeprefix("pca")), random_state=0))
+    raise SystemExit(f"unknown selection {mode!r}")
+
+
+def selected_sa_bfgs_kl(X, Y, groups, folds, mode: str) -> np.ndarray:
+    """Tuned SA-BFGS's mean KL on each test fold, after ``mode`` fitted on the training fold."""
+    out = []
+    for tr, te in folds:
+        step = selector(mode)
+        Xtr, Xte = X.iloc[tr], X.iloc[te]
+        if step is not None:
+            step.set_output(transform="pandas").fit(Xtr, Y[tr])
+            Xtr, Xte = step.transform(Xtr), step.transform(Xte)
+        est = make_model("sa-bfgs").fit(Xtr, Y[tr], groups=groups[tr])
+        out.append(row_kl(Y[te], est.predict(Xte)).mean())
     return np.asarray(out)
 
 
@@ -83,6 +125,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--scr-floor", type=float, nargs="*", default=[])
     p.add_argument("--context", nargs="*", default=[])
+    p.add_argument("--select", nargs="*", default=[])
     p.add_argument("--cache", type=Path, required=True, help="folder for the feature tables")
     args = p.parse_args()
     wesad = os.environ.get("WESAD_DIR", "../shared/data/wesad")
@@ -115,6 +158,12 @@ def main() -> None:
         X, Y, groups, folds = dev_folds("wesad-dev14", table)
         for mode in args.context:
             rows.append((f"context {mode}", sa_bfgs_kl(with_context(X, mode), Y, groups, folds)))
+        report(rows)
+    table = args.cache / f"floor{physio.SCR_MIN_AMPLITUDE:g}" / "wesad_table.pkl"
+    for spec in ("wesad-dev14", "wesad-dev14-none") if args.select else ():
+        table.parent.mkdir(parents=True, exist_ok=True)
+        X, Y, groups, folds = dev_folds(spec, table)
+        rows = [(f"{spec} {m}", selected_sa_bfgs_kl(X, Y, groups, folds, m)) for m in args.select]
         report(rows)
 
 
