@@ -54,15 +54,6 @@ from mpcl_sklearn.experiments import make_model, prepare_dataset  # noqa: E402
 from mpcl_sklearn.features import physio  # noqa: E402
 
 
-def sa_bfgs_kl(X, Y, groups, folds) -> np.ndarray:
-    """Tuned SA-BFGS's mean KL on each test fold."""
-    out = []
-    for tr, te in folds:
-        est = make_model("sa-bfgs").fit(X.iloc[tr], Y[tr], groups=groups[tr])
-        out.append(row_kl(Y[te], est.predict(X.iloc[te])).mean())
-    return np.asarray(out)
-
-
 def emotion_r2(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
     """Each feature's squared correlation with each emotion, summed over emotions."""
     return np.nansum(np.stack([r_regression(X, y) ** 2 for y in Y.T]), axis=0)
@@ -79,11 +70,11 @@ def selector(mode: str):
     raise SystemExit(f"unknown selection {mode!r}")
 
 
-def selected_sa_bfgs_kl(X, Y, groups, folds, mode: str) -> np.ndarray:
-    """Tuned SA-BFGS's mean KL on each test fold, after ``mode`` fitted on the training fold."""
+def sa_bfgs_kl(X, Y, groups, folds, select: str = "none") -> np.ndarray:
+    """Tuned SA-BFGS's mean KL on each test fold, after ``select`` fitted on the training fold."""
     out = []
     for tr, te in folds:
-        step = selector(mode)
+        step = selector(select)
         Xtr, Xte = X.iloc[tr], X.iloc[te]
         if step is not None:
             step.set_output(transform="pandas").fit(Xtr, Y[tr])
@@ -163,7 +154,7 @@ def main() -> None:
     for spec in ("wesad-dev14", "wesad-dev14-none") if args.select else ():
         table.parent.mkdir(parents=True, exist_ok=True)
         X, Y, groups, folds = dev_folds(spec, table)
-        rows = [(f"{spec} {m}", selected_sa_bfgs_kl(X, Y, groups, folds, m)) for m in args.select]
+        rows = [(f"{spec} {m}", sa_bfgs_kl(X, Y, groups, folds, m)) for m in args.select]
         report(rows)
 
 

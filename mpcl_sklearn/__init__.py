@@ -37,6 +37,7 @@ _LAZY = {
     "HeLoRegressor": "models.neural",
     "distribution_report": "metrics",
     "distribution_scorers": "metrics",
+    "distribution_scoring": "metrics",
     "subject_independent_evaluate": "model_selection",
     "subject_dependent_evaluate": "model_selection",
     "SubjectDependentSplitter": "model_selection",

@@ -38,6 +38,7 @@ __all__ = [
     "intersection_similarity",
     "distribution_report",
     "distribution_scorers",
+    "distribution_scoring",
     "per_sample_scores",
     "emotion_correlation",
     "cooccurrence_spearman",
@@ -183,38 +184,78 @@ def distribution_scorers(*, predict_metadata: Sequence[str] = ()) -> dict:
         :class:`~mpcl_sklearn.preprocessing.SubjectCalibrator` needs ``groups``, in
         reference mode also ``reference``) is scored with
         ``distribution_scorers(predict_metadata=("groups", "reference"))`` and
-        ``cross_validate(..., params={"groups": groups, "reference": mask})``.
+        ``cross_validate(..., params={"groups": groups, "reference": mask})``. scikit-learn
+        shares one prediction between its own scorers only, so these six predict six times:
+        :func:`distribution_scoring` predicts once.
     """
-    names = tuple(predict_metadata)
-    for name in names:
-        if not isinstance(name, str) or not name.isidentifier():
-            raise ValueError(f"predict_metadata must hold parameter names, got {name!r}")
+    names = _metadata_names(predict_metadata)
     scorers = {}
     for name in METRICS:
         function, higher = _PUBLIC_FUNCTIONS[name], METRICS[name][1]
         scorers[scorer_name(name)] = (
-            _PredictMetadataScorer(function, higher, names)
+            _PredictMetadataScorer((name,), names)
             if names
             else make_scorer(function, greater_is_better=higher, response_method="predict")
         )
     return scorers
 
 
-class _PredictMetadataScorer:
-    """A scorer that passes the metadata routed to it on to the estimator's ``predict``."""
+def distribution_scoring(*, predict_metadata: Sequence[str] = ()) -> Callable:
+    """One scorer that predicts once and returns the six metrics, for ``cross_validate``.
 
-    def __init__(self, function: Callable, greater_is_better: bool, names: tuple[str, ...]):
-        self.function = function
-        self.sign = 1.0 if greater_is_better else -1.0
+    ``cross_validate(..., scoring=distribution_scoring(...))`` reports the same
+    ``test_<name>`` scores as :func:`distribution_scorers` (same names and signs) from a
+    single ``predict`` per fold. Use it when predicting is costly and metadata must reach
+    ``predict`` (a pipeline that extracts features and calibrates subjects): scikit-learn
+    shares one prediction between its own scorers only, so the six scorers of
+    ``distribution_scorers(predict_metadata=...)`` repeat the whole pipeline six times.
+
+    Parameters
+    ----------
+    predict_metadata : sequence of str, default=()
+        As in :func:`distribution_scorers`: metadata requested under metadata routing and
+        handed on to ``predict`` for the names it consumes.
+
+    Returns
+    -------
+    callable
+        ``scorer(estimator, X, y_true, **metadata) -> dict`` of the six scores.
+    """
+    return _PredictMetadataScorer(tuple(METRICS), _metadata_names(predict_metadata))
+
+
+def _metadata_names(predict_metadata: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(predict_metadata, str):  # tuple("groups") would be six one-letter names
+        raise ValueError(
+            "predict_metadata must be a sequence of parameter names, e.g. ('groups',), got "
+            f"the string {predict_metadata!r}"
+        )
+    names = tuple(predict_metadata)
+    for name in names:
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"predict_metadata must hold parameter names, got {name!r}")
+    return names
+
+
+class _PredictMetadataScorer:
+    """A scorer of ``metrics`` (a name of :data:`METRICS`: its score; several: a dict by
+    scorer name) that passes the metadata routed to it on to the estimator's ``predict``."""
+
+    def __init__(self, metrics: tuple[str, ...], names: tuple[str, ...]):
+        self.metrics = metrics
         self.names = names
 
-    def __call__(self, estimator, X, y_true, **metadata) -> float:
+    def __call__(self, estimator, X, y_true, **metadata) -> float | dict[str, float]:
         from sklearn.utils.metadata_routing import get_routing_for_object
 
         wanted = {k: v for k, v in metadata.items() if k in self.names and v is not None}
         used = get_routing_for_object(estimator).consumes("predict", set(wanted)) if wanted else ()
         y_pred = estimator.predict(X, **{k: wanted[k] for k in used})
-        return self.sign * self.function(y_true, y_pred)
+        scores = {
+            scorer_name(m): (1.0 if METRICS[m][1] else -1.0) * _PUBLIC_FUNCTIONS[m](y_true, y_pred)
+            for m in self.metrics
+        }
+        return scores if len(self.metrics) > 1 else scores[scorer_name(self.metrics[0])]
 
     def get_metadata_routing(self):
         from sklearn.utils.metadata_routing import MetadataRequest
@@ -225,7 +266,7 @@ class _PredictMetadataScorer:
         return request
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.function.__name__}, predict_metadata={self.names})"
+        return f"{type(self).__name__}({', '.join(self.metrics)}, predict_metadata={self.names})"
 
 
 # --------------------------------------------------------------------------------------------

@@ -249,3 +249,60 @@ def test_calibrator_inside_cross_validate_gets_the_test_subjects_rows():
         P = model.predict(cal.transform(X[te], groups[te], reference[te]))
         expected.append(-kl_divergence(Y[te], P))
     np.testing.assert_allclose(scores["test_neg_kl_divergence"], expected, rtol=1e-10)
+
+
+def test_distribution_scoring_predicts_once_per_fold_with_the_six_scorers_values():
+    """distribution_scoring(predict_metadata=...) returns the six scorers' values from one
+    predict per fold; the six separate scorers predict six times (scikit-learn caches only
+    its own scorers), which is why it exists."""
+    import sklearn
+    from sklearn.model_selection import LeaveOneGroupOut, cross_validate
+    from sklearn.pipeline import make_pipeline
+
+    from mpcl_sklearn.metrics import distribution_scorers, distribution_scoring
+    from mpcl_sklearn.models import SABFGSRegressor
+    from mpcl_sklearn.preprocessing import SubjectCalibrator
+
+    calls = []
+
+    class CountingSABFGS(SABFGSRegressor):
+        def predict(self, X):
+            calls.append(len(X))
+            return super().predict(X)
+
+    rng = np.random.default_rng(4)
+    groups = np.repeat(["a", "b", "c"], 15)
+    X = rng.normal(size=(45, 4)) + np.repeat(rng.normal(scale=2.0, size=(3, 4)), 15, axis=0)
+    Y = rng.dirichlet(np.ones(3), size=45)
+    reference = np.tile(np.arange(15) < 4, 3)
+    meta = ("groups", "reference")
+    runs = {}
+    with sklearn.config_context(enable_metadata_routing=True):
+        pipe = make_pipeline(SubjectCalibrator(), CountingSABFGS(alpha=1.0))
+        for name, scoring in [
+            ("one", distribution_scoring(predict_metadata=meta)),
+            ("six", distribution_scorers(predict_metadata=meta)),
+        ]:
+            calls.clear()
+            runs[name] = cross_validate(
+                pipe, X, Y, cv=LeaveOneGroupOut(), scoring=scoring, error_score="raise",
+                params={"groups": groups, "reference": reference},
+            )  # fmt: skip
+            runs[name]["predicts"] = len(calls)
+        with pytest.raises(ValueError, match="needs groups"):  # nothing routed: an error
+            cross_validate(pipe, X, Y, cv=LeaveOneGroupOut(), scoring=distribution_scoring(),
+                           params={"groups": groups, "reference": reference},
+                           error_score="raise")  # fmt: skip
+    assert runs["one"]["predicts"] == 3 and runs["six"]["predicts"] == 18
+    names = [k for k in runs["six"] if k.startswith("test_")]
+    assert len(names) == 6 and sorted(names) == sorted(
+        k for k in runs["one"] if k.startswith("test_")
+    )
+    for k in names:
+        np.testing.assert_allclose(runs["one"][k], runs["six"][k], rtol=1e-12)
+    assert (runs["one"]["test_neg_kl_divergence"] < 0).all()
+    with pytest.raises(ValueError, match="predict_metadata"):
+        distribution_scoring(predict_metadata=("not a name",))
+    for make in (distribution_scoring, distribution_scorers):  # a bare string: not 6 letters
+        with pytest.raises(ValueError, match="sequence of parameter names.*'groups'"):
+            make(predict_metadata="groups")
