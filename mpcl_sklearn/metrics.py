@@ -238,7 +238,7 @@ def _metadata_names(predict_metadata: Sequence[str]) -> tuple[str, ...]:
 
 
 class _PredictMetadataScorer:
-    """A scorer of ``metrics`` (a name of :data:`METRICS`: its score; several: a dict by
+    """A scorer of ``metrics`` (names of :data:`METRICS`; one: its score, several: a dict by
     scorer name) that passes the metadata routed to it on to the estimator's ``predict``."""
 
     def __init__(self, metrics: tuple[str, ...], names: tuple[str, ...]):
