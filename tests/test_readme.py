@@ -1,5 +1,6 @@
 """README's "Use" snippet runs as written, gives MPCL its modality tokens, and computes the
-`mpcl` row of the README's demo table (what `make demo` runs)."""
+`mpcl` row of the README's demo table (what `make demo` runs); its "Subject calibration"
+snippet gives the scores of the command README says runs it."""
 
 from __future__ import annotations
 
@@ -69,26 +70,30 @@ WESAD = Path(__file__).resolve().parents[2] / "shared" / "data" / "wesad"
 
 @pytest.mark.slow
 @pytest.mark.skipif(not WESAD.is_dir(), reason=f"real WESAD data not found at {WESAD}")
-def test_readme_calibration_snippet_runs_on_three_wesad_subjects(monkeypatch):
-    """The "Subject calibration" snippet, as written, on 3 subjects and 3 of their conditions
-    (the loader restricted, to keep the suite short): every fold is scored with the
-    calibrator fed the held-out subject's own baseline."""
+def test_readme_calibration_snippet_is_what_the_cli_runs(monkeypatch, tmp_path):
+    """The "Subject calibration" snippet, as written, and `mpcl-sklearn evaluate --calibration
+    reference --models mpcl`, on the same 3 subjects and 3 of their conditions (the loader
+    restricted, to keep the suite short): every fold is scored with the calibrator fed the
+    held-out subject's own baseline, and the two give the same scores in every fold (README
+    says the command runs this snippet for every model)."""
+    import pandas as pd
     import sklearn
 
     import mpcl_sklearn
+    import mpcl_sklearn.datasets
+    from mpcl_sklearn.cli import main
     from mpcl_sklearn.datasets import load_wesad
+
+    subjects, conditions = ["S2", "S3", "S4"], ("Base", "Fun", "Medi 1")
+
+    def restricted(path, subjects=subjects, **options):
+        return load_wesad(path, subjects, **{**options, "conditions": conditions})
 
     use = README.read_text(encoding="utf-8")
     use = use[use.index("## Use") :]
     first, second = re.findall(r"```python\n(.*?)```", use, re.S)[:2]
     imports = first[: first.index("recordings = ")]
-    monkeypatch.setattr(
-        mpcl_sklearn,
-        "load_wesad",
-        lambda path: load_wesad(
-            WESAD, subjects=["S2", "S3", "S4"], conditions=("Base", "Fun", "Medi 1")
-        ),
-    )
+    monkeypatch.setattr(mpcl_sklearn, "load_wesad", lambda path: restricted(WESAD))
     namespace: dict = {}
     try:
         exec(compile(imports + second, str(README), "exec"), namespace)  # noqa: S102
@@ -98,3 +103,15 @@ def test_readme_calibration_snippet_runs_on_three_wesad_subjects(monkeypatch):
     kl = scores["test_neg_kl_divergence"]
     assert len(kl) == 3 and np.isfinite(kl).all() and (kl < 0).all()
     assert isinstance(namespace["pipe"].steps[2][1], mpcl_sklearn.SubjectCalibrator)
+
+    monkeypatch.setattr(mpcl_sklearn.datasets, "load_wesad", restricted)
+    argv = ["evaluate", "--dataset", "wesad", "--path", str(WESAD), "--subjects", "S2,S3,S4"]
+    argv += ["--calibration", "reference", "--models", "mpcl", "--no-final-model", "--quiet"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main([*argv, "--out", str(tmp_path), "--name", "cli"]) == 0
+    folds = pd.read_csv(tmp_path / "cli_folds.csv")
+    assert len(folds) == 3
+    for metric in ("kl_divergence", "chebyshev", "cosine"):
+        sign = 1.0 if metric == "cosine" else -1.0
+        name = metric if metric == "cosine" else f"neg_{metric}"
+        np.testing.assert_allclose(sign * folds[metric], scores[f"test_{name}"], rtol=1e-6)
