@@ -239,20 +239,25 @@ def _metadata_names(predict_metadata: Sequence[str]) -> tuple[str, ...]:
 
 class _PredictMetadataScorer:
     """A scorer of ``metrics`` (names of :data:`METRICS`; one: its score, several: a dict by
-    scorer name) that passes the metadata routed to it on to the estimator's ``predict``."""
+    scorer name) that passes the metadata routed to it on to the estimator's ``predict``.
+    ``sample_weight`` (called directly, as scikit-learn's scorers take it) weights the
+    metrics."""
 
     def __init__(self, metrics: tuple[str, ...], names: tuple[str, ...]):
         self.metrics = metrics
         self.names = names
 
-    def __call__(self, estimator, X, y_true, **metadata) -> float | dict[str, float]:
+    def __call__(
+        self, estimator, X, y_true, sample_weight=None, **metadata
+    ) -> float | dict[str, float]:
         from sklearn.utils.metadata_routing import get_routing_for_object
 
         wanted = {k: v for k, v in metadata.items() if k in self.names and v is not None}
         used = get_routing_for_object(estimator).consumes("predict", set(wanted)) if wanted else ()
         y_pred = estimator.predict(X, **{k: wanted[k] for k in used})
         scores = {
-            scorer_name(m): (1.0 if METRICS[m][1] else -1.0) * _PUBLIC_FUNCTIONS[m](y_true, y_pred)
+            scorer_name(m): (1.0 if METRICS[m][1] else -1.0)
+            * _PUBLIC_FUNCTIONS[m](y_true, y_pred, sample_weight=sample_weight)
             for m in self.metrics
         }
         return scores if len(self.metrics) > 1 else scores[scorer_name(self.metrics[0])]

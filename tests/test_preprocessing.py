@@ -306,3 +306,23 @@ def test_distribution_scoring_predicts_once_per_fold_with_the_six_scorers_values
     for make in (distribution_scoring, distribution_scorers):  # a bare string: not 6 letters
         with pytest.raises(ValueError, match="sequence of parameter names.*'groups'"):
             make(predict_metadata="groups")
+
+
+def test_predict_metadata_scorers_weight_the_metrics_like_sklearns_scorers():
+    """Called directly with sample_weight, the predict_metadata scorers weight every metric as
+    scikit-learn's own scorers (distribution_scorers() without metadata) do; before, they
+    dropped it silently."""
+    from mpcl_sklearn.metrics import distribution_scorers, distribution_scoring
+    from mpcl_sklearn.models import MeanDistributionRegressor
+
+    rng = np.random.default_rng(5)
+    X, Y = rng.normal(size=(8, 2)), rng.dirichlet(np.ones(3), size=8)
+    w = rng.uniform(0.1, 3.0, size=8)
+    model = MeanDistributionRegressor().fit(X[:4], Y[:4])
+    plain, routed = distribution_scorers(), distribution_scorers(predict_metadata=("groups",))
+    together = distribution_scoring(predict_metadata=("groups",))(model, X, Y, sample_weight=w)
+    for name, scorer in plain.items():
+        expected = scorer(model, X, Y, sample_weight=w)
+        assert expected != pytest.approx(scorer(model, X, Y))  # the weights matter here
+        assert routed[name](model, X, Y, sample_weight=w) == pytest.approx(expected, rel=1e-12)
+        assert together[name] == pytest.approx(expected, rel=1e-12)
