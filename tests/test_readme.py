@@ -75,7 +75,8 @@ def test_readme_calibration_snippet_is_what_the_cli_runs(monkeypatch, tmp_path):
     reference --models mpcl`, on the same 3 subjects and 3 of their conditions (the loader
     restricted, to keep the suite short): every fold is scored with the calibrator fed the
     held-out subject's own baseline, and the two give the same scores in every fold (README
-    says the command runs this snippet for every model)."""
+    says the command runs this snippet for every model), as does the snippet's pipeline with
+    the features computed once before the folds (README says so too)."""
     import pandas as pd
     import sklearn
 
@@ -103,6 +104,19 @@ def test_readme_calibration_snippet_is_what_the_cli_runs(monkeypatch, tmp_path):
     kl = scores["test_neg_kl_divergence"]
     assert len(kl) == 3 and np.isfinite(kl).all() and (kl < 0).all()
     assert isinstance(namespace["pipe"].steps[2][1], mpcl_sklearn.SubjectCalibrator)
+
+    # README: the features computed once before the folds give the same scores
+    from sklearn.model_selection import LeaveOneGroupOut, cross_validate
+    from sklearn.pipeline import Pipeline
+
+    ns = namespace
+    features = Pipeline(ns["pipe"].steps[:2]).fit_transform(ns["X"])
+    with sklearn.config_context(enable_metadata_routing=True):
+        once = cross_validate(
+            Pipeline(ns["pipe"].steps[2:]), features, ns["y"], cv=LeaveOneGroupOut(),
+            scoring=ns["scoring"], params={"groups": ns["groups"], "reference": ns["baseline"]},
+        )  # fmt: skip
+    np.testing.assert_allclose(once["test_neg_kl_divergence"], kl, rtol=1e-6)
 
     monkeypatch.setattr(mpcl_sklearn.datasets, "load_wesad", restricted)
     argv = ["evaluate", "--dataset", "wesad", "--path", str(WESAD), "--subjects", "S2,S3,S4"]
