@@ -104,6 +104,11 @@ def with_context(X: pd.DataFrame, mode: str) -> pd.DataFrame:
     return out
 
 
+def feature_table(cache: Path, floor: float) -> Path:
+    """Where the WESAD feature table computed with the response floor ``floor`` is cached."""
+    return cache / f"floor{floor:g}" / "wesad_table.pkl"
+
+
 def report(rows: list[tuple[str, np.ndarray]]) -> None:
     first = rows[0][1]
     for name, kl in rows:
@@ -122,7 +127,7 @@ def main() -> None:
     wesad = os.environ.get("WESAD_DIR", "../shared/data/wesad")
     rows = []
     for floor in args.scr_floor:
-        table = args.cache / f"floor{floor:g}" / "wesad_table.pkl"
+        table = feature_table(args.cache, floor)
         if not table.exists():
             table.parent.mkdir(parents=True, exist_ok=True)
             default, physio.SCR_MIN_AMPLITUDE = physio.SCR_MIN_AMPLITUDE, floor
@@ -142,20 +147,19 @@ def main() -> None:
     if rows:
         report([r for r in rows if r[0].endswith("dev14")])
         report([r for r in rows if r[0].endswith("none")])
-    rows = []
+    table = feature_table(args.cache, physio.SCR_MIN_AMPLITUDE)
+    table.parent.mkdir(parents=True, exist_ok=True)  # the current floor's table
     if args.context:
-        table = args.cache / f"floor{physio.SCR_MIN_AMPLITUDE:g}" / "wesad_table.pkl"
-        table.parent.mkdir(parents=True, exist_ok=True)  # the current floor's table
         X, Y, groups, folds = dev_folds("wesad-dev14", table)
-        for mode in args.context:
-            rows.append((f"context {mode}", sa_bfgs_kl(with_context(X, mode), Y, groups, folds)))
-        report(rows)
-    table = args.cache / f"floor{physio.SCR_MIN_AMPLITUDE:g}" / "wesad_table.pkl"
+        report(
+            [
+                (f"context {mode}", sa_bfgs_kl(with_context(X, mode), Y, groups, folds))
+                for mode in args.context
+            ]
+        )
     for spec in ("wesad-dev14", "wesad-dev14-none") if args.select else ():
-        table.parent.mkdir(parents=True, exist_ok=True)
         X, Y, groups, folds = dev_folds(spec, table)
-        rows = [(f"{spec} {m}", sa_bfgs_kl(X, Y, groups, folds, m)) for m in args.select]
-        report(rows)
+        report([(f"{spec} {m}", sa_bfgs_kl(X, Y, groups, folds, m)) for m in args.select])
 
 
 if __name__ == "__main__":

@@ -84,6 +84,7 @@ def test_readme_calibration_snippet_is_what_the_cli_runs(monkeypatch, tmp_path):
     import mpcl_sklearn.datasets
     from mpcl_sklearn.cli import main
     from mpcl_sklearn.datasets import load_wesad
+    from mpcl_sklearn.metrics import METRICS, scorer_name
 
     subjects, conditions = ["S2", "S3", "S4"], ("Base", "Fun", "Medi 1")
 
@@ -126,6 +127,7 @@ def test_readme_calibration_snippet_is_what_the_cli_runs(monkeypatch, tmp_path):
     folds = pd.read_csv(tmp_path / "cli_folds.csv")
     assert len(folds) == 3
     for metric in ("kl_divergence", "chebyshev", "cosine"):
-        sign = 1.0 if metric == "cosine" else -1.0
-        name = metric if metric == "cosine" else f"neg_{metric}"
-        np.testing.assert_allclose(sign * folds[metric], scores[f"test_{name}"], rtol=1e-6)
+        sign = 1.0 if METRICS[metric][1] else -1.0  # the scorers' convention
+        np.testing.assert_allclose(
+            sign * folds[metric], scores[f"test_{scorer_name(metric)}"], rtol=1e-6
+        )
