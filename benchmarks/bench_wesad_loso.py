@@ -6,10 +6,11 @@ Run::
 
 Prepares WESAD as ``mpcl-sklearn evaluate --dataset wesad`` does (its defaults), then runs
 ``MPCLDistributionRegressor()`` with its defaults (cross-fitted members trained as one stacked
-network, the linear penalty and the combination chosen inside every training fold) over the 15
-leave-one-subject-out folds, one process, and prints the feature and model times and the ratio
-of the model time to the target (issue 13: at most 600 s on the 2-core CI machine). Skips with
-a message when the data are absent.
+network, the linear penalty, the condition read-out and the combination chosen inside every
+training fold; the training rows' conditions passed to ``fit`` as the command passes them)
+over the 15 leave-one-subject-out folds, one process, and prints the feature and model times
+and the ratio of the model time to the target (issue 13: at most 600 s on the 2-core CI
+machine). Skips with a message when the data are absent.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from mpcl_sklearn._protocol_folds import RowOptions
 from mpcl_sklearn.experiments import make_model, prepare_dataset
 from mpcl_sklearn.model_selection import subject_independent_evaluate
 
@@ -43,7 +45,8 @@ def main() -> None:
     print(f"features: {data.X.shape[0]} windows x {data.X.shape[1]} features in {features_s:.1f} s")
     model = make_model("mpcl", random_state=0, behavioural=data.behavioural or None)
     start = time.perf_counter()
-    result = subject_independent_evaluate(model, data.X, data.y, data.groups, cv="loso")
+    rows = RowOptions(fit_metadata={"conditions": data.conditions})
+    result = subject_independent_evaluate(model, data.X, data.y, data.groups, cv="loso", rows=rows)
     model_s = time.perf_counter() - start
     kl = result.summary.loc["kl_divergence", "mean"]
     print(f"MPCL LOSO ({len(set(data.groups))} folds): {model_s:.1f} s, KL {kl:.4f}")

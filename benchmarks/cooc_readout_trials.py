@@ -130,6 +130,32 @@ def dev_folds(spec: str, cache: Path):
     raise SystemExit(f"unknown protocol {spec!r}")
 
 
+def paired_report(Y, preds: dict, groups, width: int = 18) -> None:
+    """KL of each prediction in ``preds`` (first: the reference), its paired difference to the
+    first with the standard error clustered by ``groups``, and the six metrics."""
+    from mpcl_sklearn._stats import clustered_standard_error
+    from mpcl_sklearn.metrics import distribution_report
+
+    base = row_kl(Y, next(iter(preds.values())))
+    for name, P in preds.items():
+        r = row_kl(Y, P)
+        six = " ".join(f"{v:.4f}" for v in distribution_report(Y, P).values())
+        diff = f"{r.mean() - base.mean():+.4f} +- {clustered_standard_error(r - base, groups):.4f}"
+        print(f"  {name:{width}s} KL {r.mean():.4f} ({diff})  {six}", flush=True)
+
+
+def run_protocols(run, description: str, argv=None) -> None:
+    """Command line of the development scripts: ``run(spec, cache)`` for each protocol."""
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("protocols", nargs="+")
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()))
+    args = parser.parse_args(argv)
+    for spec in args.protocols:
+        run(spec, args.cache)
+
+
 def probe(spec: str, out: Path) -> None:
     """Fit MPCL, SA-BFGS and HeLo on every fold of ``spec``; pickle what ``analyze`` needs."""
     from mpcl_sklearn.experiments import make_model

@@ -37,13 +37,14 @@ def _check_groups(
     return check_group_ids(groups, name)
 
 
-def _fit_groups_param(estimator) -> str | None:
-    """The ``fit`` keyword under which ``estimator`` takes the rows' groups, or None.
+def _fit_keyword(estimator, name: str = "groups") -> str | None:
+    """The ``fit`` keyword under which ``estimator`` takes the rows' groups (or another
+    per-row ``name``, e.g. ``conditions``), or None.
 
-    Under metadata routing: ``groups`` when the estimator (or a step of a Pipeline) requests
+    Under metadata routing: ``name`` when the estimator (or a step of a Pipeline) requests
     it. Otherwise: ``groups`` for a hyper-parameter search (``BaseSearchCV``) and for an
-    estimator whose ``fit`` has a ``groups`` parameter (the package's torch models),
-    ``<last step>__groups`` for a Pipeline whose last step takes it.
+    estimator whose ``fit`` has a ``name`` parameter (the package's torch models),
+    ``<last step>__<name>`` for a Pipeline whose last step takes it.
     """
     from sklearn import get_config
     from sklearn.model_selection._search import BaseSearchCV
@@ -52,19 +53,19 @@ def _fit_groups_param(estimator) -> str | None:
     if get_config().get("enable_metadata_routing", False):
         from sklearn.utils.metadata_routing import get_routing_for_object
 
-        wanted = get_routing_for_object(estimator).consumes("fit", ["groups"])
-        return "groups" if wanted else None
-    if isinstance(estimator, BaseSearchCV):  # passes them to its cv's split
-        return "groups"
+        wanted = get_routing_for_object(estimator).consumes("fit", [name])
+        return name if wanted else None
+    if isinstance(estimator, BaseSearchCV):  # passes groups to its cv's split
+        return "groups" if name == "groups" else None
     if isinstance(estimator, Pipeline):
-        name, last = estimator.steps[-1]
-        inner = _fit_groups_param(last) if last not in (None, "passthrough") else None
-        return None if inner is None else f"{name}__{inner}"
+        step, last = estimator.steps[-1]
+        inner = _fit_keyword(last, name) if last not in (None, "passthrough") else None
+        return None if inner is None else f"{step}__{inner}"
     try:
         params = inspect.signature(estimator.fit).parameters
     except (TypeError, ValueError):
         return None
-    return "groups" if "groups" in params else None
+    return name if name in params else None
 
 
 def _check_lengths(X, y, **named) -> int:
@@ -92,6 +93,10 @@ def _fit_and_score(
         params[key] = fit_groups[train]
     metadata = {} if rows is None or rows.metadata is None else rows.metadata
     params |= {name: values[train] for name, values in metadata.items()}
+    for name, values in ({} if rows is None else rows.fit_metadata or {}).items():
+        key = _fit_keyword(est, name)  # only to an estimator that takes them
+        if key is not None:
+            params[key] = values[train]
     est.fit(_take(X, train), _take(y, train), **params)
     pred = est.predict(_take(X, test), **{name: v[test] for name, v in metadata.items()})
     y_test = _take(y, test)
@@ -118,15 +123,21 @@ class RowOptions:
         routing.
     scored : ndarray of bool, optional
         The test rows that are scored (all are predicted); a fold with none scores NaN.
+    fit_metadata : dict of str to ndarray, optional
+        Arrays of one entry per row passed (restricted to the training rows) to ``fit`` only,
+        and only to an estimator that takes them (its ``fit`` has the parameter, or it requests
+        it under metadata routing), e.g. MPCL's ``conditions``.
     """
 
     metadata: dict | None = None
     scored: np.ndarray | None = None
+    fit_metadata: dict | None = None
 
     def check(self, n: int) -> RowOptions:
         """Arrays of ``n`` entries (raises otherwise)."""
         metadata = {k: np.asarray(v) for k, v in (self.metadata or {}).items()}
-        for name, values in metadata.items():
+        fit_metadata = {k: np.asarray(v) for k, v in (self.fit_metadata or {}).items()}
+        for name, values in (metadata | fit_metadata).items():
             if len(values) != n:
                 raise ValueError(f"row metadata {name!r} has {len(values)} entries, X has {n}")
         scored = None
@@ -134,7 +145,7 @@ class RowOptions:
             scored = np.asarray(self.scored)
             if scored.shape != (n,) or scored.dtype != bool:
                 raise ValueError(f"scored rows must be a boolean mask of {n} entries")
-        return RowOptions(metadata or None, scored)
+        return RowOptions(metadata or None, scored, fit_metadata or None)
 
 
 def _run_parallel(tasks: list, n_jobs, progress: bool, desc: str) -> list:
@@ -181,6 +192,6 @@ def _routed_groups(estimator, fit_groups, ids: np.ndarray | None):
     if isinstance(fit_groups, str):
         if fit_groups != "auto":
             raise ValueError(f"fit_groups must be True, False or 'auto', got {fit_groups!r}")
-        key = _fit_groups_param(estimator)
+        key = _fit_keyword(estimator)
         return (None, "groups") if key is None or ids is None else (ids, key)
     return (ids, "groups") if fit_groups else (None, "groups")

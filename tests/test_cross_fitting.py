@@ -11,16 +11,19 @@ from _problems import make_multimodal_problem
 from sklearn.base import clone
 
 from mpcl_sklearn._stats import clustered_standard_error
+from mpcl_sklearn.metrics import kl_divergence
 from mpcl_sklearn.models import MPCLDistributionRegressor, SABFGSRegressor
 from mpcl_sklearn.models._combination import (
     READOUT_FLOOR,
     choose_readout_rank,
     choose_shrinkage,
+    choose_weights,
     label_directions,
     mixture_kl,
     out_of_fold_mean,
     out_of_fold_prior,
     project_readout,
+    simplex_grid,
 )
 from mpcl_sklearn.nn.ensemble import StackedEnsemble
 from mpcl_sklearn.nn.mpcl import MPCLNet
@@ -122,6 +125,30 @@ def test_shrinkage_is_chosen_by_out_of_fold_kl():
     rows, oof = out_of_fold_mean(P, masks)
     np.testing.assert_array_equal(rows, [True, True, False])
     np.testing.assert_allclose(oof, [[1.5, 1.5], [0.0, 0.0]])
+
+
+def test_combination_weights_minimise_the_kl_of_the_mixture():
+    # regression: the three-part search scored (1 - w_prior) (w_net p_net + w_lin p_lin) +
+    # w_prior prior, a mixture of mass < 1, so it almost never mixed in the prior
+    rng = np.random.default_rng(0)
+    Y = rng.dirichlet(np.ones(5) * 3, size=500)
+    prior = Y.mean(0)
+    good = np.clip(Y + rng.normal(0, 0.08, Y.shape), 0.01, None)
+    good /= good.sum(1, keepdims=True)
+    unrelated = rng.dirichlet(np.ones(5) * 3, size=500)
+    for parts in ([good, unrelated, prior], [good, unrelated, good[::-1], prior]):
+        w = choose_weights(Y, parts, step=0.05)
+        assert w.shape == (len(parts),) and np.isclose(w.sum(), 1.0) and (w >= 0).all()
+
+        def kl(weights, parts=parts):
+            return kl_divergence(
+                Y, sum(wk * np.broadcast_to(p, Y.shape) for wk, p in zip(weights, parts))
+            )
+
+        grid = simplex_grid(len(parts), 0.05)
+        assert len(grid) == {3: 231, 4: 1771}[len(parts)]
+        assert kl(w) <= min(kl(g) for g in grid) + 1e-12
+        assert w[-1] > 0.2  # the noisy predictions are shrunk towards the prior
 
 
 def test_regressor_with_members(problem):
@@ -342,3 +369,114 @@ def test_regressor_readout_rank(problem, tmp_path):
     legacy = MPCLDistributionRegressor.__new__(MPCLDistributionRegressor)
     legacy.__setstate__(state)
     assert legacy.readout_rank is None
+
+
+def conditions_problem(seed: int = 0):
+    """8 subjects x 5 conditions x 10 windows: each condition has its own mean label
+    distribution and shifts two features; the subjects' labels vary around it."""
+    rng = np.random.default_rng(seed)
+    names = np.array(["Base", "Fun", "Medi", "Stress", "Walk"])
+    means = rng.dirichlet(np.ones(6), size=5)
+    groups = np.repeat(np.arange(8), 50)
+    code = np.tile(np.repeat(np.arange(5), 10), 8)
+    X = rng.normal(size=(400, 20))
+    X[:, 0] += 0.8 * code
+    X[:, 1] += code % 2
+    Y = 0.7 * means[code] + 0.3 * rng.dirichlet(np.ones(6), size=400)
+    return X, Y, groups, names[code]
+
+
+def test_condition_readout_is_logistic_regression_mixing_condition_means():
+    from sklearn.linear_model import LogisticRegression
+
+    from mpcl_sklearn.models._combination import condition_fit, condition_predict
+
+    X, Y, _, cond = conditions_problem()
+    classes = np.unique(cond)
+    for kept in (classes, classes[:2]):  # five conditions, then two (a binary model)
+        rows = np.isin(cond, kept)
+        coef, b, means = condition_fit(X[rows], Y[rows], cond[rows], classes, C=0.1)
+        clf = LogisticRegression(C=0.1, max_iter=1000).fit(X[rows], cond[rows])
+        M = np.stack([Y[rows][cond[rows] == c].mean(0) for c in clf.classes_])
+        np.testing.assert_allclose(condition_predict(X, coef, b, means), clf.predict_proba(X) @ M)
+    stacked = [
+        condition_fit(X[m], Y[m], cond[m], classes, 0.1) for m in (cond != "Fun", cond != "Walk")
+    ]
+    P = condition_predict(X, *(np.stack(a) for a in zip(*stacked)))
+    np.testing.assert_allclose(P[0], condition_predict(X, *stacked[0]))
+    np.testing.assert_allclose(P.sum(-1), 1.0)
+
+
+def test_regressor_mixes_in_the_condition_readout():
+    X, Y, G, cond = conditions_problem()
+    tr, te = G < 6, G >= 6
+    plain = MPCLDistributionRegressor(**SMALL).fit(X[tr], Y[tr], groups=G[tr])
+    assert plain.conditions_ is None and plain.combination_weights_["conditions"] == 0.0
+    est = MPCLDistributionRegressor(**SMALL).fit(X[tr], Y[tr], groups=G[tr], conditions=cond[tr])
+    w = est.combination_weights_
+    assert w["conditions"] >= 0.2 and np.isclose(sum(w.values()), 1.0)
+    assert est.condition_C_ in est.condition_C_scores_ and list(est.conditions_) == sorted(
+        set(cond)
+    )
+    # the conditions are known, the test rows' are not needed: the read-out predicts them
+    assert kl_divergence(Y[te], est.predict(X[te])) < kl_divergence(Y[te], plain.predict(X[te]))
+    off = MPCLDistributionRegressor(shrinkage_targets=("prior", "linear"), **SMALL)
+    off.fit(X[tr], Y[tr], groups=G[tr], conditions=cond[tr])
+    assert off.conditions_ is None and off.combination_weights_["conditions"] == 0.0
+    np.testing.assert_allclose(off.predict(X[te]), plain.predict(X[te]))
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (lambda c: c[:-1], "conditions has 399 entries, X has 400 rows"),
+        (lambda c: c.reshape(-1, 1), "conditions must be a 1-D sequence"),
+        (
+            lambda c: np.where(np.arange(len(c)) == 3, None, c.astype(object)),
+            "conditions has missing",
+        ),
+    ],
+)
+def test_regressor_refuses_bad_conditions(bad, match):
+    X, Y, G, cond = conditions_problem()
+    with pytest.raises(ValueError, match=match):
+        MPCLDistributionRegressor(**SMALL).fit(X, Y, groups=G, conditions=bad(cond))
+
+
+def test_conditions_that_cannot_be_used_warn():
+    X, Y, G, cond = conditions_problem()
+    with pytest.warns(UserWarning, match="a single condition"):
+        est = MPCLDistributionRegressor(**SMALL).fit(X, Y, groups=G, conditions=np.full(400, "a"))
+    assert est.conditions_ is None
+    with pytest.warns(UserWarning, match="member_folds >= 2"):
+        MPCLDistributionRegressor(member_folds=1, **SMALL).fit(X, Y, groups=G, conditions=cond)
+
+
+def test_conditions_reach_mpcl_by_metadata_routing_and_survive_a_model_file(tmp_path):
+    import sklearn
+    from sklearn.model_selection import GroupKFold, cross_validate
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from mpcl_sklearn import load_model, save_model
+    from mpcl_sklearn.metrics import distribution_scoring
+
+    X, Y, G, cond = conditions_problem()
+    with sklearn.config_context(enable_metadata_routing=True):
+        pipe = make_pipeline(StandardScaler(), MPCLDistributionRegressor(**SMALL))
+        res = cross_validate(
+            pipe,
+            X,
+            Y,
+            cv=GroupKFold(2),
+            scoring=distribution_scoring(),
+            params={"groups": G, "conditions": cond},
+            return_estimator=True,
+        )
+    for fitted in res["estimator"]:
+        assert fitted[-1].combination_weights_["conditions"] > 0
+    est = res["estimator"][0][-1]
+    save_model(est, tmp_path / "m.skops")
+    loaded = load_model(tmp_path / "m.skops")
+    np.testing.assert_array_equal(loaded.conditions_, est.conditions_)
+    np.testing.assert_allclose(loaded.predict(X[:20]), est.predict(X[:20]))

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import BaseEstimator
 
 from mpcl_sklearn.cli import main
 from mpcl_sklearn.datasets import FeatureTable
@@ -281,3 +282,47 @@ def test_cli_evaluate_dmer_feature_files(tmp_path, capsys):
     assert "DMER precomputed features, 3 subjects" in text and "| mpcl |" in text
     folds = pd.read_csv(out / "dmer_subject-independent_folds.csv", dtype={"test_subjects": str})
     assert len(folds) == 9 and set(folds["test_subjects"]) == {"1", "2", "3"}
+
+
+class _ConditionSpy(BaseEstimator):
+    """A mean predictor that checks the conditions its fit gets (None or the training rows')."""
+
+    # requested like MPCL's, for the calibrated pipelines (metadata routing)
+    __metadata_request__fit = {"groups": True, "conditions": True}
+
+    def __init__(self, expect=True):
+        self.expect = expect
+
+    def fit(self, X, y, groups=None, conditions=None):
+        if self.expect:
+            assert conditions is not None and len(conditions) == len(X)
+            # the training rows' own conditions, row for row
+            np.testing.assert_array_equal(conditions, X.index.get_level_values("trial"))
+        else:
+            assert conditions is None
+        self.mean_ = np.asarray(y).mean(0)
+        return self
+
+    def predict(self, X):
+        return np.tile(self.mean_, (len(X), 1))
+
+
+@pytest.mark.parametrize("calibration", ["none", "transductive"])
+def test_conditions_reach_only_the_models_that_take_them(data, calibration):
+    import dataclasses
+
+    from mpcl_sklearn.models import MeanDistributionRegressor
+
+    X = data.X.copy()
+    trials = np.asarray(data.trials).astype(str)
+    conditions = np.char.partition(trials, "/")[:, 2] if "/" in trials[0] else trials
+    X.index = pd.MultiIndex.from_arrays([data.groups, conditions], names=["subject", "trial"])
+    with_conditions = dataclasses.replace(data, X=X, conditions=conditions)
+    models = {"spy": _ConditionSpy(), "mean": MeanDistributionRegressor()}
+    result = run_experiment(with_conditions, models, cv=2, calibration=calibration)
+    assert any(note.startswith("Conditions:") for note in result.notes)
+    models = {"spy": _ConditionSpy(expect=False), "mean": MeanDistributionRegressor()}
+    if calibration == "none":  # no conditions in the data, or conditions=False: none passed
+        for table, flag in ((data, True), (with_conditions, False)):
+            result = run_experiment(table, models, cv=2, conditions=flag)
+            assert not any(note.startswith("Conditions:") for note in result.notes)

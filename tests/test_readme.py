@@ -111,11 +111,12 @@ def test_readme_calibration_snippet_is_what_the_cli_runs(monkeypatch, tmp_path):
     from sklearn.pipeline import Pipeline
 
     ns = namespace
+    routed = {"groups": "groups", "reference": "baseline", "conditions": "conditions"}
     features = Pipeline(ns["pipe"].steps[:2]).fit_transform(ns["X"])
     with sklearn.config_context(enable_metadata_routing=True):
         once = cross_validate(
             Pipeline(ns["pipe"].steps[2:]), features, ns["y"], cv=LeaveOneGroupOut(),
-            scoring=ns["scoring"], params={"groups": ns["groups"], "reference": ns["baseline"]},
+            scoring=ns["scoring"], params={name: ns[key] for name, key in routed.items()},
         )  # fmt: skip
     np.testing.assert_allclose(once["test_neg_kl_divergence"], kl, rtol=1e-6)
 

@@ -220,6 +220,7 @@ def _run_options(args: argparse.Namespace) -> dict:
         "calibration": args.calibration,
         "score_on": args.score_on,
         "permute_labels": args.permute_labels,
+        "conditions": not args.no_conditions,
         "split": args.split,
         "random_state": args.random_state,
         "max_epochs": args.max_epochs,
@@ -397,6 +398,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             random_state=args.random_state,
             max_epochs=args.max_epochs,
             device=args.device,
+            conditions=not args.no_conditions,
             **reference,
         )
     _write(result, data, args, args.name or f"{_stem(args)}_{args.protocol}", final)

@@ -261,6 +261,13 @@ def _add_data_arguments(p: argparse.ArgumentParser) -> None:
         "the calibration centres at 0); the table says which",
     )
     calib.add_argument(
+        "--no-conditions",
+        action="store_true",
+        help="do not give MPCL the training windows' experimental conditions (wesad: Base, "
+        "TSST, Fun, ...; by default they train its condition read-out; test windows' "
+        "conditions are never used)",
+    )
+    calib.add_argument(
         "--permute-labels",
         action="store_true",
         help="label-permutation control: label vectors shuffled between (subject, trial) "

@@ -110,8 +110,11 @@ def _evaluate_one(
     raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
 
 
-def _row_options(data, calibration, reference, score_on) -> tuple[RowOptions | None, list[str]]:
-    """The calibrator's per-row metadata, the scored rows and the notes saying so."""
+def _row_options(
+    data, calibration, reference, score_on, conditions: bool = True
+) -> tuple[RowOptions | None, list[str]]:
+    """The calibrator's per-row metadata, the scored rows, the conditions for the models that
+    take them (``conditions`` and the data has them) and the notes saying so."""
     if calibration not in CALIBRATION_MODES:
         raise ValueError(
             f"calibration must be one of {', '.join(CALIBRATION_MODES)}, got {calibration!r}"
@@ -153,8 +156,17 @@ def _row_options(data, calibration, reference, score_on) -> tuple[RowOptions | N
             f"Scored rows: all {n} rows, the {int(reference.sum())} reference rows included "
             "(the calibration centres those at 0)."
         )
-    rows = None if metadata is None and scored is None else RowOptions(metadata, scored)
-    return rows, notes
+    fit_metadata = None
+    if conditions and data.conditions is not None:
+        fit_metadata = {"conditions": np.asarray(data.conditions)}
+        notes.append(
+            "Conditions: the training rows' experimental conditions reach the fit of the "
+            "models that take them (MPCL's condition read-out); test rows' conditions are "
+            "never used."
+        )
+    if metadata is None and scored is None and fit_metadata is None:
+        return None, notes
+    return RowOptions(metadata, scored, fit_metadata), notes
 
 
 def _check_reference_folds(data, protocol, cv, split, reference, min_rows: int = 3) -> None:
@@ -230,6 +242,7 @@ def run_experiment(
     reference=None,
     score_on: str = "all",
     permute_labels: bool = False,
+    conditions: bool = True,
 ) -> ExperimentResult:
     """Evaluate several models under the same protocol and folds.
 
@@ -269,6 +282,10 @@ def run_experiment(
         Label-permutation control (:func:`~mpcl_sklearn.experiments.permutation.
         permute_trial_labels`, seeded by ``random_state``): the labels are shuffled between
         (subject, trial) units before evaluation; ``notes`` say so.
+    conditions : bool, default=True
+        Pass the training rows' experimental conditions (``data.conditions``, when the data
+        has them: WESAD) to the ``fit`` of the models that take them (MPCL's ``conditions``);
+        ``notes`` say so. False: never.
 
     Returns
     -------
@@ -281,7 +298,7 @@ def run_experiment(
         raise ValueError(
             "calibration needs subjects: not with protocol='kfold' (every row its own group)"
         )
-    rows, notes = _row_options(data, calibration, reference, score_on)
+    rows, notes = _row_options(data, calibration, reference, score_on, conditions)
     if calibration == "reference":
         _check_reference_folds(data, protocol, cv, split, np.asarray(reference))
     y = np.asarray(data.y, dtype=float)
@@ -354,7 +371,8 @@ def run_ablation(
         Passed to :func:`make_model`.
     **options
         ``protocol``, ``cv``, ``split``, ``n_jobs``, ``progress``, ``log``, ``calibration``,
-        ``reference``, ``score_on``, ``permute_labels``: as in :func:`run_experiment`.
+        ``reference``, ``score_on``, ``permute_labels``, ``conditions``: as in
+        :func:`run_experiment`.
 
     Returns
     -------
@@ -386,6 +404,7 @@ def fit_final_mpcl(
     random_state: int | None = 0,
     max_epochs: int | None = None,
     device: str | None = None,
+    conditions: bool = True,
 ):
     """MPCL fitted on every row (for its learned co-occurrence), as the experiment's models.
 
@@ -401,6 +420,9 @@ def fit_final_mpcl(
         As in :func:`run_experiment`.
     random_state, max_epochs, device :
         Passed to :func:`make_model`.
+    conditions : bool, default=True
+        Fit with the rows' experimental conditions (``data.conditions``) when the data has
+        them, as :func:`run_experiment`.
 
     Returns
     -------
@@ -417,11 +439,14 @@ def fit_final_mpcl(
         max_epochs=max_epochs,
         device=device,
     )
+    extra = {}
+    if conditions and data.conditions is not None:
+        extra["conditions"] = np.asarray(data.conditions)
     if calibration == "none":
-        return model.fit(data.X, y, groups=data.groups)
+        return model.fit(data.X, y, groups=data.groups, **extra)
     import sklearn
 
-    params = {"groups": data.groups, "subjects": np.asarray(data.groups)}
+    params = {"groups": data.groups, "subjects": np.asarray(data.groups), **extra}
     if calibration == "reference":
         params["reference"] = np.asarray(reference)
     with sklearn.config_context(enable_metadata_routing=True):

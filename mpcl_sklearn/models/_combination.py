@@ -11,20 +11,29 @@ training labels the combined prediction keeps.
 
 from __future__ import annotations
 
+import itertools
+import warnings
+
 import numpy as np
 from scipy.optimize import minimize_scalar
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
 
 from .._stats import clustered_standard_error
 from ..metrics import _kl_rows, kl_divergence
 from .shallow import SABFGSRegressor
 
 __all__ = [
+    "CONDITION_CS",
     "LINEAR_ALPHAS",
     "READOUT_FLOOR",
+    "choose_condition_C",
     "choose_linear_alpha",
     "choose_readout_rank",
     "choose_shrinkage",
     "choose_weights",
+    "condition_fit",
+    "condition_predict",
     "convex_linear_fit",
     "label_directions",
     "linear_predict",
@@ -32,6 +41,7 @@ __all__ = [
     "out_of_fold_mean",
     "out_of_fold_prior",
     "project_readout",
+    "simplex_grid",
 ]
 
 
@@ -111,26 +121,104 @@ def linear_predict(X: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
     return P / P.sum(axis=-1, keepdims=True)
 
 
+#: inverse penalties tried for the condition read-out (``LogisticRegression``'s ``C``, on
+#: standardised features; chosen on WESAD's development folds, docs/method.md)
+CONDITION_CS: tuple[float, ...] = (0.0001, 0.0003, 0.001, 0.003)
+
+
+def condition_fit(X: np.ndarray, Y: np.ndarray, conditions: np.ndarray, classes, C: float):
+    """The condition read-out on standardised ``X``: a multinomial logistic regression onto
+    the rows' experimental ``conditions`` and each condition's mean label distribution.
+
+    ``classes`` lists every condition the read-out knows (those absent from these rows are
+    never predicted). Returns ``(coef (K, F), intercept (K,), means (K, C))``, K =
+    ``len(classes)``; :func:`condition_predict` mixes ``means`` by the predicted condition
+    probabilities.
+    """
+    classes = np.asarray(classes)
+    K, F = len(classes), X.shape[1]
+    coef, intercept = np.zeros((K, F)), np.full(K, -np.inf)
+    means = np.zeros((K, Y.shape[1]))
+    present = np.isin(classes, conditions)
+    for k in np.flatnonzero(present):
+        means[k] = Y[conditions == classes[k]].mean(axis=0)
+    if present.sum() == 1:  # one condition: its mean
+        intercept[present] = 0.0
+        return coef, intercept, means
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = LogisticRegression(C=C, max_iter=1000).fit(X, conditions)
+    at = np.searchsorted(classes, clf.classes_)
+    if len(clf.classes_) == 2:  # one logit z for the second class: softmax(-z/2, z/2)
+        w, b = clf.coef_[0] / 2, clf.intercept_[0] / 2
+        coef[at], intercept[at] = np.stack([-w, w]), np.array([-b, b])
+    else:
+        coef[at], intercept[at] = clf.coef_, clf.intercept_
+    return coef, intercept, means
+
+
+def condition_predict(X: np.ndarray, coef, intercept, means) -> np.ndarray:
+    """Mixture of the conditions' mean label distributions by their predicted probabilities,
+    for one read-out (``coef`` (K, F)) or stacked ones (``(M, K, F)``: ``(M, n, C)``)."""
+    Z = np.einsum("nf,...kf->...nk", X, coef) + intercept[..., None, :]
+    P = np.exp(Z - Z.max(axis=-1, keepdims=True))
+    P /= P.sum(axis=-1, keepdims=True)
+    return np.einsum("...nk,...kc->...nc", P, means)
+
+
+def choose_condition_C(
+    X: np.ndarray, Y: np.ndarray, conditions: np.ndarray, masks: np.ndarray, Cs=CONDITION_CS
+) -> tuple[float, dict, tuple]:
+    """The ``C`` of the condition read-out with the lowest out-of-fold KL on the members'
+    folds (``masks`` (n, M), as :func:`choose_linear_alpha`).
+
+    Returns ``(C, {C: held-out KL}, (coef, intercept, means))`` with every member's read-out at
+    the chosen ``C`` stacked on a leading axis (for the out-of-fold combination).
+    """
+    classes = np.unique(conditions)
+    fits, scores = {}, {}
+    for C in Cs:
+        fits[C] = [condition_fit(X[m], Y[m], conditions[m], classes, C) for m in masks.T]
+        stacked = tuple(np.stack(arrays) for arrays in zip(*fits[C], strict=True))
+        rows, oof = out_of_fold_mean(condition_predict(X, *stacked), masks)
+        scores[float(C)] = kl_divergence(Y[rows], oof)
+    best = min(scores, key=scores.get)
+    return best, scores, tuple(np.stack(a) for a in zip(*fits[best], strict=True))
+
+
+def simplex_grid(n_parts: int, step: float) -> np.ndarray:
+    """Every weight vector of ``n_parts`` non-negative multiples of ``step`` summing to 1, in
+    lexicographic order of the leading weights (G, n_parts)."""
+    m = round(1.0 / step)
+    rows = [
+        (*lead, m - sum(lead))
+        for lead in itertools.product(range(m + 1), repeat=n_parts - 1)
+        if sum(lead) <= m
+    ]
+    return np.asarray(rows, dtype=np.float64) / m
+
+
 def choose_weights(Y: np.ndarray, parts: list[np.ndarray], step: float = 0.02) -> np.ndarray:
-    """Convex weights (on a grid of ``step``) of the predictions ``parts`` minimising the mean
-    KL of their mixture to ``Y`` (the KL is convex in the weights)."""
+    """Convex weights of the predictions ``parts`` (each (n, C), or (C,) for a constant
+    prediction) minimising the mean KL of their mixture ``sum_k w_k parts[k]`` to ``Y`` (the
+    KL is convex in the weights). Two parts: exact (:func:`choose_shrinkage`); more: the
+    best point of the grid of ``step`` on the simplex (the first in the grid's order on ties).
+    """
     n_parts = len(parts)
-    grid = np.arange(0.0, 1.0 + step / 2, step)
     if n_parts == 1:
         return np.ones(1)
     if n_parts == 2:
         s = choose_shrinkage(Y, parts[0], parts[1])
         return np.array([1.0 - s, s])
-    if n_parts != 3:
-        raise ValueError("choose_weights combines 2 or 3 predictions")
-    best, best_w = np.inf, None
-    for a in grid:
-        for b in grid[grid <= 1.0 - a + 1e-12]:
-            w = np.array([a, b, max(0.0, 1.0 - a - b)])
-            kl = mixture_kl(Y, w[0] * parts[0] + w[1] * parts[1], parts[2], w[2])
-            if kl < best - 1e-15:
-                best, best_w = kl, w
-    return best_w
+    P = np.stack([np.broadcast_to(np.asarray(p, dtype=np.float64), Y.shape) for p in parts])
+    grid = simplex_grid(n_parts, step)
+    # KL(y || q) = sum y log y - sum y log q: only the second term depends on the weights
+    cross = np.empty(len(grid))
+    for start in range(0, len(grid), 256):
+        W = grid[start : start + 256]
+        Q = np.clip(np.einsum("gk,knc->gnc", W, P), 1e-12, None)
+        cross[start : start + 256] = -np.einsum("nc,gnc->g", Y, np.log(Q)) / len(Y)
+    return grid[int(np.argmin(cross))]
 
 
 #: probability floor of a projected prediction (a projection can leave the simplex); the

@@ -11,6 +11,7 @@ from scipy.special import softmax
 
 from .._columns import explicit_modalities, parse_feature_column
 from .._param_validation import Bool, Float, Int, Options, Satisfies, SequenceOf
+from .._validation import check_group_ids
 from ..metrics import kl_divergence
 from ..nn.cooccurrence import label_cooccurrence_target
 from ..nn.mpcl import MPCLNet, StackedMPCLNet
@@ -22,9 +23,12 @@ from ..training.members import (
     member_masks,
 )
 from ._combination import (
+    choose_condition_C,
     choose_linear_alpha,
     choose_readout_rank,
     choose_weights,
+    condition_fit,
+    condition_predict,
     convex_linear_fit,
     label_directions,
     linear_predict,
@@ -37,6 +41,9 @@ from ._parameters import BEHAVIOURAL_MODALITIES, DROPOUT, MODALITIES
 from .torch_base import TorchDistributionRegressor
 
 __all__ = ["MPCLDistributionRegressor"]
+
+#: what ``shrinkage="auto"`` may mix into the members' prediction
+SHRINKAGE_TARGETS = ("prior", "linear", "conditions")
 
 
 class MPCLDistributionRegressor(TorchDistributionRegressor):
@@ -133,10 +140,15 @@ use_hierarchical_compression : bool, default=True
         training mean, for the rows that member did not train on; ``p_lin`` is then the convex
         linear model refitted on all rows. With no held-out rows (``member_folds=1``) nothing is
         mixed. A number ``s`` fixes ``(1 - s) p + s prior``; None is 0.
-    shrinkage_targets : tuple of {"prior", "linear"}, default=("prior", "linear")
-        What ``shrinkage="auto"`` may mix in: the training label distribution and/or the
-        convex linear read-out (the linear evidence fitted alone, by L-BFGS, at
-        ``linear_alpha_``; only with ``use_linear_evidence``).
+    shrinkage_targets : tuple of {"prior", "linear", "conditions"}, \
+default=("prior", "linear", "conditions")
+        What ``shrinkage="auto"`` may mix in: the training label distribution, the convex
+        linear read-out (the linear evidence fitted alone, by L-BFGS, at ``linear_alpha_``;
+        only with ``use_linear_evidence``) and the condition read-out (only when ``fit`` gets
+        ``conditions``): a multinomial logistic regression from the features onto the training
+        rows' experimental conditions, predicting the mixture of the conditions' mean label
+        distributions by their probabilities, its ``C`` chosen like ``linear_alpha="auto"``
+        from (0.0001, 0.0003, 0.001, 0.003) (``docs/method.md``, "Condition read-out").
     readout_rank : "auto", int >= 1 or None, default="auto"
         Keep the combined prediction's deviation from the label prior only along the ``k``
         leading principal directions of the training label distributions (the emotions'
@@ -180,7 +192,8 @@ use_hierarchical_compression : bool, default=True
     shrinkage_ : float
         The mixing weight of the training label distribution in the prediction.
     combination_weights_ : dict
-        ``{"network": w_net, "linear": w_lin, "prior": w_prior}`` (sum 1).
+        ``{"network": w_net, "linear": w_lin, "conditions": w_cond, "prior": w_prior}`` (sum
+        1).
     linear_coef_, linear_intercept_ : ndarray
         The convex linear read-out mixed in (when ``w_lin`` can be non-zero).
     oof_kl_ : float
@@ -193,6 +206,15 @@ use_hierarchical_compression : bool, default=True
         held-out rows).
     readout_basis_ : ndarray of shape (n_emotions, readout_rank_) or None
         The directions kept (None when nothing is projected).
+    conditions_ : ndarray of str or None
+        The training rows' experimental conditions known to the condition read-out (None
+        without ``conditions``).
+    condition_coef_, condition_intercept_, condition_means_ : ndarray
+        The condition read-out mixed in (with ``conditions_``): logits ``X W^T + b`` of the
+        conditions and their mean label distributions (n_conditions, n_emotions).
+    condition_C_ : float
+        Its inverse penalty, chosen out of fold; ``condition_C_scores_`` the held-out KL per
+        ``C``.
     linear_alpha_ : float
         The linear evidence's penalty used.
     linear_alpha_scores_ : dict
@@ -202,6 +224,9 @@ use_hierarchical_compression : bool, default=True
 
     _module_class = MPCLNet
     _uses_layout = True
+    # the experimental conditions reach fit under metadata routing too (they are used only
+    # when given)
+    __metadata_request__fit = {"groups": True, "conditions": True}
 
     #: MPCL's own training defaults, chosen on development data (docs/method.md)
     _training_defaults = {"lr": 1e-3, "weight_decay": 1.0}
@@ -242,9 +267,9 @@ use_hierarchical_compression : bool, default=True
                 isinstance(v, tuple | list)
                 and len(v) > 0
                 and len(set(v)) == len(v)
-                and all(isinstance(t, str) and t in ("prior", "linear") for t in v)
+                and all(isinstance(t, str) and t in SHRINKAGE_TARGETS for t in v)
             ),
-            "a non-empty tuple of distinct names from ('prior', 'linear')",
+            f"a non-empty tuple of distinct names from {SHRINKAGE_TARGETS}",
             invalid=[(), ("prior", "prior"), ("linear", "other"), "prior"],
         ),
         "readout_rank": Options("auto") | Int(1) | None,
@@ -281,7 +306,7 @@ use_hierarchical_compression : bool, default=True
         member_folds: int = 3,
         member_repeats: int = 1,
         shrinkage: float | str | None = "auto",
-        shrinkage_targets: tuple[str, ...] = ("prior", "linear"),
+        shrinkage_targets: tuple[str, ...] = SHRINKAGE_TARGETS,
         readout_rank: int | str | None = "auto",
         **training,
     ):
@@ -413,7 +438,7 @@ use_hierarchical_compression : bool, default=True
         )
         return {"behavioural_modalities_": [m for m in modalities if m in names]}
 
-    def fit(self, X, y, groups=None):
+    def fit(self, X, y, groups=None, conditions=None):
         """Fit the network (or its cross-fitted members).
 
         Parameters
@@ -426,6 +451,12 @@ use_hierarchical_compression : bool, default=True
             predictions that choose the combination share trials with the training rows), and
             the early-stopping split does too. It reaches ``fit`` under metadata routing
             (requested by default).
+        conditions : array-like of shape (n_samples,), optional
+            The experimental condition (stimulus, task) of each training row, with names shared
+            by the subjects (WESAD: ``Base``, ``TSST``, ``Fun``, ...). Only the training rows
+            need them: they train the condition read-out that the validated combination may
+            mix in (``shrinkage_targets``); ``predict`` never needs them. Requested by default
+            under metadata routing. Ignored without ``"conditions"`` in ``shrinkage_targets``.
 
         Returns
         -------
@@ -434,13 +465,30 @@ use_hierarchical_compression : bool, default=True
         masks = getattr(self, "_member_masks", None)
         if masks is not None and (not self.warm_start or len(masks) != len(X)):
             self._member_masks = None  # a warm start on the same rows keeps the members' rows
+        self._fit_conditions = self._check_conditions(conditions, X)
         try:
             return super().fit(X, y, groups=groups)
         finally:
             self._prepared = False
             self._linear_folds = None
+            self._condition_folds = None
             self._oof_combined = None
             self._fit_groups = None
+            self._fit_conditions = None
+
+    @staticmethod
+    def _check_conditions(conditions, X) -> np.ndarray | None:
+        """The rows' conditions as text, or None; refused when ill-formed."""
+        if conditions is None:
+            return None
+        if np.ndim(conditions) != 1:
+            raise ValueError(
+                "conditions must be a 1-D sequence (the experimental condition of each row), "
+                f"got shape {np.shape(conditions)}"
+            )
+        if len(conditions) != len(X):
+            raise ValueError(f"conditions has {len(conditions)} entries, X has {len(X)} rows")
+        return np.asarray(check_group_ids(conditions, "conditions")).astype(str)
 
     def _prepare_fit(self, X: np.ndarray, Y: np.ndarray, groups=None) -> None:
         self.cooccurrence_target_ = label_cooccurrence_target(Y)
@@ -488,6 +536,7 @@ use_hierarchical_compression : bool, default=True
         self.n_members_ = n_members
         self._fit_groups = None if groups is None else np.asarray(groups)
         self._fit_linear_path(X, Y, groups)
+        self._fit_condition_path(X, Y)
 
     def _fit_linear_path(self, X: np.ndarray, Y: np.ndarray, groups) -> None:
         """Choose ``linear_alpha="auto"`` on held-out folds, and fit the convex linear read-out
@@ -523,6 +572,37 @@ use_hierarchical_compression : bool, default=True
             self._linear_folds = (np.stack([W for W, _ in fits]), np.stack([b for _, b in fits]))
             W, b = fits[0] if masks is None else convex_linear_fit(Xd, Y, self.linear_alpha_)
             self.linear_coef_, self.linear_intercept_ = W, b
+
+    def _fit_condition_path(self, X: np.ndarray, Y: np.ndarray) -> None:
+        """Fit the condition read-out: ``C`` and every member's read-out on the members'
+        folds (for the out-of-fold combination), then the read-out on all rows."""
+        self.conditions_ = None
+        conditions = getattr(self, "_fit_conditions", None)
+        if conditions is None or "conditions" not in self.shrinkage_targets:
+            return
+        masks = self._member_masks
+        usable = self.shrinkage == "auto" and masks is not None and not masks.all()
+        if not usable or len(np.unique(conditions)) < 2:
+            why = (
+                "a single condition"
+                if usable
+                else "no held-out rows to choose its weight on (it needs shrinkage='auto' and "
+                "member_folds >= 2)"
+            )
+            warnings.warn(
+                f"conditions were given but the condition read-out is not used: {why}",
+                UserWarning,
+                stacklevel=4,
+            )
+            return
+        Xd = np.asarray(X, dtype=np.float64)
+        self.condition_C_, self.condition_C_scores_, self._condition_folds = choose_condition_C(
+            Xd, Y, conditions, masks
+        )
+        self.conditions_ = np.unique(conditions)
+        self.condition_coef_, self.condition_intercept_, self.condition_means_ = condition_fit(
+            Xd, Y, conditions, self.conditions_, self.condition_C_
+        )
 
     def _stacks_linear(self) -> bool:
         """Whether the prediction may mix in the convex linear read-out (chosen out of fold)."""
@@ -585,7 +665,8 @@ use_hierarchical_compression : bool, default=True
         prior's); they are stored in ``combination_weights_``."""
         sh = self.shrinkage
         s = 0.0 if sh is None or sh == "auto" else float(sh)
-        self.combination_weights_ = {"network": 1.0 - s, "linear": 0.0, "prior": s}
+        self.combination_weights_ = {"network": 1.0 - s, "linear": 0.0, "conditions": 0.0}
+        self.combination_weights_["prior"] = s
         masks = getattr(self, "_member_masks", None)
         if sh != "auto" or masks is None or not isinstance(module, StackedMPCLNet) or masks.all():
             return s  # fixed, or no member holds rows out: nothing to validate on
@@ -596,12 +677,16 @@ use_hierarchical_compression : bool, default=True
             lin = linear_predict(X, *self._linear_folds)
             parts.append(out_of_fold_mean(lin, masks)[1])
             names.append("linear")
+        if getattr(self, "_condition_folds", None) is not None:
+            cond = condition_predict(np.asarray(X, dtype=np.float64), *self._condition_folds)
+            parts.append(out_of_fold_mean(cond, masks)[1])
+            names.append("conditions")
         if "prior" in self.shrinkage_targets:
             # each member's own training mean: the held-out rows' labels must not leak into it
             parts.append(out_of_fold_prior(Y, masks)[1])
             names.append("prior")
         w = choose_weights(Y[rows], parts)
-        self.combination_weights_ = {"network": 0.0, "linear": 0.0, "prior": 0.0}
+        self.combination_weights_ = dict.fromkeys(("network", "linear", "conditions", "prior"), 0.0)
         self.combination_weights_.update({n: float(v) for n, v in zip(names, w)})
         self._oof_combined = (rows, sum(wi * part for wi, part in zip(w, parts)))
         return self.combination_weights_["prior"]
@@ -633,6 +718,14 @@ use_hierarchical_compression : bool, default=True
         if weights["linear"] > 0:
             lin = linear_predict(Xs, self.linear_coef_, self.linear_intercept_)
             out = out + weights["linear"] * lin
+        if weights.get("conditions", 0.0) > 0:  # absent from models saved before it existed
+            cond = condition_predict(
+                Xs.astype(np.float64),
+                self.condition_coef_,
+                self.condition_intercept_,
+                self.condition_means_,
+            )
+            out = out + weights["conditions"] * cond
         if weights["prior"] > 0:
             out = out + weights["prior"] * self.label_prior_
         basis = getattr(self, "readout_basis_", None)
