@@ -77,7 +77,11 @@ def test_determinism(problem):
     a = MPCLDistributionRegressor(**SMALL).fit(X, Y).predict(X)
     b = MPCLDistributionRegressor(**SMALL).fit(X, Y).predict(X)
     np.testing.assert_array_equal(a, b)
-    c = MPCLDistributionRegressor(**{**SMALL, "random_state": 1}).fit(X, Y).predict(X)
+    # the seed reaches the network (the default combination may give it no weight, and the
+    # linear read-out and the prior do not depend on the seed)
+    net = {**SMALL, "shrinkage": None}
+    a = MPCLDistributionRegressor(**net).fit(X, Y).predict(X)
+    c = MPCLDistributionRegressor(**{**net, "random_state": 1}).fit(X, Y).predict(X)
     assert not np.allclose(a, c)
 
 
