@@ -665,8 +665,7 @@ default=("prior", "linear", "conditions")
         prior's); they are stored in ``combination_weights_``."""
         sh = self.shrinkage
         s = 0.0 if sh is None or sh == "auto" else float(sh)
-        self.combination_weights_ = {"network": 1.0 - s, "linear": 0.0, "conditions": 0.0}
-        self.combination_weights_["prior"] = s
+        self.combination_weights_ = {"network": 1 - s, "linear": 0.0, "conditions": 0.0, "prior": s}
         masks = getattr(self, "_member_masks", None)
         if sh != "auto" or masks is None or not isinstance(module, StackedMPCLNet) or masks.all():
             return s  # fixed, or no member holds rows out: nothing to validate on
