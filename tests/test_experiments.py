@@ -14,6 +14,7 @@ from mpcl_sklearn.datasets import FeatureTable
 from mpcl_sklearn.experiments import (
     ABLATIONS,
     ExperimentData,
+    ablation_variants,
     make_model,
     prepare_dataset,
     run_ablation,
@@ -149,6 +150,30 @@ def test_ablation_variants(data):
     assert models[-3:] == ["none (all off)", "no linear evidence", "no read-out projection"]
     assert len(models) == len(ABLATIONS) + 4 == len(lines)
     assert "no memory fusion" in models
+
+
+def test_ablation_has_a_condition_row_when_the_models_get_conditions(data, monkeypatch):
+    import dataclasses
+
+    from mpcl_sklearn.experiments import running
+    from mpcl_sklearn.models.mpcl import SHRINKAGE_TARGETS
+
+    assert "conditions" in SHRINKAGE_TARGETS
+    off = ablation_variants(conditions=True)["no condition read-out"]["shrinkage_targets"]
+    assert set(off) == set(SHRINKAGE_TARGETS) - {"conditions"}
+    seen = {}
+    monkeypatch.setattr(running, "run_experiment", lambda d, models, **o: seen.update(models))
+    with_conditions = dataclasses.replace(data, conditions=np.asarray(data.trials).astype(str))
+    for table, options, expected in (
+        (with_conditions, {}, True),
+        (with_conditions, {"conditions": False}, False),
+        (data, {}, False),
+    ):
+        seen.clear()
+        run_ablation(table, max_epochs=2, **options)
+        assert ("no condition read-out" in seen) is expected
+        assert list(seen)[: len(ablation_variants())] == list(ablation_variants())
+    assert seen["full"].get_params()["shrinkage_targets"] == SHRINKAGE_TARGETS
 
 
 def test_write_outputs(tmp_path, data):

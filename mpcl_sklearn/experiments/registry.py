@@ -96,17 +96,21 @@ def make_model(
     raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}")
 
 
-def ablation_variants() -> dict[str, dict[str, bool | None]]:
+def ablation_variants(conditions: bool = False) -> dict[str, dict[str, object]]:
     """MPCL parameters of each ablation row, by row label.
 
     ``full``; ``no <component>`` for each of :data:`ABLATIONS`; ``none (all off)`` (the four
     components off, the linear evidence path kept); ``no linear evidence`` (the four components
-    on, the penalised linear read-out off); ``no read-out projection`` (``readout_rank=None``).
+    on, the penalised linear read-out off); ``no read-out projection`` (``readout_rank=None``);
+    with ``conditions`` (the models are fitted with the rows' experimental conditions) also
+    ``no condition read-out`` (``shrinkage_targets=("prior", "linear")``).
     """
-    variants: dict[str, dict[str, bool | None]] = {"full": {}}
+    variants: dict[str, dict[str, object]] = {"full": {}}
     variants |= {f"no {s[4:].replace('_', ' ')}": {s: False} for s in ABLATIONS}
     variants["none (all off)"] = dict.fromkeys(ABLATIONS, False)
     # not one of the four MPCL components: the penalised linear read-out (docs/method.md)
     variants["no linear evidence"] = {"use_linear_evidence": False}
     variants["no read-out projection"] = {"readout_rank": None}
+    if conditions:
+        variants["no condition read-out"] = {"shrinkage_targets": ("prior", "linear")}
     return variants

@@ -362,7 +362,8 @@ def run_ablation(
 ) -> ExperimentResult:
     """MPCL with every component, each switch off in turn, all four off, and no linear path.
 
-    One row per entry of :func:`~mpcl_sklearn.experiments.ablation_variants`, in its order.
+    One row per entry of :func:`~mpcl_sklearn.experiments.ablation_variants`, in its order
+    (``no condition read-out`` when the data has conditions and ``conditions`` is not off).
 
     Parameters
     ----------
@@ -378,6 +379,7 @@ def run_ablation(
     -------
     ExperimentResult
     """
+    with_conditions = options.get("conditions", True) and data.conditions is not None
     behavioural = behavioural_argument(data)
     if options.get("calibration", "none") != "none":  # the calibrator's output has no attrs
         behavioural = tuple(data.behavioural)
@@ -390,7 +392,7 @@ def run_ablation(
             device=device,
             **params,
         )
-        for label, params in ablation_variants().items()
+        for label, params in ablation_variants(with_conditions).items()
     }
     return run_experiment(data, models, **options)
 
