@@ -1,0 +1,135 @@
+"""Issue 13: other classifiers for MPCL's condition read-out, on WESAD's development folds only.
+
+MPCL's condition read-out mixes the training conditions' mean label distributions by the
+probabilities of a multinomial ``LogisticRegression`` onto the training rows' conditions
+(``models._combination.condition_fit``). On WESAD it carries nearly all of MPCL's gain, and
+its 4-5-condition accuracy (about two thirds) is what separates it from the oracle that knows
+every test window's condition. This script asks whether another classifier of the same
+features would close that gap: for each classifier, fitted on every development fold's
+training rows (features standardised on them and clipped to +-5), it prints the test rows'
+KL of the read-out alone, ``predict_proba(X) @ M``, and the classification accuracy. Two
+oracles bound it: the conditions' means given each test window's true condition, and the
+same with a tuned SA-BFGS fitted inside each condition (does anything beyond the condition
+help?). Fixed hyper-parameters, not chosen in-fold: an upper bound on what each would give.
+
+Run (``--cache``: the folder of the WESAD feature table; set ``WESAD_DIR``)::
+
+    .venv/bin/python benchmarks/dev_condition_classifiers.py wesad-dev14 --cache /tmp/wf/floor0.01
+
+The protocols are ``benchmarks/cooc_readout_trials.py``'s ``dev_folds`` (WESAD without S2,
+leave-one-subject-out over the other 14; reference calibration, or none with
+``wesad-dev14-none``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
+from sklearn.feature_selection import SelectKBest, f_classif
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from cooc_readout_trials import dev_folds  # noqa: E402
+
+from mpcl_sklearn.metrics import kl_divergence  # noqa: E402
+from mpcl_sklearn.models import SABFGSRegressor  # noqa: E402
+from mpcl_sklearn.models._combination import CONDITION_CS  # noqa: E402
+
+
+def classifiers() -> dict:
+    """Factories of the classifiers tried, by row label."""
+    made = {
+        f"logistic C={C:g}": lambda C=C: LogisticRegression(C=C, max_iter=1000)
+        for C in CONDITION_CS
+    }
+    made["LDA, shrinkage auto"] = lambda: LinearDiscriminantAnalysis(
+        solver="lsqr", shrinkage="auto"
+    )
+    made["extra trees"] = lambda: ExtraTreesClassifier(
+        300, min_samples_leaf=3, n_jobs=2, random_state=0
+    )
+    made["random forest"] = lambda: RandomForestClassifier(
+        300, min_samples_leaf=3, n_jobs=2, random_state=0
+    )
+    made["gradient boosting"] = lambda: HistGradientBoostingClassifier(
+        max_iter=100, learning_rate=0.05, max_leaf_nodes=8, random_state=0
+    )
+    for k in (30, 100, 300):
+        made[f"SelectKBest({k}) + logistic C=0.001"] = lambda k=k: make_pipeline(
+            SelectKBest(f_classif, k=k), LogisticRegression(C=0.001, max_iter=1000)
+        )
+    return made
+
+
+def run(spec: str, cache: Path) -> None:
+    X, Y, _, folds = dev_folds(spec, cache / f"{spec}.pkl")
+    cond = X.index.get_level_values("trial").to_numpy().astype(str)  # WESAD: the condition
+    physio = np.array(["__ch" not in c for c in X.columns])  # the physiological backend's
+    Xv = np.asarray(X, dtype=np.float64)
+    made = classifiers()
+    rows = [
+        *made,
+        "logistic C=0.01, physiological features only",
+        "mean of logistic C=0.001 and extra trees",
+        "oracle: the true condition's mean",
+        "oracle + SA-BFGS inside the condition (alpha 10)",
+        "oracle + SA-BFGS inside the condition (alpha 100)",
+    ]
+    P = {name: np.zeros_like(Y) for name in rows}
+    hits = {name: 0 for name in rows}
+    for tr, te in folds:
+        scaler = StandardScaler().fit(Xv[tr])
+        A = np.nan_to_num(np.clip(scaler.transform(Xv[tr]), -5, 5))
+        B = np.nan_to_num(np.clip(scaler.transform(Xv[te]), -5, 5))
+        classes = np.unique(cond[tr])
+        means = np.stack([Y[tr][cond[tr] == c].mean(axis=0) for c in classes])
+        proba = {name: make().fit(A, cond[tr]).predict_proba(B) for name, make in made.items()}
+        proba[rows[len(made)]] = (
+            LogisticRegression(C=0.01, max_iter=1000)
+            .fit(A[:, physio], cond[tr])
+            .predict_proba(B[:, physio])
+        )
+        proba[rows[len(made) + 1]] = (proba["logistic C=0.001"] + proba["extra trees"]) / 2
+        for name, p in proba.items():
+            P[name][te] = p @ means
+            hits[name] += int(np.sum(classes[p.argmax(axis=1)] == cond[te]))
+        for c in np.unique(cond[te]):
+            at, on = te[cond[te] == c], cond[tr] == c
+            P[rows[-3]][at] = Y[tr][on].mean(axis=0)
+            for name, alpha in ((rows[-2], 10.0), (rows[-1], 100.0)):
+                fitted = SABFGSRegressor(alpha=alpha).fit(A[on], Y[tr][on])
+                P[name][at] = fitted.predict(B[cond[te] == c])
+            for name in rows[-3:]:
+                hits[name] += len(at)
+    tested = np.concatenate([te for _, te in folds])
+    print(f"{spec}: {len(tested)} test windows, {len(folds)} folds")
+    for name in rows:
+        kl = kl_divergence(Y[tested], P[name][tested])
+        print(f"  {name:50s} KL {kl:.4f}  accuracy {hits[name] / len(tested):.3f}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("specs", nargs="+", help="wesad-dev14 and/or wesad-dev14-none")
+    parser.add_argument("--cache", type=Path, required=True)
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")  # convergence of the small-C fits
+    for spec in args.specs:
+        run(spec, args.cache)
+
+
+if __name__ == "__main__":
+    main()
