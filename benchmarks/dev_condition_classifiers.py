@@ -55,6 +55,9 @@ def classifiers() -> dict:
         f"logistic C={C:g}": lambda C=C: LogisticRegression(C=C, max_iter=1000)
         for C in CONDITION_CS
     }
+    made["logistic C=0.001, balanced class weights"] = lambda: LogisticRegression(
+        C=0.001, class_weight="balanced", max_iter=1000
+    )
     made["LDA, shrinkage auto"] = lambda: LinearDiscriminantAnalysis(
         solver="lsqr", shrinkage="auto"
     )
