@@ -410,6 +410,64 @@ def test_evaluate_your_own_table_gives_the_outputs_of_a_dataset(tmp_path, table_
     assert "subject-dependent" in stdout
 
 
+def test_condition_column_feeds_the_read_out_and_reference_calibration(tmp_path, table, capsys):
+    """A condition shared by subjects (here: rest on each subject's first trial, task on the
+    others) becomes ``conditions``: not a feature, read as text, and usable as the reference."""
+    frame = table.reset_index(drop=True)
+    first = frame.groupby("subject")["trial"].transform("first")
+    frame["phase"] = np.where(frame["trial"] == first, "rest", "task")
+    path = tmp_path / "phases.csv"
+    frame.to_csv(path, index=False)
+    data = load_feature_table(path, condition_column="phase")
+    np.testing.assert_array_equal(data.conditions, frame["phase"].to_numpy())
+    assert "phase" not in data.X.columns and data.X.shape[1] == table.shape[1] - 2 - 10
+    assert "conditions from column 'phase': ['rest', 'task']" in data.report
+    assert load_feature_table(path, drop_columns=["phase"]).conditions is None
+    as_trial = load_feature_table(path, condition_column="trial", drop_columns=["phase"])
+    np.testing.assert_array_equal(as_trial.conditions, table["trial"].astype(str).to_numpy())
+    # a per-subject id is reported as such; missing, unknown or clashing columns are refused
+    per_subject = frame.assign(phase=frame["subject"] + "-" + frame["phase"])
+    per_subject.to_csv(tmp_path / "ids.csv", index=False)
+    report = load_feature_table(tmp_path / "ids.csv", condition_column="phase").report
+    assert any("occur in one subject only" in line for line in report)
+    holes = frame.astype({"phase": object})
+    holes.loc[3, "phase"] = None
+    holes.to_csv(tmp_path / "holes.csv", index=False)
+    with pytest.raises(ValueError, match="condition column 'phase' has missing values"):
+        load_feature_table(tmp_path / "holes.csv", condition_column="phase")
+    with pytest.raises(ValueError, match="no condition column 'stage'"):
+        load_feature_table(path, condition_column="stage")
+    with pytest.raises(ValueError, match="subject and the condition column"):
+        load_feature_table(path, condition_column="subject", drop_columns=["phase"])
+    with pytest.raises(ValueError, match="cannot be emotion columns"):
+        load_feature_table(path, condition_column="emotion__Alert")
+    # the command line: the read-out gets the conditions, a condition calibrates each subject
+    out = tmp_path / "out"
+    base = ["evaluate", "--features", str(path), "--models", "mpcl,mean", "--cv", "2",
+            "--max-epochs", "2", "--device", "cpu", "--quiet", "--out", str(out)]  # fmt: skip
+    assert "--reference-condition" in one_line_error(
+        [*base, "--condition-column", "phase", "--calibration", "reference"], capsys
+    )
+    assert "--condition-column" in one_line_error(
+        ["evaluate", "--condition-column", "phase"], capsys
+    )
+    assert "no conditions" in one_line_error(
+        [*base, "--drop-columns", "phase", "--calibration", "reference",
+         "--reference-condition", "rest"],
+        capsys,
+    )  # fmt: skip
+    code, stdout, err = run(
+        [*base, "--condition-column", "phase", "--calibration", "reference",
+         "--reference-condition", "rest", "--name", "phases"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    n_rest = int((frame["phase"] == "rest").sum())
+    assert f"reference rows: {n_rest} of {len(frame)} windows" in stdout
+    text = (out / "phases.md").read_text()
+    assert "Conditions: the training rows' experimental conditions" in text
+
+
 def test_emotions_select_and_renormalise():
     data = prepare_dataset("synthetic", feature_set="minimal", synthetic_params=SMALL)
     kept = select_emotions(data, ["Afraid", "Inspired"])

@@ -105,6 +105,7 @@ def _check_data_arguments(args: argparse.Namespace) -> None:
     table_only = {
         "--subject-column": args.subject_column,
         "--trial-column": args.trial_column,
+        "--condition-column": args.condition_column,
         "--emotion-columns": args.emotion_columns,
         "--feature-columns": args.feature_columns,
         "--drop-columns": args.drop_columns,
@@ -192,8 +193,9 @@ def _check_calibration_arguments(args: argparse.Namespace) -> None:
     if args.calibration == "reference" and not given:
         if args.dataset != "wesad":
             raise CLIError(
-                f"--calibration reference needs --reference-minutes N for {args.dataset} data "
-                "(only wesad has a reference condition, Base by default)"
+                f"--calibration reference needs --reference-minutes N or --reference-condition "
+                f"C for {args.dataset} data (wesad's default is its condition Base; a "
+                "--features table has conditions with --condition-column)"
             )
         args.reference_condition = "Base"
 
@@ -294,6 +296,7 @@ def _load(args: argparse.Namespace):
         table = {
             "subject_column": args.subject_column or "subject",
             "trial_column": args.trial_column,
+            "condition_column": args.condition_column,
             "emotion_columns": args.emotion_columns,
             "feature_columns": args.feature_columns,
             "drop_columns": args.drop_columns,

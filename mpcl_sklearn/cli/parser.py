@@ -166,10 +166,10 @@ def _add_data_arguments(p: argparse.ArgumentParser) -> None:
         "a trial column (ids read as text), at least 2 emotion columns (named "
         "'emotion__<name>', or listed with --emotion-columns), every other column a numeric, "
         "finite feature that must be named '<modality>__<feature>' or "
-        "'<modality>__<scale>__<feature>': a column named otherwise (an id, a note, a "
-        "condition code) is refused, not used; leave it out with --drop-columns or list the "
-        "features with --feature-columns. A first column without a header (the index "
-        "DataFrame.to_csv writes) is read as the row index",
+        "'<modality>__<scale>__<feature>': a column named otherwise (an id, a note) is "
+        "refused, not used; leave it out with --drop-columns or list the features with "
+        "--feature-columns (a condition code: name it with --condition-column). A first "
+        "column without a header (the index DataFrame.to_csv writes) is read as the row index",
     )
     own.add_argument("--features", metavar="FILE", help="the feature table")
     own.add_argument("--subject-column", help="subject column (default: subject)")
@@ -177,6 +177,12 @@ def _add_data_arguments(p: argparse.ArgumentParser) -> None:
         "--trial-column",
         help="trial column, which must exist (default: the column 'trial' when present; "
         "without one every subject is one trial)",
+    )
+    own.add_argument(
+        "--condition-column",
+        help="experimental-condition column, shared across subjects (a protocol phase or "
+        "stimulus; may be the trial column): trains MPCL's condition read-out and allows "
+        "--calibration reference --reference-condition C (default: none)",
     )
     own.add_argument(
         "--emotion-columns",
@@ -264,8 +270,8 @@ def _add_data_arguments(p: argparse.ArgumentParser) -> None:
         "--no-conditions",
         action="store_true",
         help="do not give MPCL the training windows' experimental conditions (wesad: Base, "
-        "TSST, Fun, ...; by default they train its condition read-out; test windows' "
-        "conditions are never used)",
+        "TSST, Fun, ...; a --features table: its --condition-column; by default they train "
+        "its condition read-out; test windows' conditions are never used)",
     )
     calib.add_argument(
         "--permute-labels",

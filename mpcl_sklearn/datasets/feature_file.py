@@ -7,6 +7,12 @@ The layout (also what ``mpcl-sklearn evaluate --features FILE`` reads):
   table has one): the recording (clip, condition) the row belongs to, needed by the
   subject-dependent protocol; without it every subject is one trial. Subject and trial ids are
   read as text, as written (``"001"`` stays ``"001"``); missing ids are refused;
+* optionally a **condition** column (``condition_column``; none by default): the experimental
+  condition every subject goes through (a protocol phase, a stimulus: ``"baseline"``,
+  ``"stress"``, ...; it may be the trial column). With it, MPCL's condition read-out learns
+  from the training rows' conditions (test rows' conditions are never used), and a condition
+  can calibrate each subject (``reference_rows(data, condition=...)``,
+  ``--reference-condition``). Read as text; missing values are refused;
 * the **emotion** columns: listed in ``emotion_columns``, or by convention every column named
   ``emotion__<name>`` (the emotion is then ``<name>``); their values are the emotion
   distribution of the row (non-negative; rows summing to 1, or rescaled with ``normalize``);
@@ -126,6 +132,21 @@ def _ids(table: pd.DataFrame, column: str, kind: str, path: Path) -> np.ndarray:
     return values.astype(str).to_numpy()
 
 
+def _condition_report(conditions: np.ndarray, subjects: np.ndarray, column: str) -> list[str]:
+    """What the condition column holds, and the conditions that only one subject has (they
+    tell nothing about another subject)."""
+    names, first = np.unique(conditions, return_index=True)
+    names = names[np.argsort(first)]
+    lines = [f"conditions from column {column!r}: {_shown(list(names))}"]
+    alone = [c for c in names if len(np.unique(subjects[conditions == c])) == 1]
+    if len(alone) and len(np.unique(subjects)) > 1:
+        lines.append(
+            f"conditions {_shown(alone)} occur in one subject only: a condition should be "
+            "shared by subjects (a protocol phase, a stimulus), not a per-subject trial id"
+        )
+    return lines
+
+
 def _feature_problems(X: pd.DataFrame, path: Path) -> None:
     """Feature columns must be numeric, without missing or infinite values."""
     not_numeric = [c for c in X.columns if X[c].dtype.kind not in "biuf"]
@@ -164,6 +185,7 @@ def _choose_columns(
     *,
     subject_column: str,
     trial_column: str | None,
+    condition_column: str | None,
     emotion_columns: list[str] | None,
     feature_columns: list[str] | None,
     drop_columns: list[str] | None,
@@ -208,6 +230,19 @@ def _choose_columns(
     ids = [subject_column] + ([trial_column] if trial_column is not None else [])
     if len(set(ids)) != len(ids):
         raise ValueError(f"the subject and the trial column are both {subject_column!r}")
+    if condition_column is not None:
+        if condition_column not in named:
+            raise ValueError(
+                f"feature table {path}: no condition column {condition_column!r} {shown}; name "
+                "it with condition_column / --condition-column"
+            )
+        if condition_column == subject_column:
+            raise ValueError(
+                f"the subject and the condition column are both {subject_column!r}: a "
+                "condition is shared by subjects, not one subject"
+            )
+        if condition_column not in ids:
+            ids.append(condition_column)
 
     if emotion_columns is None:
         emotion_columns = [c for c in named if c.startswith(EMOTION_PREFIX)]
@@ -236,8 +271,8 @@ def _choose_columns(
         )
     if set(ids) & set(emotion_columns):
         raise ValueError(
-            f"the subject/trial columns {sorted(set(ids) & set(emotion_columns))} cannot be "
-            "emotion columns"
+            f"the subject/trial/condition columns {sorted(set(ids) & set(emotion_columns))} "
+            "cannot be emotion columns"
         )
 
     taken = set(ids) | set(emotion_columns)
@@ -255,7 +290,8 @@ def _choose_columns(
         clash = [c for c in listed if c in taken]
         if clash:
             raise ValueError(
-                f"{what} {clash} are the subject, trial or emotion columns; they are never features"
+                f"{what} {clash} are the subject, trial, condition or emotion columns; they are "
+                "never features"
             )
     rest = [c for c in named if c not in taken]
     if feature_columns is not None:
@@ -300,6 +336,7 @@ def load_feature_table(
     normalize: bool = False,
     subjects: Sequence[str] | None = None,
     behavioural: Sequence[str] | None = None,
+    condition_column: str | None = None,
 ) -> FeatureTable:
     """Read a feature table (CSV or Parquet) with subject, trial and emotion columns.
 
@@ -329,13 +366,18 @@ def load_feature_table(
     behavioural : sequence of str, optional
         Behavioural modalities (column prefixes); default: those of ``acc``, ``face`` and
         ``video`` that the table has.
+    condition_column : str or None, default=None
+        The experimental condition of every row (shared across subjects; may be the trial
+        column): it becomes ``conditions``, which trains MPCL's condition read-out and lets a
+        condition calibrate each subject. None: the table has no conditions.
 
     Returns
     -------
     FeatureTable
         ``X`` (the feature columns, ``attrs["emotions"]`` and ``attrs["behavioural"]`` set),
         ``y``, ``groups`` (subject ids as text), ``trials`` (``trial_id(subject, trial)``,
-        unambiguous), ``emotions``, ``behavioural``, ``description`` and ``report``.
+        unambiguous), ``conditions`` (with ``condition_column``, as text; else None),
+        ``emotions``, ``behavioural``, ``description`` and ``report``.
 
     Raises
     ------
@@ -356,6 +398,8 @@ def load_feature_table(
     drop_cols = _names(drop_columns, "drop_columns")
     wanted = as_id_list(subjects, "subjects")
     id_columns = [subject_column, trial_column or DEFAULT_TRIAL_COLUMN]
+    if condition_column is not None:
+        id_columns.append(condition_column)
     table = _read(path, id_columns)
     columns = [str(c) for c in table.columns]
     table.columns = columns
@@ -365,6 +409,7 @@ def load_feature_table(
         path,
         subject_column=subject_column,
         trial_column=trial_column,
+        condition_column=condition_column,
         emotion_columns=emotion_cols,
         feature_columns=feature_cols,
         drop_columns=drop_cols,
@@ -372,6 +417,9 @@ def load_feature_table(
     )
     subject_ids = _ids(table, subject_column, "subject", path)
     trial_ids = None if trial_col is None else _ids(table, trial_col, "trial", path)
+    conditions = (
+        None if condition_column is None else _ids(table, condition_column, "condition", path)
+    )
     if wanted is not None:
         unknown = sorted(set(wanted) - set(subject_ids))
         if unknown:
@@ -382,6 +430,7 @@ def load_feature_table(
         keep = np.isin(subject_ids, wanted)
         table, subject_ids = table.loc[keep].reset_index(drop=True), subject_ids[keep]
         trial_ids = None if trial_ids is None else trial_ids[keep]
+        conditions = None if conditions is None else conditions[keep]
     if len(table) == 0:
         raise ValueError(f"feature table {path} has no rows")
     X = table[feature_cols]
@@ -418,6 +467,8 @@ def load_feature_table(
     )
     if normalize:
         report.append("emotion rows rescaled to sum to 1")
+    if conditions is not None:
+        report.extend(_condition_report(conditions, subject_ids, condition_column))
     return FeatureTable(
         X=X,
         y=y,
@@ -427,4 +478,5 @@ def load_feature_table(
         behavioural=behavioural,
         description=description,
         report=report,
+        conditions=conditions,
     )

@@ -39,7 +39,8 @@ class FeatureTable:
         What the loader and the windowing reported.
     conditions : ndarray of shape (n_samples,) or None
         The experimental condition of every row when the data has conditions (WESAD: the
-        trial's condition, ``Base``, ``TSST``, ...), else None.
+        trial's condition, ``Base``, ``TSST``, ...; a feature table: its ``condition_column``),
+        else None.
     times_s : ndarray of shape (n_samples,) or None
         Start of every window in seconds since the start of its subject's first trial (for
         calibration on each subject's first minutes), when known, else None.

@@ -51,8 +51,9 @@ def reference_rows(
     if condition is not None:
         if data.conditions is None:
             raise ValueError(
-                f"reference condition {condition!r}: this data has no conditions (only WESAD "
-                "does); use the first minutes of each subject instead (--reference-minutes)"
+                f"reference condition {condition!r}: this data has no conditions (WESAD has "
+                "them, a feature table with condition_column / --condition-column); use the "
+                "first minutes of each subject instead (--reference-minutes)"
             )
         conditions = np.asarray(data.conditions).astype(str)
         if condition not in set(conditions):

@@ -99,8 +99,8 @@ def prepare_dataset(
         (DMER's 10 items) and WESAD's only.
     table_options : dict, optional
         Keyword arguments of :func:`~mpcl_sklearn.datasets.load_feature_table`
-        (``subject_column``, ``trial_column``, ``emotion_columns``, ``feature_columns``,
-        ``drop_columns``, ``normalize``, ``behavioural``).
+        (``subject_column``, ``trial_column``, ``condition_column``, ``emotion_columns``,
+        ``feature_columns``, ``drop_columns``, ``normalize``, ``behavioural``).
 
     Returns
     -------
