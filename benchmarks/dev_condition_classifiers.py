@@ -16,6 +16,12 @@ Run (``--cache``: the folder of the WESAD feature table; set ``WESAD_DIR``)::
 
     .venv/bin/python benchmarks/dev_condition_classifiers.py wesad-dev14 --cache /tmp/wf/floor0.01
 
+With ``--variants`` it keeps the logistic read-out (C 0.001) and changes what is not the
+classifier: its probabilities sharpened by a temperature, its weights refitted to the labels'
+KL (what the read-out is scored by) instead of the conditions, and its features averaged with
+the neighbouring windows of the subject's timeline (across trial boundaries, which a deployed
+model does not know).
+
 The protocols are ``benchmarks/cooc_readout_trials.py``'s ``dev_folds`` (WESAD without S2,
 leave-one-subject-out over the other 14; reference calibration, or none with
 ``wesad-dev14-none``).
@@ -24,11 +30,14 @@ leave-one-subject-out over the other 14; reference calibration, or none with
 from __future__ import annotations
 
 import argparse
+import pickle
 import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import torch
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.ensemble import (
     ExtraTreesClassifier,
@@ -75,6 +84,83 @@ def classifiers() -> dict:
             SelectKBest(f_classif, k=k), LogisticRegression(C=0.001, max_iter=1000)
         )
     return made
+
+
+def subject_timeline_means(X: np.ndarray, groups, times_s, n: int, centred: bool) -> np.ndarray:
+    """Each row's features averaged with its ``n - 1`` neighbours on its subject's timeline
+    (the ones before it, or around it with ``centred``), across trial boundaries."""
+    out = np.empty_like(X)
+    for subject in np.unique(groups):
+        at = np.flatnonzero(groups == subject)
+        at = at[np.argsort(times_s[at], kind="stable")]
+        frame = pd.DataFrame(X[at]).rolling(n, min_periods=1, center=centred).mean()
+        out[at] = frame.to_numpy()
+    return out
+
+
+def fit_to_labels(A, Y, means, coef, intercept, lam: float):
+    """The logistic read-out's weights refitted to the labels' KL, ``softmax(A W + b) @ means``
+    against ``Y``, plus ``lam * |W|^2`` (L-BFGS from the logistic solution)."""
+    A, Y, M = (torch.as_tensor(a, dtype=torch.float64) for a in (A, Y, means))
+    W = torch.tensor(coef.T, dtype=torch.float64, requires_grad=True)
+    b = torch.tensor(intercept, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([W, b], max_iter=200, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        Q = torch.softmax(A @ W + b, dim=1) @ M
+        loss = -(Y * torch.log(Q.clamp_min(1e-12))).sum(1).mean() + lam * (W**2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return W.detach().numpy(), b.detach().numpy()
+
+
+def read_out_variants(spec: str, cache: Path) -> None:
+    """The logistic read-out (C 0.001) changed where it is not a classifier choice: its
+    probabilities sharpened, its weights fitted to the labels' KL instead of the conditions,
+    and its features averaged over neighbouring windows of the subject's timeline."""
+    X, Y, g, folds = dev_folds(spec, cache / f"{spec}.pkl")
+    table = pickle.loads(cache.joinpath("wesad_table.pkl").read_bytes())
+    times = np.asarray(table.times_s, dtype=np.float64)[
+        np.asarray(table.groups).astype(str) != "S2"
+    ]
+    cond = X.index.get_level_values("trial").to_numpy().astype(str)
+    Xv = np.asarray(X, dtype=np.float64)
+    inputs = {"own window": Xv}
+    for n, centred in ((3, False), (5, False), (5, True)):
+        where = "around it" if centred else "before it"
+        inputs[f"mean with the {n - 1} windows {where}"] = subject_timeline_means(
+            Xv, g, times, n, centred
+        )
+    P, hits = {}, {}
+    for tr, te in folds:
+        for what, Z in inputs.items():
+            scaler = StandardScaler().fit(Z[tr])
+            A = np.nan_to_num(np.clip(scaler.transform(Z[tr]), -5, 5))
+            B = np.nan_to_num(np.clip(scaler.transform(Z[te]), -5, 5))
+            classes = np.unique(cond[tr])
+            means = np.stack([Y[tr][cond[tr] == c].mean(axis=0) for c in classes])
+            clf = LogisticRegression(C=0.001, max_iter=1000).fit(A, cond[tr])
+            Z_te = clf.decision_function(B)
+            logits = {f"features: {what}": Z_te}
+            if what == "own window":
+                for T in (1.5, 2.0):
+                    logits[f"probabilities sharpened, T={T:g}"] = T * Z_te
+                for lam in (0.01, 0.1):
+                    W, b = fit_to_labels(A, Y[tr], means, clf.coef_, clf.intercept_, lam)
+                    logits[f"weights fitted to the labels' KL, lambda {lam:g}"] = B @ W + b
+            for name, z in logits.items():
+                p = np.exp(z - z.max(axis=1, keepdims=True))
+                p /= p.sum(axis=1, keepdims=True)
+                P.setdefault(name, np.zeros_like(Y))[te] = p @ means
+                hits[name] = hits.get(name, 0) + int(np.sum(classes[p.argmax(1)] == cond[te]))
+    tested = np.concatenate([te for _, te in folds])
+    print(f"{spec}: the logistic read-out (C 0.001), changed")
+    for name in P:
+        kl = kl_divergence(Y[tested], P[name][tested])
+        print(f"  {name:50s} KL {kl:.4f}  accuracy {hits[name] / len(tested):.3f}", flush=True)
 
 
 def run(spec: str, cache: Path) -> None:
@@ -128,10 +214,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("specs", nargs="+", help="wesad-dev14 and/or wesad-dev14-none")
     parser.add_argument("--cache", type=Path, required=True)
+    parser.add_argument(
+        "--variants",
+        action="store_true",
+        help="instead of other classifiers: the logistic read-out sharpened, fitted to the "
+        "labels' KL, or on features averaged over neighbouring windows",
+    )
     args = parser.parse_args()
     warnings.filterwarnings("ignore")  # convergence of the small-C fits
     for spec in args.specs:
-        run(spec, args.cache)
+        (read_out_variants if args.variants else run)(spec, args.cache)
 
 
 if __name__ == "__main__":
