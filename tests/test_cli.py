@@ -445,7 +445,7 @@ def test_condition_column_feeds_the_read_out_and_reference_calibration(tmp_path,
     out = tmp_path / "out"
     base = ["evaluate", "--features", str(path), "--models", "mpcl,mean", "--cv", "2",
             "--max-epochs", "2", "--device", "cpu", "--quiet", "--out", str(out)]  # fmt: skip
-    assert "--reference-condition" in one_line_error(
+    assert "needs --reference-condition C" in one_line_error(
         [*base, "--condition-column", "phase", "--calibration", "reference"], capsys
     )
     assert "--condition-column" in one_line_error(

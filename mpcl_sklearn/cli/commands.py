@@ -191,11 +191,17 @@ def _check_calibration_arguments(args: argparse.Namespace) -> None:
             "--calibration normalises each subject: not with --protocol kfold (no subjects)"
         )
     if args.calibration == "reference" and not given:
+        if args.dataset == "table":
+            raise CLIError(
+                "--calibration reference on a --features table needs --reference-condition C, "
+                "a condition of its --condition-column (a table has no window times for "
+                "--reference-minutes)"
+            )
         if args.dataset != "wesad":
             raise CLIError(
-                f"--calibration reference needs --reference-minutes N or --reference-condition "
-                f"C for {args.dataset} data (wesad's default is its condition Base; a "
-                "--features table has conditions with --condition-column)"
+                f"--calibration reference needs --reference-minutes N for {args.dataset} data "
+                "(wesad has a reference condition, Base by default; a --features table has "
+                "conditions with --condition-column)"
             )
         args.reference_condition = "Base"
 
