@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from scipy.special import softmax
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.ensemble import (
     ExtraTreesClassifier,
@@ -55,7 +56,7 @@ from cooc_readout_trials import dev_folds  # noqa: E402
 
 from mpcl_sklearn.metrics import kl_divergence  # noqa: E402
 from mpcl_sklearn.models import SABFGSRegressor  # noqa: E402
-from mpcl_sklearn.models._combination import CONDITION_CS  # noqa: E402
+from mpcl_sklearn.models._combination import CONDITION_CS, condition_fit  # noqa: E402
 
 
 def classifiers() -> dict:
@@ -86,6 +87,13 @@ def classifiers() -> dict:
     return made
 
 
+def standardised(Z: np.ndarray, tr, te) -> tuple[np.ndarray, np.ndarray]:
+    """Training and test rows of ``Z`` standardised on the training rows, clipped to +-5 (as
+    MPCL standardises its inputs)."""
+    scaler = StandardScaler().fit(Z[tr])
+    return tuple(np.nan_to_num(np.clip(scaler.transform(Z[r]), -5, 5)) for r in (tr, te))
+
+
 def subject_timeline_means(X: np.ndarray, groups, times_s, n: int, centred: bool) -> np.ndarray:
     """Each row's features averaged with its ``n - 1`` neighbours on its subject's timeline
     (the ones before it, or around it with ``centred``), across trial boundaries."""
@@ -102,7 +110,7 @@ def fit_to_labels(A, Y, means, coef, intercept, lam: float):
     """The logistic read-out's weights refitted to the labels' KL, ``softmax(A W + b) @ means``
     against ``Y``, plus ``lam * |W|^2`` (L-BFGS from the logistic solution)."""
     A, Y, M = (torch.as_tensor(a, dtype=torch.float64) for a in (A, Y, means))
-    W = torch.tensor(coef.T, dtype=torch.float64, requires_grad=True)
+    W = torch.tensor(np.ascontiguousarray(coef.T), dtype=torch.float64, requires_grad=True)
     b = torch.tensor(intercept, dtype=torch.float64, requires_grad=True)
     opt = torch.optim.LBFGS([W, b], max_iter=200, line_search_fn="strong_wolfe")
 
@@ -122,6 +130,7 @@ def read_out_variants(spec: str, cache: Path) -> None:
     probabilities sharpened, its weights fitted to the labels' KL instead of the conditions,
     and its features averaged over neighbouring windows of the subject's timeline."""
     X, Y, g, folds = dev_folds(spec, cache / f"{spec}.pkl")
+    # the subject timeline (dev_folds keeps the rows of every subject but S2, in table order)
     table = pickle.loads(cache.joinpath("wesad_table.pkl").read_bytes())
     times = np.asarray(table.times_s, dtype=np.float64)[
         np.asarray(table.groups).astype(str) != "S2"
@@ -136,24 +145,21 @@ def read_out_variants(spec: str, cache: Path) -> None:
         )
     P, hits = {}, {}
     for tr, te in folds:
+        classes = np.unique(cond[tr])
         for what, Z in inputs.items():
-            scaler = StandardScaler().fit(Z[tr])
-            A = np.nan_to_num(np.clip(scaler.transform(Z[tr]), -5, 5))
-            B = np.nan_to_num(np.clip(scaler.transform(Z[te]), -5, 5))
-            classes = np.unique(cond[tr])
-            means = np.stack([Y[tr][cond[tr] == c].mean(axis=0) for c in classes])
-            clf = LogisticRegression(C=0.001, max_iter=1000).fit(A, cond[tr])
-            Z_te = clf.decision_function(B)
+            A, B = standardised(Z, tr, te)
+            # MPCL's own read-out (models._combination), at a fixed C
+            coef, intercept, means = condition_fit(A, Y[tr], cond[tr], classes, 0.001)
+            Z_te = B @ coef.T + intercept
             logits = {f"features: {what}": Z_te}
             if what == "own window":
                 for T in (1.5, 2.0):
                     logits[f"probabilities sharpened, T={T:g}"] = T * Z_te
                 for lam in (0.01, 0.1):
-                    W, b = fit_to_labels(A, Y[tr], means, clf.coef_, clf.intercept_, lam)
+                    W, b = fit_to_labels(A, Y[tr], means, coef, intercept, lam)
                     logits[f"weights fitted to the labels' KL, lambda {lam:g}"] = B @ W + b
             for name, z in logits.items():
-                p = np.exp(z - z.max(axis=1, keepdims=True))
-                p /= p.sum(axis=1, keepdims=True)
+                p = softmax(z, axis=1)
                 P.setdefault(name, np.zeros_like(Y))[te] = p @ means
                 hits[name] = hits.get(name, 0) + int(np.sum(classes[p.argmax(1)] == cond[te]))
     tested = np.concatenate([te for _, te in folds])
@@ -180,9 +186,7 @@ def run(spec: str, cache: Path) -> None:
     P = {name: np.zeros_like(Y) for name in rows}
     hits = {name: 0 for name in rows}
     for tr, te in folds:
-        scaler = StandardScaler().fit(Xv[tr])
-        A = np.nan_to_num(np.clip(scaler.transform(Xv[tr]), -5, 5))
-        B = np.nan_to_num(np.clip(scaler.transform(Xv[te]), -5, 5))
+        A, B = standardised(Xv, tr, te)
         classes = np.unique(cond[tr])
         means = np.stack([Y[tr][cond[tr] == c].mean(axis=0) for c in classes])
         proba = {name: make().fit(A, cond[tr]).predict_proba(B) for name, make in made.items()}

@@ -135,9 +135,8 @@ def _ids(table: pd.DataFrame, column: str, kind: str, path: Path) -> np.ndarray:
 def _condition_report(conditions: np.ndarray, subjects: np.ndarray, column: str) -> list[str]:
     """What the condition column holds, and the conditions that only one subject has (they
     tell nothing about another subject)."""
-    names, first = np.unique(conditions, return_index=True)
-    names = names[np.argsort(first)]
-    lines = [f"conditions from column {column!r}: {_shown(list(names))}"]
+    names = list(dict.fromkeys(conditions))  # in order of appearance
+    lines = [f"conditions from column {column!r}: {_shown(names)}"]
     alone = [c for c in names if len(np.unique(subjects[conditions == c])) == 1]
     if len(alone) and len(np.unique(subjects)) > 1:
         lines.append(
