@@ -41,6 +41,17 @@ def test_reads_features_and_labels(tmp_path):
     assert list(named.target_names) == ["a", "b", "c"]
 
 
+def test_sparse_matrices_are_read_as_dense(tmp_path):
+    from scipy import sparse
+
+    X, Y = _valid()
+    X[X < 0] = 0.0
+    data = load_ldl(_write(tmp_path, features=sparse.csc_matrix(X), labels=sparse.csc_matrix(Y)))
+    np.testing.assert_array_equal(data.data, X)
+    np.testing.assert_allclose(data.target, Y)
+    assert isinstance(data.data, np.ndarray) and isinstance(data.target, np.ndarray)
+
+
 def test_row_sums_checked(tmp_path):
     X, Y = _valid()
     Y[3] *= 2.0

@@ -2,9 +2,10 @@
 
 The LDL literature (Geng's LDL package, PyLDL) stores a benchmark as a MATLAB v5 file with two
 matrices: ``features`` (n_samples, n_features) and ``labels`` (n_samples, n_labels), each label
-row a distribution over the labels. :func:`load_ldl` reads such a file and checks it: shapes,
-non-finite values, negative label entries and row sums are validated, and anything that is
-repaired (float noise in the row sums, rows dropped on request) is written into ``report``.
+row a distribution over the labels (sparse matrices are read as dense ones). :func:`load_ldl`
+reads such a file and checks it: shapes, non-finite values, negative label entries and row sums
+are validated, and anything that is repaired (float noise in the row sums, rows dropped on
+request) is written into ``report``.
 Nothing is downloaded.
 """
 
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from scipy import sparse
 from sklearn.utils import Bunch
 
 __all__ = ["LDLFormatError", "load_ldl"]
@@ -28,6 +30,8 @@ def _matrix(data: dict, key: str, path: Path) -> np.ndarray:
         found = sorted(k for k in data if not k.startswith("__"))
         raise LDLFormatError(f"{path}: no '{key}' matrix (variables found: {found})")
     value = data[key]
+    if sparse.issparse(value):  # MATLAB stores sparse matrices as such (text features)
+        value = value.toarray()
     if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiub":
         kind = getattr(value, "dtype", type(value).__name__)
         raise LDLFormatError(f"{path}: '{key}' is not a numeric matrix ({kind})")
