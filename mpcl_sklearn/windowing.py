@@ -50,6 +50,12 @@ def _n_windows(n_times: dict[str, int], sfreq: dict[str, float], window_s, step_
     return k
 
 
+def _first_trials(items: list[str], limit: int = 20) -> str:
+    """The first ``limit`` of ``items`` joined by "; ", with the count when there are more."""
+    more = f"; ... ({len(items)} trials in all)" if len(items) > limit else ""
+    return "; ".join(items[:limit]) + more
+
+
 def make_windows(
     recordings: Recordings,
     window_s: float,
@@ -159,6 +165,7 @@ def make_windows(
 
     report: list[str] = []
     dropped_by_trial: list[str] = []
+    too_short: list[tuple[float, str]] = []  # (duration, "trial 'T' of subject 'S'")
     cells: dict[str, list[np.ndarray]] = {m: [] for m in mods}
     index: list[tuple[str, str, float]] = []
     labels: list[np.ndarray] = []
@@ -168,12 +175,12 @@ def make_windows(
         k = _n_windows(n_times, sfreq, window_s, step_s)
         if k == 0:
             duration = min(n_times[m] / sfreq[m] for m in mods)
-            msg = (
-                f"trial {trial.trial!r} of subject {trial.subject!r} lasts {duration:.3f} s, "
-                f"shorter than one {window_s:g} s window: no window taken"
+            which = f"trial {trial.trial!r} of subject {trial.subject!r}"
+            report.append(
+                f"{which} lasts {duration:.3f} s, shorter than one {window_s:g} s window: "
+                "no window taken"
             )
-            warnings.warn(msg, UserWarning, stacklevel=2)
-            report.append(msg)
+            too_short.append((duration, which))
             continue
         # one private read-only copy per trial and modality: the cells are views of it, so the
         # table neither aliases the caller's arrays nor multiplies memory by the overlap
@@ -205,23 +212,32 @@ def make_windows(
                 f"dropped (finite-sample coverage below min_coverage={min_coverage:g})"
             )
             dropped_by_trial.append(f"{trial.subject}/{trial.trial}: {dropped} of {k}")
-    if dropped_by_trial:
-        shown = "; ".join(dropped_by_trial[:20])
-        more = (
-            f"; ... ({len(dropped_by_trial)} trials in all)" if len(dropped_by_trial) > 20 else ""
+    if too_short and index:
+        shown = _first_trials([f"{which} ({duration:.3f} s)" for duration, which in too_short])
+        warnings.warn(
+            f"{len(too_short)} trial(s) shorter than one {window_s:g} s window, no window "
+            f"taken: {shown}. X.attrs['report'] lists them",
+            UserWarning,
+            stacklevel=2,
         )
+    if dropped_by_trial:
         warnings.warn(
             f"windows with NaN/inf samples dropped (coverage below min_coverage="
-            f"{min_coverage:g}) in {len(dropped_by_trial)} trials: {shown}{more}. Lower "
+            f"{min_coverage:g}) in {len(dropped_by_trial)} trials: "
+            f"{_first_trials(dropped_by_trial)}. Lower "
             "min_coverage to keep them (then see the extractor's nan_policy); X.attrs['report'] "
             "lists them",
             UserWarning,
             stacklevel=2,
         )
     if not index:
+        if too_short and len(too_short) == len(recordings.trials):
+            duration, which = max(too_short)
+            why = f"every trial is shorter (the longest, {which}, lasts {duration:.3f} s)"
+        else:  # every window dropped for missing samples (or no trial at all)
+            why = "; ".join(report[:20]) if report else "the recordings hold no trial"
         raise ValueError(
-            f"no window of {window_s:g} s could be cut from {len(recordings.trials)} trials; "
-            + ("; ".join(report) if report else "the recordings hold no trial")
+            f"no window of {window_s:g} s could be cut from {len(recordings.trials)} trials: " + why
         )
     data = {}
     for m in mods:

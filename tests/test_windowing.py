@@ -81,8 +81,26 @@ def test_short_trial_is_reported_not_silently_dropped():
 
 def test_no_window_at_all_raises():
     rec = _recordings({("S1", "A"): 5.0})
-    with pytest.warns(UserWarning), pytest.raises(ValueError, match="no window"):
+    with pytest.raises(ValueError, match="no window"):
         make_windows(rec, 8.0)
+
+
+def test_many_short_trials_give_one_warning_and_a_short_error():
+    durations = {("S1", f"T{i}"): 5.0 + i for i in range(30)}
+    rec = _recordings({**durations, ("S2", "long"): 40.0})
+    with pytest.warns(UserWarning) as caught:
+        X, _, _ = make_windows(rec, 36.0, 4.0)
+    shorts = [w for w in caught if "shorter than one 36 s window" in str(w.message)]
+    assert len(shorts) == 1
+    text = str(shorts[0].message)
+    assert text.startswith("30 trial(s) shorter") and "trial 'T0' of subject 'S1' (5.000 s)" in text
+    assert "'T25'" not in text and "(30 trials in all)" in text
+    assert sum("no window taken" in line for line in X.attrs["report"]) == 30
+    with pytest.raises(ValueError) as exc:
+        make_windows(_recordings(durations), 100.0)
+    message = str(exc.value)
+    assert "every trial is shorter (the longest, trial 'T29' of subject 'S1', lasts" in message
+    assert len(message) < 200
 
 
 def test_min_coverage_drops_nan_windows_and_reports():
