@@ -22,7 +22,8 @@ table's features (or used alone) and the read-out alone, ``predict_proba(X) @ M`
 on ``wesad-dev14`` at C 0.001 and 0.003. A last block smooths the read-out's log-probabilities
 over 3-21 neighbouring windows of the subject's timeline (before it or around it). It also
 prints the read-out's confusion of the conditions and the oracle that knows each test window's
-condition, with and without the two meditations told apart.
+condition, with and without the two meditations told apart, and that oracle moved towards the
+labels of the training subjects whose baseline physiology is nearest (``subject_neighbours``).
 
 Run (``--cache``: the folder of ``dev_condition_classifiers.py``'s WESAD table; the window
 features are cached there as ``wesad_window_features.pkl``; 4 min the first time)::
@@ -45,6 +46,8 @@ import numpy as np
 import pandas as pd
 from scipy import signal
 from scipy.special import log_softmax, softmax
+from sklearn.decomposition import PCA
+from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -167,6 +170,36 @@ def mixtures(log_p, Y, folds, means) -> np.ndarray:
     return P
 
 
+def subject_neighbours(cache: Path, n_components: int, k: int, weight: float) -> float:
+    """KL of the oracle moved towards its ``k`` nearest training subjects' labels.
+
+    Each test window gets its true condition's training mean plus ``weight`` times the mean
+    deviation from it of the ``k`` training subjects whose baseline is nearest (the mean of
+    their *uncalibrated* Base windows' features, standardised and reduced by PCA to
+    ``n_components`` on the training subjects): do subjects whose physiology at rest is alike
+    rate alike?
+    """
+    X, Y, g, folds = dev_folds("wesad-dev14-none", cache / "wesad-dev14-none.pkl")
+    cond = X.index.get_level_values("trial").to_numpy().astype(str)
+    X = np.asarray(X, dtype=np.float64)
+    subjects = np.unique(g)
+    rest = np.stack([X[(g == s) & (cond == "Base")].mean(axis=0) for s in subjects])
+    P = np.zeros_like(Y)
+    for tr, te in folds:
+        train = subjects != g[te[0]]
+        Z = np.nan_to_num(StandardScaler().fit(rest[train]).transform(rest))
+        E = PCA(n_components).fit(Z[train]).transform(Z)
+        distance = np.linalg.norm(E[train] - E[~train], axis=1)
+        near = subjects[train][np.argsort(distance)[:k]]
+        for c in np.unique(cond[te]):
+            mean = Y[tr][cond[tr] == c].mean(axis=0)
+            rated = [Y[(g == s) & (cond == c)].mean(axis=0) for s in near if c in cond[g == s]]
+            q = np.clip(mean + weight * (np.mean(rated, axis=0) - mean), 1e-6, None)
+            P[te[cond[te] == c]] = q / q.sum()
+    tested = np.concatenate([te for _, te in folds])
+    return kl_divergence(Y[tested], P[tested])
+
+
 def _merge_meditations(cond: np.ndarray) -> np.ndarray:
     return np.where(np.char.startswith(cond, "Medi"), "Medi", cond)
 
@@ -227,6 +260,15 @@ def main() -> None:
             kl = kl_divergence(Y[tested], mixtures(smoothed, Y, folds, means)[tested])
             where = "around" if centred else "up to"
             print(f"    {n:2d} windows {where:6s} each  KL {kl:.4f}")
+    print("  the oracle moved towards the nearest training subjects at rest (all 13: the oracle):")
+    for n_components in (2, 5, 10):
+        for k in (3, 5):
+            for weight in (0.5, 1.0):
+                kl = subject_neighbours(args.cache, n_components, k, weight)
+                print(
+                    f"    {n_components:2d} components, {k} subjects, weight {weight:g}"
+                    f"  KL {kl:.4f}"
+                )
 
 
 if __name__ == "__main__":
