@@ -164,22 +164,23 @@ def read_out(Z: np.ndarray, Y, cond, folds, C: float) -> tuple[np.ndarray, int, 
 
 
 def mixtures(log_p, Y, folds, means) -> np.ndarray:
+    """The read-out's predictions: each fold's probabilities mixing its condition means."""
     P = np.zeros_like(Y)
     for _, te in folds:
         P[te] = softmax(log_p[te], axis=1) @ means[te[0]]
     return P
 
 
-def subject_neighbours(cache: Path, n_components: int, k: int, weight: float) -> float:
+def subject_neighbours(raw, n_components: int, k: int, weight: float) -> float:
     """KL of the oracle moved towards its ``k`` nearest training subjects' labels.
 
     Each test window gets its true condition's training mean plus ``weight`` times the mean
     deviation from it of the ``k`` training subjects whose baseline is nearest (the mean of
     their *uncalibrated* Base windows' features, standardised and reduced by PCA to
     ``n_components`` on the training subjects): do subjects whose physiology at rest is alike
-    rate alike?
+    rate alike? ``raw``: ``dev_folds("wesad-dev14-none", ...)``.
     """
-    X, Y, g, folds = dev_folds("wesad-dev14-none", cache / "wesad-dev14-none.pkl")
+    X, Y, g, folds = raw
     cond = X.index.get_level_values("trial").to_numpy().astype(str)
     X = np.asarray(X, dtype=np.float64)
     subjects = np.unique(g)
@@ -215,7 +216,7 @@ def main() -> None:
     table = pickle.loads(args.cache.joinpath("wesad_table.pkl").read_bytes())
     every = np.asarray(table.groups).astype(str)
     F = window_features(args.path, args.cache).loc[table.X.index]
-    F = F.fillna(F.median())
+    F = F.fillna(F.median())  # 3 of 1426 windows: too few BVP beats
     F_cal = SubjectCalibrator(mode="reference").fit_transform(
         F, groups=every, reference=reference_rows(table, condition="Base")
     )
@@ -229,7 +230,7 @@ def main() -> None:
         inputs[f"table's + {kind} window features"] = np.hstack([own, F_cal[:, at]])
     tested = np.concatenate([te for _, te in folds])
     print(f"wesad-dev14: {len(tested)} test windows, {F.shape[1]} window features")
-    log_p, _, _ = read_out(own, Y, cond, folds, 0.001)
+    log_p, _, means = read_out(own, Y, cond, folds, 0.001)
     called = np.unique(cond)[log_p.argmax(axis=1)]
     print("  the table's read-out at C 0.001: true condition (rows) -> called (columns)")
     confusion = pd.crosstab(cond, called, rownames=["true"], colnames=["called"])
@@ -243,11 +244,10 @@ def main() -> None:
         print(f"  oracle: each test window's true condition's mean{name}  KL {kl:.4f}")
     for name, Z in inputs.items():
         for C in (0.001, 0.003):
-            log_p, hits, means = read_out(Z, Y, cond, folds, C)
-            kl = kl_divergence(Y[tested], mixtures(log_p, Y, folds, means)[tested])
+            log_p_Z, hits, means_Z = read_out(Z, Y, cond, folds, C)
+            kl = kl_divergence(Y[tested], mixtures(log_p_Z, Y, folds, means_Z)[tested])
             print(f"  {name:40s} C {C:g}  KL {kl:.4f}  accuracy {hits / len(tested):.3f}")
     times = np.asarray(table.times_s, dtype=np.float64)[every != "S2"]
-    log_p, _, means = read_out(own, Y, cond, folds, 0.001)
     print("  the read-out's log-probabilities smoothed over the subject's timeline (C 0.001):")
     for n in (3, 5, 9, 13, 21):
         for centred in (False, True):
@@ -261,10 +261,11 @@ def main() -> None:
             where = "around" if centred else "up to"
             print(f"    {n:2d} windows {where:6s} each  KL {kl:.4f}")
     print("  the oracle moved towards the nearest training subjects at rest (all 13: the oracle):")
+    raw = dev_folds("wesad-dev14-none", args.cache / "wesad-dev14-none.pkl")
     for n_components in (2, 5, 10):
         for k in (3, 5):
             for weight in (0.5, 1.0):
-                kl = subject_neighbours(args.cache, n_components, k, weight)
+                kl = subject_neighbours(raw, n_components, k, weight)
                 print(
                     f"    {n_components:2d} components, {k} subjects, weight {weight:g}"
                     f"  KL {kl:.4f}"

@@ -235,7 +235,7 @@ def make_windows(
             duration, which = max(too_short)
             why = f"every trial is shorter (the longest, {which}, lasts {duration:.3f} s)"
         else:  # every window dropped for missing samples (or no trial at all)
-            why = "; ".join(report[:20]) if report else "the recordings hold no trial"
+            why = _first_trials(report) if report else "the recordings hold no trial"
         raise ValueError(
             f"no window of {window_s:g} s could be cut from {len(recordings.trials)} trials: " + why
         )
