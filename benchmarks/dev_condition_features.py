@@ -26,7 +26,7 @@ condition, with and without the two meditations told apart, and that oracle move
 labels of the training subjects whose baseline physiology is nearest (``subject_neighbours``).
 
 Run (``--cache``: the folder of ``dev_condition_classifiers.py``'s WESAD table; the window
-features are cached there as ``wesad_window_features.pkl``; 4 min the first time)::
+features are cached there as ``wesad_window_features.pkl``; 5 min the first time, 3 after)::
 
     .venv/bin/python benchmarks/dev_condition_features.py --path ../shared/data/wesad \\
         --cache /tmp/wf
