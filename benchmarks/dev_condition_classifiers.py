@@ -95,8 +95,9 @@ def standardised(Z: np.ndarray, tr, te) -> tuple[np.ndarray, np.ndarray]:
 
 
 def subject_timeline_means(X: np.ndarray, groups, times_s, n: int, centred: bool) -> np.ndarray:
-    """Each row's features averaged with its ``n - 1`` neighbours on its subject's timeline
-    (the ones before it, or around it with ``centred``), across trial boundaries."""
+    """Each row of ``X`` (features, or log-probabilities) averaged with its ``n - 1`` neighbours
+    on its subject's timeline (the ones before it, or around it with ``centred``), across trial
+    boundaries."""
     out = np.empty_like(X)
     for subject in np.unique(groups):
         at = np.flatnonzero(groups == subject)

@@ -52,7 +52,7 @@ from sklearn.preprocessing import StandardScaler
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cooc_readout_trials import dev_folds  # noqa: E402
-from dev_condition_classifiers import standardised  # noqa: E402
+from dev_condition_classifiers import standardised, subject_timeline_means  # noqa: E402
 
 from mpcl_sklearn.experiments import reference_rows  # noqa: E402
 from mpcl_sklearn.features.physio import SCR_MIN_AMPLITUDE  # noqa: E402
@@ -228,9 +228,11 @@ def main() -> None:
     for kind in ("acc", "ppg", "eda", "temp"):
         at = [i for i, c in enumerate(F.columns) if c.startswith(f"{kind}_")]
         inputs[f"table's + {kind} window features"] = np.hstack([own, F_cal[:, at]])
+    Cs = (0.001, 0.003)
     tested = np.concatenate([te for _, te in folds])
     print(f"wesad-dev14: {len(tested)} test windows, {F.shape[1]} window features")
-    log_p, _, means = read_out(own, Y, cond, folds, 0.001)
+    fitted = {(name, C): read_out(Z, Y, cond, folds, C) for name, Z in inputs.items() for C in Cs}
+    log_p, _, means = fitted[("table's features", 0.001)]
     called = np.unique(cond)[log_p.argmax(axis=1)]
     print("  the table's read-out at C 0.001: true condition (rows) -> called (columns)")
     confusion = pd.crosstab(cond, called, rownames=["true"], colnames=["called"])
@@ -242,21 +244,14 @@ def main() -> None:
                 oracle[te[merged[te] == c]] = Y[tr][merged[tr] == c].mean(axis=0)
         kl = kl_divergence(Y[tested], oracle[tested])
         print(f"  oracle: each test window's true condition's mean{name}  KL {kl:.4f}")
-    for name, Z in inputs.items():
-        for C in (0.001, 0.003):
-            log_p_Z, hits, means_Z = read_out(Z, Y, cond, folds, C)
-            kl = kl_divergence(Y[tested], mixtures(log_p_Z, Y, folds, means_Z)[tested])
-            print(f"  {name:40s} C {C:g}  KL {kl:.4f}  accuracy {hits / len(tested):.3f}")
+    for (name, C), (log_p_Z, hits, means_Z) in fitted.items():
+        kl = kl_divergence(Y[tested], mixtures(log_p_Z, Y, folds, means_Z)[tested])
+        print(f"  {name:40s} C {C:g}  KL {kl:.4f}  accuracy {hits / len(tested):.3f}")
     times = np.asarray(table.times_s, dtype=np.float64)[every != "S2"]
     print("  the read-out's log-probabilities smoothed over the subject's timeline (C 0.001):")
     for n in (3, 5, 9, 13, 21):
         for centred in (False, True):
-            smoothed = np.empty_like(log_p)
-            for subject in np.unique(g):
-                at = np.flatnonzero(g == subject)
-                at = at[np.argsort(times[at], kind="stable")]
-                rolled = pd.DataFrame(log_p[at]).rolling(n, min_periods=1, center=centred)
-                smoothed[at] = rolled.mean().to_numpy()
+            smoothed = subject_timeline_means(log_p, g, times, n, centred)
             kl = kl_divergence(Y[tested], mixtures(smoothed, Y, folds, means)[tested])
             where = "around" if centred else "up to"
             print(f"    {n:2d} windows {where:6s} each  KL {kl:.4f}")

@@ -138,7 +138,7 @@ def _condition_report(conditions: np.ndarray, subjects: np.ndarray, column: str)
     names = list(dict.fromkeys(conditions))  # in order of appearance
     lines = [f"conditions from column {column!r}: {_shown(names)}"]
     alone = [c for c in names if len(np.unique(subjects[conditions == c])) == 1]
-    if len(alone) and len(np.unique(subjects)) > 1:
+    if alone and len(np.unique(subjects)) > 1:
         lines.append(
             f"conditions {_shown(alone)} occur in one subject only: a condition should be "
             "shared by subjects (a protocol phase, a stimulus), not a per-subject trial id"
